@@ -1,0 +1,141 @@
+// Aggregator: merges the per-request records of a run as they stream in and turns them into
+// the run's aggregates (per engine, per worker and overall), its verdict and its metric
+// definitions (docs/metrics.md is the contract for every number produced here).
+//
+// Add() is the hot path (designed for >= 1,000,000 records/s on one core): it finds the
+// record's (engine, worker) cell through a one-entry cache, appends a few integers to that
+// cell's columnar vectors (amortized growth only, no per-record allocation) and bumps the
+// live counters. Only the values the aggregates need are retained — never the records:
+// 32 bytes per successful request (56 in open loop) plus 4 bytes per inter-token gap (see
+// RetainedBytes() and bench/README.md, "Coordinator merge").
+//
+// Finish() computes each group (an engine's cells, a worker's cells, all cells) over the
+// union of its cells' columns with an exact selection (histogram, then the few buckets that
+// hold a wanted rank), so every percentile is exact (R-7, as common/stats.h's Summarize) and
+// nothing depends on the order the records arrived in. Finish() is const and may be called
+// again.
+//
+// Thread-compatible: the caller serializes Add(), Snapshot() and Finish() (the dispatcher
+// holds one mutex around them).
+#ifndef LLMBENCH_COORDINATOR_AGGREGATE_H_
+#define LLMBENCH_COORDINATOR_AGGREGATE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/stats.h"
+#include "llmbench/v1/record.pb.h"
+#include "llmbench/v1/result.pb.h"
+#include "llmbench/v1/scenario.pb.h"
+
+namespace llmbench::coordinator {
+
+// Generator health thresholds (documented in docs/metrics.md, "Verdict").
+inline constexpr double kDefaultMaxLatenessP99Ms = 10.0;
+// A worker whose CPU use per event-loop core is at or above this is saturated.
+inline constexpr double kSaturatedCpuUtilization = 0.9;
+
+// A cheap view of the run so far, for progress lines. Windows and rates use the records'
+// own time axis (earliest sent to latest end of the measured records seen so far).
+struct LiveSnapshot {
+  uint64_t completed = 0;  // records received, warm-up included
+  uint64_t warmup = 0;     // of which warm-up
+  uint64_t measured = 0;   // non-warm-up records
+  uint64_t successes = 0;  // measured successes
+  uint64_t errors = 0;     // measured failures
+  double elapsed_s = 0;    // measured window so far
+  double requests_per_s = 0;       // measured successes / elapsed_s
+  double output_tokens_per_s = 0;  // output tokens of measured successes / elapsed_s
+  std::optional<double> ttft_p50_ms;  // within 1% (LogHistogram); absent before the first
+};
+
+// What the caller knows about a worker beyond its records.
+struct WorkerReport {
+  std::string worker_id;
+  std::string address;
+  bool failed = false;
+  std::string failure;  // why, when failed
+  // Worker CPU seconds per wall second per event-loop core (1.0 = one core fully busy).
+  std::optional<double> cpu_utilization;
+  uint64_t records_dropped = 0;
+};
+
+struct FinishOptions {
+  // Engines in scenario order; each gets an EngineResult even with no records. Engines seen
+  // only in records follow, sorted by name.
+  std::vector<std::string> engine_names;
+  // Workers in dispatch order; workers seen only in records follow, sorted by id.
+  std::vector<WorkerReport> workers;
+  v1::Thresholds thresholds;
+};
+
+class Aggregator {
+ public:
+  // `slo`: the scenario's SLOs; goodput and slo_attainment are reported only when at least
+  // one is set.
+  explicit Aggregator(const v1::Slo& slo = v1::Slo());
+  ~Aggregator();
+
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  // Merges one record. Never fails: odd values (negative gaps, unknown error classes) are
+  // kept as data.
+  void Add(const v1::RequestRecord& record);
+
+  // O(1) apart from one histogram quantile walk.
+  LiveSnapshot Snapshot() const;
+
+  // Aggregates, workers, verdict and metric definitions. The caller fills run_id, version,
+  // scenario and timestamps.
+  v1::RunResult Finish(const FinishOptions& options) const;
+
+  // Bytes held by the retained columns (vector capacities), for the memory bound.
+  size_t RetainedBytes() const;
+
+ private:
+  struct Cell;
+
+  size_t CellIndexFor(const v1::RequestRecord& record);
+
+  bool has_slo_;
+  v1::Slo slo_;
+
+  std::vector<std::unique_ptr<Cell>> cells_;  // unique_ptr: the index keys view cell strings
+  // worker_id -> (engine, cell index) pairs; the string_views point into cells_ strings.
+  std::unordered_map<std::string_view, std::vector<std::pair<std::string_view, size_t>>>
+      cells_by_worker_;
+  size_t last_cell_ = 0;
+
+  // Live counters.
+  uint64_t completed_ = 0;
+  uint64_t warmup_ = 0;
+  uint64_t measured_ = 0;
+  uint64_t successes_ = 0;
+  uint64_t output_tokens_ = 0;
+  int64_t min_sent_ns_;
+  int64_t max_end_ns_;
+  LogHistogram ttft_ms_histogram_;
+};
+
+// Verdict from the aggregates already in `result` (overall and workers): INVALID when the
+// generator fell behind (lateness p99 over the threshold, overall or on any worker) or a worker
+// is saturated; DEGRADED when a worker failed or dropped records; VALID otherwise.
+v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds);
+
+// The name, unit and definition of every metric in Aggregates (RunResult.definitions).
+std::vector<v1::MetricDefinition> MetricDefinitions();
+
+// "timeout", "http_4xx", ...; "none" for success; "unknown" outside the enum.
+std::string_view ErrorClassName(v1::ErrorClass error_class);
+
+}  // namespace llmbench::coordinator
+
+#endif  // LLMBENCH_COORDINATOR_AGGREGATE_H_

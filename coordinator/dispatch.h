@@ -1,0 +1,47 @@
+// Runs a scenario: checks the engines, starts or connects workers, describes them (version and
+// clock offset), gives every shard one start instant, streams records back into the Aggregator
+// and the CSV as they arrive, shows live progress, and writes the results.
+//
+// Thread-safety: RunScenario is called from one thread; it starts one reader thread per shard
+// and one progress thread, all joined before it returns.
+#ifndef LLMBENCH_COORDINATOR_DISPATCH_H_
+#define LLMBENCH_COORDINATOR_DISPATCH_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "llmbench/v1/result.pb.h"
+#include "llmbench/v1/scenario.pb.h"
+
+namespace llmbench::coordinator {
+
+struct RunOptions {
+  std::vector<std::string> workers;  // host:port of remote workers; empty = start local ones
+  int local_workers = 0;             // 0 = one per core
+  int loop_threads = 1;              // per local worker
+  std::string out_dir;               // "" = scenario outputs.dir, else results/<run-id>
+  std::string base_dir;              // folder for relative dataset paths
+  bool quiet = false;
+  bool check_engines = true;         // health + model check before the run
+  std::string log_level = "warn";    // for local workers
+};
+
+struct RunOutcome {
+  llmbench::v1::RunResult result;
+  std::string out_dir;
+  int exit_status = 0;
+  std::string exit_reason;
+};
+
+// Runs every engine of `scenario` in turn with the same workload. Errors (a bad scenario, an
+// unreachable engine or worker, an incompatible worker) come back before any request is sent.
+absl::StatusOr<RunOutcome> RunScenario(const llmbench::v1::Scenario& scenario,
+                                       const RunOptions& options);
+
+// Prints `outcome`'s summary table and exit reason (used by every command that runs).
+void PrintOutcome(const RunOutcome& outcome);
+
+}  // namespace llmbench::coordinator
+
+#endif  // LLMBENCH_COORDINATOR_DISPATCH_H_

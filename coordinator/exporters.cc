@@ -1,0 +1,335 @@
+#include "coordinator/exporters.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "coordinator/aggregate.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace llmbench::coordinator {
+
+namespace {
+
+constexpr size_t kCsvFlushBytes = 1 << 16;
+
+const char* TokenSourceName(v1::TokenSource source) {
+  switch (source) {
+    case v1::TOKEN_SOURCE_ENGINE:
+      return "engine";
+    case v1::TOKEN_SOURCE_CHUNKS:
+      return "chunks";
+    default:
+      return "unspecified";
+  }
+}
+
+const char* VerdictName(v1::Verdict::State state) {
+  switch (state) {
+    case v1::Verdict::STATE_VALID:
+      return "VALID";
+    case v1::Verdict::STATE_DEGRADED:
+      return "DEGRADED";
+    case v1::Verdict::STATE_INVALID:
+      return "INVALID";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+absl::Status WriteFile(const std::filesystem::path& path, std::string_view contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path.string(), ": ", std::strerror(errno)));
+  }
+  out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path.string()));
+  return absl::OkStatus();
+}
+
+template <typename T>
+void AppendOptional(bool has, T value, std::string* out) {
+  if (has) absl::StrAppend(out, value);
+  out->push_back(',');
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SummaryJson(const v1::RunResult& result) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = false;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(result, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot print the result as JSON: ", status.ToString()));
+  }
+  if (json.empty() || json.back() != '\n') json.push_back('\n');
+  return json;
+}
+
+absl::StatusOr<v1::RunResult> LoadRunResult(const std::string& dir) {
+  const std::filesystem::path path = std::filesystem::path(dir) / kSummaryFileName;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", path.string(), ": ", std::strerror(errno)));
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // a summary from a newer llmbench still loads
+  v1::RunResult result;
+  auto status = google::protobuf::util::JsonStringToMessage(contents.str(), &result, options);
+  if (!status.ok()) {
+    // The parser appends the input around the error on further lines; keep the first.
+    std::string message(status.message().data(), status.message().size());
+    message = message.substr(0, message.find('\n'));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": not a llmbench summary: ", message));
+  }
+  return result;
+}
+
+absl::Status WriteRunResults(const std::string& dir, const v1::RunResult& result,
+                             std::string_view scenario_yaml) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  absl::StatusOr<std::string> json = SummaryJson(result);
+  if (!json.ok()) return json.status();
+  absl::Status status = WriteFile(std::filesystem::path(dir) / kSummaryFileName, *json);
+  if (!status.ok()) return status;
+  if (!scenario_yaml.empty()) {
+    status = WriteFile(std::filesystem::path(dir) / kScenarioFileName, scenario_yaml);
+  }
+  return status;
+}
+
+std::string CsvField(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string RequestsCsvHeader() {
+  return "request_id,shard_index,worker_id,engine,prompt_index,warmup,scheduled_ns,sent_ns,"
+         "first_token_ns,end_ns,chunk_offsets_ns,content_chunks,input_tokens,"
+         "output_tokens_reported,output_tokens,output_token_source,prompt_tokens_sent,"
+         "finish_reason,load_duration_ns,prompt_eval_duration_ns,eval_duration_ns,"
+         "total_duration_ns,prompt_eval_count,eval_count,queue_time_ns,inference_time_ns,"
+         "time_per_token_ns,validation_time_ns,server_total_time_ns,prompt_time_ns,"
+         "predicted_time_ns,server_ttft_ns,http_status,error_class,error_message,"
+         "bytes_received\n";
+}
+
+void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
+  absl::StrAppend(out, r.request_id(), ",", r.shard_index(), ",", CsvField(r.worker_id()), ",",
+                  CsvField(r.engine()), ",", r.prompt_index(), ",", r.warmup() ? "true" : "false",
+                  ",");
+  AppendOptional(r.has_scheduled_ns(), r.scheduled_ns(), out);
+  absl::StrAppend(out, r.sent_ns(), ",");
+  AppendOptional(r.has_first_token_ns(), r.first_token_ns(), out);
+  absl::StrAppend(out, r.end_ns(), ",", absl::StrJoin(r.chunk_offsets_ns(), ";"), ",",
+                  r.content_chunks(), ",");
+  AppendOptional(r.has_input_tokens(), r.input_tokens(), out);
+  AppendOptional(r.has_output_tokens_reported(), r.output_tokens_reported(), out);
+  absl::StrAppend(out, r.output_tokens(), ",", TokenSourceName(r.output_token_source()), ",");
+  AppendOptional(r.has_prompt_tokens_sent(), r.prompt_tokens_sent(), out);
+  absl::StrAppend(out, CsvField(r.finish_reason()), ",");
+  const v1::EngineTimings& t = r.engine_timings();
+  AppendOptional(t.has_load_duration_ns(), t.load_duration_ns(), out);
+  AppendOptional(t.has_prompt_eval_duration_ns(), t.prompt_eval_duration_ns(), out);
+  AppendOptional(t.has_eval_duration_ns(), t.eval_duration_ns(), out);
+  AppendOptional(t.has_total_duration_ns(), t.total_duration_ns(), out);
+  AppendOptional(t.has_prompt_eval_count(), t.prompt_eval_count(), out);
+  AppendOptional(t.has_eval_count(), t.eval_count(), out);
+  AppendOptional(t.has_queue_time_ns(), t.queue_time_ns(), out);
+  AppendOptional(t.has_inference_time_ns(), t.inference_time_ns(), out);
+  AppendOptional(t.has_time_per_token_ns(), t.time_per_token_ns(), out);
+  AppendOptional(t.has_validation_time_ns(), t.validation_time_ns(), out);
+  AppendOptional(t.has_server_total_time_ns(), t.server_total_time_ns(), out);
+  AppendOptional(t.has_prompt_time_ns(), t.prompt_time_ns(), out);
+  AppendOptional(t.has_predicted_time_ns(), t.predicted_time_ns(), out);
+  AppendOptional(t.has_server_ttft_ns(), t.server_ttft_ns(), out);
+  absl::StrAppend(out, r.http_status(), ",", std::string(ErrorClassName(r.error_class())), ",",
+                  CsvField(r.error_message()), ",", r.bytes_received(), "\n");
+}
+
+std::string RequestsCsv(std::span<const v1::RequestRecord> records) {
+  std::string out = RequestsCsvHeader();
+  for (const v1::RequestRecord& r : records) AppendRequestCsvRow(r, &out);
+  return out;
+}
+
+RequestsCsvWriter::RequestsCsvWriter(std::string path, std::FILE* file)
+    : path_(std::move(path)), file_(file) {}
+
+RequestsCsvWriter::~RequestsCsvWriter() { (void)Close(); }
+
+absl::StatusOr<std::unique_ptr<RequestsCsvWriter>> RequestsCsvWriter::Open(
+    const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  std::unique_ptr<RequestsCsvWriter> writer(new RequestsCsvWriter(path, file));
+  writer->buffer_ = RequestsCsvHeader();
+  return writer;
+}
+
+void RequestsCsvWriter::Append(const v1::RequestRecord& record) {
+  if (file_ == nullptr) return;
+  AppendRequestCsvRow(record, &buffer_);
+  if (buffer_.size() >= kCsvFlushBytes) status_.Update(Flush());
+}
+
+absl::Status RequestsCsvWriter::Flush() {
+  if (buffer_.empty() || file_ == nullptr) return absl::OkStatus();
+  const size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+  const bool ok = written == buffer_.size();
+  buffer_.clear();
+  if (!ok) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path_, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestsCsvWriter::Close() {
+  if (file_ == nullptr) return status_;
+  status_.Update(Flush());
+  if (std::fclose(file_) != 0) {
+    status_.Update(
+        absl::UnavailableError(absl::StrCat("cannot write ", path_, ": ", std::strerror(errno))));
+  }
+  file_ = nullptr;
+  return status_;
+}
+
+namespace {
+
+std::vector<std::string> EngineRow(const std::string& name, const v1::Aggregates& a) {
+  std::vector<std::string> row;
+  row.push_back(name);
+  row.push_back(absl::StrCat(a.requests()));
+  row.push_back(a.requests() > 0 ? absl::StrFormat("%.1f", 100.0 * a.success_rate()) : "-");
+  row.push_back(a.measured_window_s() > 0 ? absl::StrFormat("%.2f", a.request_throughput())
+                                          : "-");
+  row.push_back(a.measured_window_s() > 0 ? absl::StrFormat("%.1f", a.output_token_throughput())
+                                          : "-");
+  auto pct = [&](bool has, const v1::Distribution& d, bool p99) -> std::string {
+    if (!has) return "-";
+    return absl::StrFormat("%.2f", p99 ? d.p99() : d.p50());
+  };
+  row.push_back(pct(a.has_ttft_ms(), a.ttft_ms(), false));
+  row.push_back(pct(a.has_ttft_ms(), a.ttft_ms(), true));
+  row.push_back(pct(a.has_itl_ms(), a.itl_ms(), false));
+  row.push_back(pct(a.has_itl_ms(), a.itl_ms(), true));
+  row.push_back(pct(a.has_tpot_ms(), a.tpot_ms(), false));
+  row.push_back(pct(a.has_e2e_ms(), a.e2e_ms(), false));
+  row.push_back(pct(a.has_e2e_ms(), a.e2e_ms(), true));
+  row.push_back(a.has_goodput() ? absl::StrFormat("%.2f", a.goodput()) : "-");
+  return row;
+}
+
+}  // namespace
+
+std::string ConsoleSummary(const v1::RunResult& result) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"engine", "requests", "ok %", "req/s", "out tok/s", "TTFT p50", "TTFT p99",
+                  "ITL p50", "ITL p99", "TPOT p50", "E2E p50", "E2E p99", "goodput"});
+  for (const v1::EngineResult& e : result.engines()) {
+    rows.push_back(EngineRow(e.engine(), e.aggregates()));
+  }
+  if (result.engines_size() != 1) rows.push_back(EngineRow("all", result.overall()));
+
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  auto append_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      const std::string pad(widths[i] - row[i].size(), ' ');
+      line += i == 0 ? row[i] + pad : pad + row[i];  // names left, numbers right
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&out, line, "\n");
+  };
+  append_row(rows[0]);
+  size_t total = 0;
+  for (size_t w : widths) total += w;
+  total += 2 * (widths.size() - 1);
+  absl::StrAppend(&out, std::string(total, '-'), "\n");
+  for (size_t i = 1; i < rows.size(); ++i) append_row(rows[i]);
+  absl::StrAppend(&out, "(latencies in ms; req/s and goodput in requests/s)\n");
+
+  const v1::Aggregates& overall = result.overall();
+  if (overall.has_schedule_lateness_ms()) {
+    absl::StrAppend(&out,
+                    absl::StrFormat("schedule lateness p99 %.3f ms; TTFT from schedule p99 %s ms\n",
+                                    overall.schedule_lateness_ms().p99(),
+                                    overall.has_ttft_from_schedule_ms()
+                                        ? absl::StrFormat("%.2f",
+                                                          overall.ttft_from_schedule_ms().p99())
+                                        : "-"));
+  }
+  for (const v1::ErrorCount& e : overall.errors()) {
+    std::string example = e.example_message();
+    for (char& c : example) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    absl::StrAppend(&out, "errors: ", e.error_class(), " x", e.count(), " (e.g. \"", example,
+                    "\")\n");
+  }
+  absl::StrAppend(&out, "verdict: ", VerdictName(result.verdict().state()), "\n");
+  for (const std::string& reason : result.verdict().reasons()) {
+    absl::StrAppend(&out, "  - ", reason, "\n");
+  }
+  return out;
+}
+
+int ExitStatusFor(const v1::RunResult& result, const v1::Thresholds& thresholds,
+                  std::string* reason) {
+  std::vector<std::string> reasons;
+  int status = kExitOk;
+  if (result.verdict().state() == v1::Verdict::STATE_INVALID) {
+    status = kExitInvalid;
+    reasons.push_back(absl::StrCat("the run is INVALID: ",
+                                   absl::StrJoin(result.verdict().reasons(), "; ")));
+  }
+  const v1::Aggregates& overall = result.overall();
+  if (thresholds.has_max_error_rate() && overall.requests() > 0) {
+    const double error_rate =
+        static_cast<double>(overall.failures()) / static_cast<double>(overall.requests());
+    if (error_rate > thresholds.max_error_rate()) {
+      if (status == kExitOk) status = kExitErrorRate;
+      reasons.push_back(absl::StrFormat("error rate %.4f (%d of %d requests) > max_error_rate %.4f",
+                                        error_rate, overall.failures(), overall.requests(),
+                                        thresholds.max_error_rate()));
+    }
+  }
+  if (reason != nullptr) *reason = absl::StrJoin(reasons, "; ");
+  return status;
+}
+
+}  // namespace llmbench::coordinator

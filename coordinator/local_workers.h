@@ -1,0 +1,41 @@
+// Local worker processes: without --workers the coordinator starts llmbench-worker processes
+// on this machine (listening on 127.0.0.1, port chosen by the kernel) and talks to them over
+// gRPC through exactly the same code path as remote workers.
+//
+// Thread-compatible. The destructor stops every started worker.
+#ifndef LLMBENCH_COORDINATOR_LOCAL_WORKERS_H_
+#define LLMBENCH_COORDINATOR_LOCAL_WORKERS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/subprocess.h"
+
+namespace llmbench::coordinator {
+
+// Where llmbench-worker lives: $LLMBENCH_WORKER_BIN, else beside this executable, else the
+// build tree's worker/ folder beside coordinator/, else "llmbench-worker" on PATH.
+std::string FindWorkerBinary();
+
+class LocalWorkers {
+ public:
+  // Starts `count` workers, each with `loop_threads` loop threads; waits for each to print its
+  // `listening grpc://HOST:PORT` line.
+  static absl::StatusOr<std::unique_ptr<LocalWorkers>> Start(int count, int loop_threads,
+                                                             const std::string& log_level);
+  ~LocalWorkers();
+
+  // host:port of each worker, for gRPC.
+  const std::vector<std::string>& addresses() const { return addresses_; }
+
+ private:
+  LocalWorkers() = default;
+  std::vector<std::unique_ptr<Subprocess>> processes_;
+  std::vector<std::string> addresses_;
+};
+
+}  // namespace llmbench::coordinator
+
+#endif  // LLMBENCH_COORDINATOR_LOCAL_WORKERS_H_

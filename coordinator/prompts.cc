@@ -1,0 +1,367 @@
+#include "coordinator/prompts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "coordinator/scenario_loader.h"
+#include "simdjson.h"
+
+namespace llmbench::coordinator {
+namespace {
+
+using llmbench::v1::Prompt;
+
+// Plain, common English words: real engines see text that tokenizes like ordinary prose
+// (mostly one token per word), and llmbench-sim counts exactly one token per word.
+constexpr std::string_view kVocabulary[] = {
+    "the",     "of",      "and",     "to",      "in",      "is",      "that",    "for",
+    "it",      "as",      "was",     "with",    "be",      "by",      "on",      "not",
+    "he",      "this",    "are",     "or",      "his",     "from",    "at",      "which",
+    "but",     "have",    "an",      "had",     "they",    "you",     "were",    "their",
+    "one",     "all",     "we",      "can",     "her",     "has",     "there",   "been",
+    "if",      "more",    "when",    "will",    "would",   "who",     "so",      "no",
+    "time",    "people",  "year",    "way",     "day",     "man",     "thing",   "woman",
+    "life",    "child",   "world",   "school",  "state",   "family",  "student", "group",
+    "country", "problem", "hand",    "part",    "place",   "case",    "week",    "company",
+    "system",  "program", "question", "work",   "number",  "night",   "point",   "home",
+    "water",   "room",    "mother",  "area",    "money",   "story",   "fact",    "month",
+    "lot",     "right",   "study",   "book",    "eye",     "job",     "word",    "business",
+    "issue",   "side",    "kind",    "head",    "house",   "service", "friend",  "father",
+    "power",   "hour",    "game",    "line",    "end",     "member",  "law",     "car",
+    "city",    "name",    "team",    "minute",  "idea",    "kid",     "body",    "information",
+    "back",    "parent",  "face",    "others",  "level",   "office",  "door",    "health",
+    "person",  "art",     "war",     "history", "party",   "result",  "change",  "morning",
+    "reason",  "research", "girl",   "guy",     "moment",  "air",     "teacher", "force",
+    "good",    "new",     "first",   "last",    "long",    "great",   "little",  "own",
+    "other",   "old",     "big",     "high",    "different", "small", "large",   "next",
+    "early",   "young",   "important", "few",   "public",  "bad",     "same",    "able",
+    "say",     "make",    "go",      "know",    "take",    "see",     "come",    "think",
+    "look",    "want",    "give",    "use",     "find",    "tell",    "ask",     "seem",
+    "feel",    "try",     "leave",   "call",    "keep",    "let",     "begin",   "show",
+    "hear",    "play",    "run",     "move",    "live",    "believe", "bring",   "happen",
+    "write",   "provide", "sit",     "stand",   "lose",    "pay",     "meet",    "include",
+    "continue", "set",    "learn",   "lead",    "understand", "watch", "follow", "stop",
+    "create",  "speak",   "read",    "allow",   "add",     "spend",   "grow",    "open",
+    "walk",    "win",     "offer",   "remember", "love",   "consider", "appear", "buy",
+    "wait",    "serve",   "die",     "send",    "expect",  "build",   "stay",    "fall",
+    "cut",     "reach",   "kill",    "remain",  "suggest", "raise",   "pass",    "sell",
+    "require", "report",  "decide",  "pull",    "explain", "describe", "answer", "carefully",
+};
+constexpr uint64_t kVocabularySize = sizeof(kVocabulary) / sizeof(kVocabulary[0]);
+constexpr uint32_t kMaxWords = 1'000'000;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// Uniform in [0, n) (n >= 1); the modulo bias is below 2^-40 for the sizes used here.
+uint64_t UniformBelow(std::mt19937_64& rng, uint64_t n) { return rng() % n; }
+
+// Uniform in (0, 1].
+double UniformUnit(std::mt19937_64& rng) {
+  return (static_cast<double>(rng() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+}
+
+uint32_t DrawLength(const llmbench::v1::TokenLengthDistribution& d, std::mt19937_64& rng) {
+  using llmbench::v1::TokenLengthDistribution;
+  switch (d.kind()) {
+    case TokenLengthDistribution::KIND_UNIFORM: {
+      const uint32_t low = std::max<uint32_t>(1, d.min());
+      const uint32_t high = std::min(kMaxWords, std::max(low, d.max()));
+      return low + static_cast<uint32_t>(UniformBelow(rng, uint64_t{high} - low + 1));
+    }
+    case TokenLengthDistribution::KIND_NORMAL: {
+      // Box–Muller: deterministic, unlike std::normal_distribution across standard libraries.
+      const double u1 = UniformUnit(rng);
+      const double u2 = UniformUnit(rng);
+      const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+      const double low = std::max<double>(1, d.min());
+      const double high = d.max() == 0 ? kMaxWords : std::min<double>(kMaxWords, d.max());
+      const double value = std::round(d.mean() + d.stddev() * z);
+      return static_cast<uint32_t>(std::clamp(value, low, std::max(low, high)));
+    }
+    default:
+      return std::clamp<uint32_t>(d.mean(), 1, kMaxWords);
+  }
+}
+
+void AppendWords(std::mt19937_64& rng, uint32_t count, std::string* out) {
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!out->empty()) out->push_back(' ');
+    const std::string_view word = kVocabulary[UniformBelow(rng, kVocabularySize)];
+    out->append(word.data(), word.size());
+  }
+}
+
+absl::Status ReadFile(const std::string& resolved, const std::string& shown, std::string* out) {
+  const int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(errno)));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(EISDIR)));
+  }
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(error)));
+    }
+    if (n == 0) break;
+    out->append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+const char* TypeName(simdjson::dom::element_type type) {
+  switch (type) {
+    case simdjson::dom::element_type::ARRAY:
+      return "a list";
+    case simdjson::dom::element_type::OBJECT:
+      return "an object";
+    case simdjson::dom::element_type::STRING:
+      return "a string";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+    case simdjson::dom::element_type::BOOL:
+      return "a boolean";
+    default:
+      return "a number";
+  }
+}
+
+// The prompt text of one dataset entry; nullopt for an entry without a usable human turn.
+// Errors are reasons only; the caller adds file and position.
+absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element entry) {
+  simdjson::dom::object object;
+  if (entry.get_object().get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a JSON object, got ", TypeName(entry.type())));
+  }
+  simdjson::dom::element field;
+  if (object["conversations"].get(field) == simdjson::SUCCESS) {
+    simdjson::dom::array turns;
+    if (field.get_array().get(turns) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"conversations\" must be a list, got ", TypeName(field.type())));
+    }
+    size_t index = 0;
+    for (simdjson::dom::element turn : turns) {
+      simdjson::dom::object turn_object;
+      if (turn.get_object().get(turn_object) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(absl::StrCat("conversations[", index,
+                                                       "] must be an object, got ",
+                                                       TypeName(turn.type())));
+      }
+      std::string_view from;
+      const bool human =
+          (turn_object["from"].get_string().get(from) == simdjson::SUCCESS &&
+           (from == "human" || from == "user")) ||
+          (turn_object["role"].get_string().get(from) == simdjson::SUCCESS && from == "user");
+      if (human) {
+        std::string_view text;
+        if (turn_object["value"].get_string().get(text) == simdjson::SUCCESS ||
+            turn_object["content"].get_string().get(text) == simdjson::SUCCESS) {
+          return std::optional<std::string>(std::string(text));
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            "conversations[", index, "] has no string \"value\" (or \"content\")"));
+      }
+      ++index;
+    }
+    return std::optional<std::string>();
+  }
+  for (const char* key : {"prompt", "text"}) {
+    if (object[key].get(field) == simdjson::SUCCESS) {
+      std::string_view text;
+      if (field.get_string().get(text) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("\"", key, "\" must be a string, got ", TypeName(field.type())));
+      }
+      return std::optional<std::string>(std::string(text));
+    }
+  }
+  return absl::InvalidArgumentError(
+      "expected a \"conversations\", \"prompt\" or \"text\" field");
+}
+
+struct DatasetReader {
+  const llmbench::v1::DatasetPrompts& options;
+  const std::string& shown;  // file name as written in the scenario
+  std::vector<std::string> texts;
+  size_t entries = 0;
+
+  bool Full() const { return options.max_prompts() != 0 && texts.size() >= options.max_prompts(); }
+
+  void Offer(std::optional<std::string> text) {
+    ++entries;
+    if (!text) return;
+    std::string trimmed(absl::StripAsciiWhitespace(*text));
+    if (trimmed.empty()) return;
+    if (options.has_min_input_chars() && trimmed.size() < options.min_input_chars()) return;
+    texts.push_back(std::move(trimmed));
+  }
+
+  absl::Status ReadArray(const std::string& content) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (auto error = parser.parse(content).get(root); error != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, ": invalid JSON: ", simdjson::error_message(error)));
+    }
+    simdjson::dom::array array;
+    if (root.get_array().get(array) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, ": expected a JSON list of entries, got ", TypeName(root.type())));
+    }
+    size_t index = 0;
+    for (simdjson::dom::element entry : array) {
+      if (Full()) break;
+      auto text = ExtractPrompt(entry);
+      if (!text.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(shown, ": entry ", index, ": ", text.status().message()));
+      }
+      Offer(*std::move(text));
+      ++index;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadLines(const std::string& content) {
+    simdjson::dom::parser parser;
+    size_t line_number = 0;
+    size_t start = 0;
+    while (start < content.size() && !Full()) {
+      size_t end = content.find('\n', start);
+      if (end == std::string::npos) end = content.size();
+      ++line_number;
+      const std::string_view line(content.data() + start, end - start);
+      start = end + 1;
+      const std::string_view trimmed = [&] {
+        size_t a = 0, b = line.size();
+        while (a < b && absl::ascii_isspace(static_cast<unsigned char>(line[a]))) ++a;
+        while (b > a && absl::ascii_isspace(static_cast<unsigned char>(line[b - 1]))) --b;
+        return line.substr(a, b - a);
+      }();
+      if (trimmed.empty()) continue;
+      simdjson::dom::element entry;
+      if (auto error = parser.parse(trimmed.data(), trimmed.size(), true).get(entry);
+          error != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(absl::StrCat(shown, ":", line_number, ": invalid JSON: ",
+                                                       simdjson::error_message(error)));
+      }
+      auto text = ExtractPrompt(entry);
+      if (!text.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(shown, ":", line_number, ": ", text.status().message()));
+      }
+      Offer(*std::move(text));
+    }
+    return absl::OkStatus();
+  }
+};
+
+absl::StatusOr<std::vector<std::string>> LoadDataset(const llmbench::v1::DatasetPrompts& dataset,
+                                                     const std::string& base_dir) {
+  const std::string& shown = dataset.path();
+  if (shown.empty()) return absl::InvalidArgumentError("prompts.dataset.path: required");
+  const std::string resolved =
+      shown[0] == '/' || base_dir.empty() ? shown : absl::StrCat(base_dir, "/", shown);
+  std::string content;
+  LLMBENCH_RETURN_IF_ERROR(ReadFile(resolved, shown, &content));
+  DatasetReader reader{dataset, shown, {}, 0};
+  const size_t first = content.find_first_not_of(" \t\r\n");
+  const bool is_array = first != std::string::npos && content[first] == '[';
+  LLMBENCH_RETURN_IF_ERROR(is_array ? reader.ReadArray(content) : reader.ReadLines(content));
+  if (reader.texts.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        shown, ": no prompts found (", reader.entries,
+        " entries; entries without a human turn, empty ones and ones shorter than "
+        "min_input_chars are skipped)"));
+  }
+  return std::move(reader.texts);
+}
+
+}  // namespace
+
+uint32_t CountWords(const std::string& text) {
+  uint32_t words = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = absl::ascii_isspace(static_cast<unsigned char>(c));
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  return words;
+}
+
+absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& input, uint64_t seed,
+                                                 const std::string& base_dir) {
+  llmbench::v1::Prompts prompts = input;
+  ApplyPromptsDefaults(&prompts);
+
+  // Independent streams so that changing the prefix does not change the prompts' own words.
+  std::mt19937_64 prefix_rng(SplitMix64(seed ^ 0x7072656669780000ULL));  // "prefix"
+  std::mt19937_64 body_rng(SplitMix64(seed ^ 0x626f647900000000ULL));    // "body"
+
+  std::vector<std::string> prefixes;
+  const uint32_t prefix_words = prompts.has_shared_prefix() ? prompts.shared_prefix().prefix_tokens()
+                                                            : 0;
+  if (prefix_words > 0) {
+    const uint32_t groups = std::max<uint32_t>(1, prompts.shared_prefix().groups());
+    prefixes.resize(groups);
+    for (std::string& prefix : prefixes) AppendWords(prefix_rng, prefix_words, &prefix);
+  }
+
+  std::vector<std::string> bodies;
+  if (prompts.has_dataset()) {
+    LLMBENCH_ASSIGN_OR_RETURN(bodies, LoadDataset(prompts.dataset(), base_dir));
+  } else {
+    const auto& synthetic = prompts.synthetic();
+    bodies.resize(synthetic.count());
+    for (std::string& body : bodies) {
+      AppendWords(body_rng, DrawLength(synthetic.input_tokens(), body_rng), &body);
+    }
+  }
+
+  std::vector<Prompt> out;
+  out.reserve(bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    Prompt prompt;
+    if (prefixes.empty()) {
+      prompt.set_text(std::move(bodies[i]));
+    } else {
+      prompt.set_text(absl::StrCat(prefixes[i % prefixes.size()], " ", bodies[i]));
+    }
+    prompt.set_approx_tokens(CountWords(prompt.text()));
+    if (!prompts.system_prompt().empty()) prompt.set_system(prompts.system_prompt());
+    out.push_back(std::move(prompt));
+  }
+  return out;
+}
+
+}  // namespace llmbench::coordinator

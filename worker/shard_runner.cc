@@ -1,0 +1,480 @@
+#include "worker/shard_runner.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "spdlog/spdlog.h"
+#include "worker/curl_transport.h"
+#include "worker/event_loop.h"
+#include "worker/load_profile.h"
+
+namespace llmbench::worker {
+
+using llmbench::v1::ErrorClass;
+using llmbench::v1::RequestRecord;
+
+double ProcessCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// One event-loop thread of the shard. Everything below runs on that thread.
+struct ShardRunner::Loop {
+  ShardRunner* runner = nullptr;
+  uint32_t index = 0;
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<CurlMultiTransport> transport;
+  std::thread thread;
+
+  uint32_t concurrency = 0;                   // closed loop share
+  std::unique_ptr<ArrivalSchedule> schedule;  // open loop
+  uint64_t next_own_index = 0;                // open loop: next arrival index of this loop
+  int64_t next_scheduled_ns = 0;              // its scheduled time (shard-relative)
+  EventLoop::TimerId timer = 0;               // start or dispatch timer
+  bool started = false;
+  bool stopping = false;
+  bool finished = false;
+
+  int64_t RelNow() const {
+    return EventLoop::MonotonicNowNs() - runner->epoch_ns_.load(std::memory_order_relaxed);
+  }
+
+  void AdvanceSchedule(uint64_t skip) {
+    for (uint64_t i = 0; i < skip; ++i) schedule->Next();
+    next_scheduled_ns = schedule->Next();
+  }
+
+  void OnStart() {
+    timer = 0;
+    started = true;
+    if (runner->cancelled()) {
+      stopping = true;
+    } else if (runner->open_loop_) {
+      AdvanceSchedule(index);
+      OnDispatchTimer();
+      return;
+    } else {
+      Fill();
+    }
+    MaybeFinish();
+  }
+
+  // Closed loop: keep `concurrency` requests in flight.
+  void Fill() {
+    while (!stopping && transport->in_flight() < concurrency) {
+      const uint64_t k = runner->next_index_.fetch_add(1, std::memory_order_relaxed);
+      if (!runner->InBounds(k, RelNow())) {
+        stopping = true;
+        break;
+      }
+      Dispatch(k, std::nullopt);
+    }
+  }
+
+  // Open loop: send every arrival whose time has come, then sleep until the next one.
+  void OnDispatchTimer() {
+    timer = 0;
+    const uint32_t stride = runner->loop_count_;
+    while (!stopping) {
+      if (!runner->InBounds(next_own_index, next_scheduled_ns)) {
+        stopping = true;
+        break;
+      }
+      if (next_scheduled_ns > RelNow()) break;
+      Dispatch(next_own_index, next_scheduled_ns);
+      next_own_index += stride;
+      AdvanceSchedule(stride - 1);
+    }
+    if (!stopping) {
+      timer = loop->AddTimerAt(runner->epoch_ns_.load(std::memory_order_relaxed) +
+                                   next_scheduled_ns,
+                               [this] { OnDispatchTimer(); });
+    }
+    MaybeFinish();
+  }
+
+  void Dispatch(uint64_t k, std::optional<int64_t> scheduled_ns) {
+    const llmbench::v1::Shard& shard = runner->shard_;
+    auto record = std::make_unique<RequestRecord>();
+    const uint64_t id = runner->RequestIdFor(k);
+    const auto prompt_index = static_cast<uint32_t>(id % static_cast<uint64_t>(shard.prompts_size()));
+    const llmbench::v1::Prompt& prompt = shard.prompts(static_cast<int>(prompt_index));
+    record->set_request_id(id);
+    record->set_shard_index(shard.shard_index());
+    record->set_worker_id(runner->options_.worker_id);
+    record->set_engine(shard.engine().name());
+    record->set_prompt_index(prompt_index);
+    const int64_t t_rel = scheduled_ns.value_or(RelNow());
+    record->set_warmup(k < runner->warmup_count_ ||
+                       (!runner->count_bounded_ && t_rel < runner->warmup_rel_ns_));
+    if (scheduled_ns.has_value()) record->set_scheduled_ns(*scheduled_ns);
+    if (prompt.approx_tokens() > 0) record->set_prompt_tokens_sent(prompt.approx_tokens());
+    HttpRequestSpec spec = runner->protocol_->BuildRequest(prompt, id);
+    std::unique_ptr<ResponseParser> parser = runner->protocol_->NewParser(record.get());
+    runner->requests_sent_.fetch_add(1, std::memory_order_relaxed);
+    RequestRecord* raw = record.get();
+    absl::Status status = transport->Start(spec, std::move(record), std::move(parser));
+    if (!status.ok()) {
+      // The transport kept nothing: record the failure as this request's outcome.
+      (void)raw;
+      RequestRecord failed;
+      failed.set_request_id(id);
+      failed.set_shard_index(shard.shard_index());
+      failed.set_worker_id(runner->options_.worker_id);
+      failed.set_engine(shard.engine().name());
+      failed.set_prompt_index(prompt_index);
+      failed.set_warmup(k < runner->warmup_count_);
+      if (scheduled_ns.has_value()) failed.set_scheduled_ns(*scheduled_ns);
+      failed.set_sent_ns(RelNow());
+      failed.set_end_ns(failed.sent_ns());
+      failed.set_error_class(llmbench::v1::ERROR_CLASS_CONNECT);
+      failed.set_error_message(std::string(status.message()));
+      runner->OnRecord(std::move(failed));
+    }
+  }
+
+  void OnComplete(std::unique_ptr<RequestRecord> record) {
+    if (record->error_class() == llmbench::v1::ERROR_CLASS_CANCELLED && !record->warmup() &&
+        runner->count_bounded_) {
+      runner->AddUnfinishedId(record->request_id());
+    }
+    runner->OnRecord(std::move(*record));
+    if (!runner->open_loop_) Fill();
+    MaybeFinish();
+  }
+
+  void OnCancel() {
+    stopping = true;
+    if (timer != 0) {
+      loop->CancelTimer(timer);
+      timer = 0;
+    }
+    if (transport->in_flight() > 0) {
+      transport->AbortAll(llmbench::v1::ERROR_CLASS_CANCELLED, "shard cancelled");
+    }
+    MaybeFinish();
+  }
+
+  void MaybeFinish() {
+    if (finished || !stopping || transport->in_flight() > 0) return;
+    finished = true;
+    if (timer != 0) {
+      loop->CancelTimer(timer);
+      timer = 0;
+    }
+    if (runner->open_loop_ && runner->count_bounded_) {
+      // Arrivals of this loop that were never sent.
+      for (uint64_t k = next_own_index; k < runner->total_count_; k += runner->loop_count_) {
+        if (k >= runner->warmup_count_) runner->AddUnfinishedId(runner->RequestIdFor(k));
+      }
+    }
+    loop->Stop();
+  }
+
+  void ThreadMain() {
+    loop->Run();
+    transport.reset();  // on the loop's thread: it unwatches its sockets
+    runner->OnLoopFinished();
+  }
+};
+
+ShardRunner::ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
+                         std::unique_ptr<EngineProtocol> protocol, std::string api_key)
+    : shard_(std::move(shard)),
+      options_(std::move(options)),
+      protocol_(std::move(protocol)),
+      api_key_(std::move(api_key)),
+      open_loop_(shard_.load().has_rate()),
+      warmup_count_(shard_.warmup_requests()),
+      total_count_(shard_.request_ids_size() > 0
+                       ? shard_.warmup_requests() + static_cast<uint64_t>(shard_.request_ids_size())
+                       : 0),
+      count_bounded_(shard_.request_ids_size() > 0),
+      end_rel_ns_(shard_.has_duration_seconds()
+                      ? static_cast<int64_t>((shard_.warmup_seconds() + shard_.duration_seconds()) *
+                                             1e9)
+                      : std::numeric_limits<int64_t>::max()),
+      warmup_rel_ns_(static_cast<int64_t>(shard_.warmup_seconds() * 1e9)),
+      queue_(options_.queue_capacity) {}
+
+absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::Shard shard,
+                                                                 ShardRunnerOptions options) {
+  if (shard.engine().base_url().empty()) {
+    return absl::InvalidArgumentError("shard.engine.base_url is empty");
+  }
+  if (shard.prompts_size() == 0) return absl::InvalidArgumentError("shard.prompts is empty");
+  if (options.loop_threads == 0) options.loop_threads = 1;
+  const llmbench::v1::ShardLoad& load = shard.load();
+  uint32_t loops = options.loop_threads;
+  if (load.has_concurrency()) {
+    const uint32_t n = load.concurrency().concurrency();
+    if (n == 0) return absl::InvalidArgumentError("shard.load.concurrency must be at least 1");
+    if (n > options.max_concurrency) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard.load.concurrency ", n, " exceeds this worker's max_concurrency ",
+                       options.max_concurrency));
+    }
+    loops = std::min(loops, n);
+  } else if (load.has_rate()) {
+    LLMBENCH_ASSIGN_OR_RETURN(auto schedule, MakeArrivalSchedule(load.rate(), load.seed()));
+    (void)schedule;
+  } else {
+    return absl::InvalidArgumentError("shard.load has neither concurrency nor rate");
+  }
+  if (shard.request_ids_size() == 0 && !shard.has_duration_seconds()) {
+    return absl::InvalidArgumentError("shard has neither request_ids nor duration_seconds");
+  }
+  if (shard.has_duration_seconds() &&
+      (!std::isfinite(shard.duration_seconds()) || shard.duration_seconds() <= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard.duration_seconds must be > 0, got ", shard.duration_seconds()));
+  }
+  if (!std::isfinite(shard.warmup_seconds()) || shard.warmup_seconds() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard.warmup_seconds must be >= 0, got ", shard.warmup_seconds()));
+  }
+  if (shard.warmup_requests() > 0xffffffffu) {
+    return absl::InvalidArgumentError("shard.warmup_requests must be below 2^32");
+  }
+  std::string api_key;
+  if (!shard.engine().api_key_env().empty()) {
+    const char* value = std::getenv(shard.engine().api_key_env().c_str());
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shard.engine.api_key_env names ", shard.engine().api_key_env(),
+          ", which is not set in the worker's environment"));
+    }
+    api_key = value;
+  }
+  if (shard.record_batch_size() == 0) shard.set_record_batch_size(256);
+  if (shard.progress_interval_ms() == 0) shard.set_progress_interval_ms(500);
+  if (shard.id_stride() == 0) shard.set_id_stride(1);
+  LLMBENCH_ASSIGN_OR_RETURN(std::unique_ptr<EngineProtocol> protocol,
+                            MakeEngineProtocol(shard.engine(), shard.generation()));
+  auto runner = std::unique_ptr<ShardRunner>(
+      new ShardRunner(std::move(shard), options, std::move(protocol), std::move(api_key)));
+  runner->loop_count_ = loops;
+  return runner;
+}
+
+ShardRunner::~ShardRunner() {
+  Cancel();
+  Join();
+}
+
+uint64_t ShardRunner::RequestIdFor(uint64_t k) const {
+  if (k < warmup_count_) return WarmupRequestId(shard_.shard_index(), k);
+  const uint64_t j = k - warmup_count_;
+  if (count_bounded_) return shard_.request_ids(static_cast<int>(j));
+  return shard_.first_id() + j * shard_.id_stride();
+}
+
+bool ShardRunner::InBounds(uint64_t k, int64_t t_rel_ns) const {
+  if (count_bounded_ && k >= total_count_) return false;
+  // Warm-up requests by count are sent whatever the duration.
+  if (k >= warmup_count_ && t_rel_ns >= end_rel_ns_) return false;
+  return true;
+}
+
+void ShardRunner::AddUnfinishedId(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unfinished_ids_.push_back(id);
+}
+
+void ShardRunner::OnRecord(RequestRecord&& record) {
+  completed_.fetch_add(1, std::memory_order_relaxed);
+  if (record.error_class() != llmbench::v1::ERROR_CLASS_NONE) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+  output_tokens_.fetch_add(record.output_tokens(), std::memory_order_relaxed);
+  if (record.has_scheduled_ns()) {
+    const int64_t lateness = record.sent_ns() - record.scheduled_ns();
+    int64_t current = max_lateness_ns_.load(std::memory_order_relaxed);
+    while (lateness > current &&
+           !max_lateness_ns_.compare_exchange_weak(current, lateness, std::memory_order_relaxed)) {
+    }
+  }
+  if (queue_.TryPush(std::move(record))) records_accepted_.fetch_add(1, std::memory_order_relaxed);
+}
+
+absl::Status ShardRunner::Start() {
+  if (started_.exchange(true)) return absl::FailedPreconditionError("shard already started");
+  const int64_t now_mono = EventLoop::MonotonicNowNs();
+  const int64_t now_unix = WallNowNs();
+  int64_t epoch = now_mono;
+  if (shard_.start_unix_ns() > now_unix) epoch += shard_.start_unix_ns() - now_unix;
+  epoch_ns_.store(epoch, std::memory_order_release);
+  cpu_start_seconds_.store(ProcessCpuSeconds());
+  absl::Status status = StartLoops();
+  if (!status.ok()) {
+    for (auto& loop : loops_) {
+      if (loop->thread.joinable()) loop->thread.join();
+    }
+    loops_.clear();
+    if (!done_.exchange(true)) queue_.Close();
+    return status;
+  }
+  // A Cancel() that raced with Start() reached no loop: deliver it now.
+  if (cancelled()) {
+    for (auto& loop : loops_) {
+      Loop* raw = loop.get();
+      raw->loop->Post([raw] { raw->OnCancel(); });
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardRunner::StartLoops() {
+  const int64_t epoch = epoch_ns_.load();
+  const uint32_t concurrency = open_loop_ ? 0 : shard_.load().concurrency().concurrency();
+  for (uint32_t i = 0; i < loop_count_; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->runner = this;
+    loop->index = i;
+    loop->next_own_index = i;
+    LLMBENCH_ASSIGN_OR_RETURN(loop->loop, EventLoop::Create());
+    TransportConfig config;
+    const llmbench::v1::Engine& engine = shard_.engine();
+    config.base_url = engine.base_url();
+    for (const auto& [name, value] : engine.headers()) config.headers.emplace_back(name, value);
+    std::sort(config.headers.begin(), config.headers.end());
+    config.api_key = api_key_;
+    config.http2 = engine.http2();
+    const llmbench::v1::Timeouts& timeouts = engine.timeouts();
+    if (timeouts.has_connect_ms()) config.connect_timeout_ms = timeouts.connect_ms();
+    if (timeouts.has_first_byte_ms()) config.first_byte_timeout_ms = timeouts.first_byte_ms();
+    if (timeouts.has_total_ms()) config.total_timeout_ms = timeouts.total_ms();
+    if (open_loop_) {
+      LLMBENCH_ASSIGN_OR_RETURN(loop->schedule,
+                                MakeArrivalSchedule(shard_.load().rate(), shard_.load().seed()));
+      config.max_cached_connections = 256;
+    } else {
+      loop->concurrency = concurrency / loop_count_ + (i < concurrency % loop_count_ ? 1 : 0);
+      config.max_cached_connections = static_cast<long>(loop->concurrency) + 4;
+    }
+    Loop* raw = loop.get();
+    LLMBENCH_ASSIGN_OR_RETURN(
+        loop->transport,
+        CurlMultiTransport::Create(raw->loop.get(), std::move(config), epoch,
+                                   [raw](std::unique_ptr<RequestRecord> record) {
+                                     raw->OnComplete(std::move(record));
+                                   }));
+    loop->timer = loop->loop->AddTimerAt(epoch, [raw] { raw->OnStart(); });
+    loops_.push_back(std::move(loop));
+  }
+  for (auto& loop : loops_) {
+    Loop* raw = loop.get();
+    loop->thread = std::thread([raw] { raw->ThreadMain(); });
+  }
+  return absl::OkStatus();
+}
+
+void ShardRunner::Cancel() {
+  if (cancelled_.exchange(true)) return;
+  if (!started_.load()) {
+    // Never started: nothing runs, nothing will.
+    if (!done_.exchange(true)) queue_.Close();
+    return;
+  }
+  for (auto& loop : loops_) {
+    Loop* raw = loop.get();
+    if (raw->loop != nullptr) raw->loop->Post([raw] { raw->OnCancel(); });
+  }
+  queue_.Interrupt();
+}
+
+void ShardRunner::Join() {
+  for (auto& loop : loops_) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
+}
+
+void ShardRunner::OnLoopFinished() {
+  if (loops_finished_.fetch_add(1) + 1 != loop_count_) return;
+  end_ns_.store(EventLoop::MonotonicNowNs(), std::memory_order_release);
+  cpu_end_seconds_.store(ProcessCpuSeconds(), std::memory_order_release);
+  if (count_bounded_ && !open_loop_) {
+    // Closed loop: indices never claimed.
+    const uint64_t first = std::min(next_index_.load(), total_count_);
+    for (uint64_t k = std::max(first, warmup_count_); k < total_count_; ++k) {
+      AddUnfinishedId(RequestIdFor(k));
+    }
+  }
+  if (!done_.exchange(true)) queue_.Close();
+}
+
+llmbench::v1::Progress ShardRunner::progress() const {
+  llmbench::v1::Progress p;
+  const uint64_t sent = requests_sent_.load(std::memory_order_relaxed);
+  const uint64_t completed = completed_.load(std::memory_order_relaxed);
+  p.set_completed(completed);
+  p.set_in_flight(sent > completed ? sent - completed : 0);
+  p.set_errors(errors_.load(std::memory_order_relaxed));
+  p.set_output_tokens(output_tokens_.load(std::memory_order_relaxed));
+  const int64_t epoch = epoch_ns_.load(std::memory_order_acquire);
+  const int64_t end = end_ns_.load(std::memory_order_acquire);
+  const int64_t now = end != 0 ? end : EventLoop::MonotonicNowNs();
+  const int64_t elapsed = started_.load() ? std::max<int64_t>(0, now - epoch) : 0;
+  p.set_elapsed_ns(elapsed);
+  if (elapsed > 0) {
+    const double cpu_now = end != 0 ? cpu_end_seconds_.load() : ProcessCpuSeconds();
+    p.set_cpu_utilization((cpu_now - cpu_start_seconds_.load()) / (static_cast<double>(elapsed) / 1e9));
+  }
+  return p;
+}
+
+llmbench::v1::ShardSummary ShardRunner::summary() const {
+  llmbench::v1::ShardSummary s;
+  s.set_requests_sent(requests_sent_.load());
+  s.set_records_sent(records_accepted_.load());
+  s.set_records_dropped(queue_.dropped());
+  s.set_cancelled(cancelled());
+  const llmbench::v1::Progress p = progress();
+  s.set_elapsed_ns(p.elapsed_ns());
+  const int64_t end = end_ns_.load(std::memory_order_acquire);
+  if (started_.load()) {
+    const double cpu_now = end != 0 ? cpu_end_seconds_.load() : ProcessCpuSeconds();
+    s.set_cpu_seconds(cpu_now - cpu_start_seconds_.load());
+  }
+  s.set_max_lateness_ms(static_cast<double>(max_lateness_ns_.load()) / kNsPerMs);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<uint64_t> ids = unfinished_ids_;
+    std::sort(ids.begin(), ids.end());
+    for (uint64_t id : ids) s.add_unfinished_request_ids(id);
+  }
+  if (queue_.dropped() > 0) {
+    s.set_note(absl::StrCat(queue_.dropped(),
+                            " records dropped: the reader fell behind and the worker's record "
+                            "queue (capacity ",
+                            queue_.capacity(), ") overflowed"));
+  }
+  return s;
+}
+
+}  // namespace llmbench::worker

@@ -1,0 +1,157 @@
+// ShardRunner: runs one llmbench.v1.Shard against its engine and produces one RequestRecord per
+// request into a bounded RecordQueue. Independent of gRPC, so tests and benchmarks drive it
+// directly; the gRPC service (worker_service.h) streams its queue.
+//
+// How a shard runs:
+//   * Threads: `loop_threads` event loops (fewer for a closed loop with a smaller concurrency),
+//     each owning an EventLoop and a CurlMultiTransport. The caller's thread is never used.
+//   * Start instant: Shard.start_unix_ns on this host's wall clock, converted once to the
+//     monotonic clock; when it is 0 or in the past the shard starts now. Every time in a record
+//     is monotonic ns relative to that instant.
+//   * Closed loop (ShardLoad.concurrency = N): N is split over the loops; each keeps its share
+//     in flight and takes the next request index from a shared counter.
+//   * Open loop (ShardLoad.rate): one arrival sequence from MakeArrivalSchedule(rate, seed);
+//     loop i sends arrivals i, i+L, i+2L, ... at their scheduled times. A request whose time
+//     has passed is sent at once and keeps its scheduled_ns (lateness = sent − scheduled): the
+//     generator never queues silently and never drops. In-flight requests are not capped.
+//   * Request indices k = 0, 1, 2, ...: the first `warmup_requests` are warm-up requests
+//     (warmup = true) with ids WarmupRequestId(shard_index, k); then, count-bounded
+//     (request_ids not empty): request_ids[k - warmup_requests], exactly once each;
+//     duration-bounded: first_id + j * id_stride (id_stride 0 means 1), j = k − warmup_requests.
+//     Request id `id` uses prompts[id % prompts_size].
+//   * Bounds: count-bounded shards end when every id has finished; duration-bounded shards stop
+//     dispatching `warmup_seconds + duration_seconds` after the start (open loop: by scheduled
+//     time; closed loop: by dispatch time); requests in flight then are allowed to finish (up to
+//     the engine's total timeout). When both are given, whichever ends first. warmup_seconds
+//     marks requests dispatched in the first warmup_seconds as warm-up (duration-bounded
+//     shards only; count-bounded shards use warmup_requests).
+//   * Cancel(): dispatch stops, in-flight requests are aborted and recorded as
+//     ERROR_CLASS_CANCELLED, and the summary lists the count-bounded ids that did not finish.
+//   * Records go into a RecordQueue (bounded, never blocks a loop): overflow is dropped and
+//     counted in ShardSummary.records_dropped.
+//
+// Thread-safety: Start, Cancel, Join, progress(), summary() and records() are thread-safe.
+// Lifetime: the destructor cancels and joins.
+#ifndef LLMBENCH_WORKER_SHARD_RUNNER_H_
+#define LLMBENCH_WORKER_SHARD_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "llmbench/v1/record.pb.h"
+#include "llmbench/v1/worker.pb.h"
+#include "worker/engine_protocol.h"
+#include "worker/record_queue.h"
+
+namespace llmbench::worker {
+
+// Warm-up request ids live in their own range so they never collide with measured ids:
+// bit 63 set, the shard index in bits 32..62, the warm-up ordinal in bits 0..31.
+inline constexpr uint64_t kWarmupIdBit = uint64_t{1} << 63;
+inline uint64_t WarmupRequestId(uint32_t shard_index, uint64_t ordinal) {
+  return kWarmupIdBit | (static_cast<uint64_t>(shard_index & 0x7fffffffu) << 32) |
+         (ordinal & 0xffffffffu);
+}
+
+struct ShardRunnerOptions {
+  uint32_t loop_threads = 1;         // event-loop threads (>= 1)
+  uint32_t max_concurrency = 10000;  // largest closed-loop concurrency accepted
+  size_t queue_capacity = kDefaultRecordQueueCapacity;
+  std::string worker_id;             // copied into every record
+};
+
+class ShardRunner {
+ public:
+  // Validates `shard` (InvalidArgument naming the field otherwise), builds the engine protocol
+  // and reads the API key from the environment. Sends nothing.
+  static absl::StatusOr<std::unique_ptr<ShardRunner>> Create(llmbench::v1::Shard shard,
+                                                             ShardRunnerOptions options);
+  ~ShardRunner();
+  ShardRunner(const ShardRunner&) = delete;
+  ShardRunner& operator=(const ShardRunner&) = delete;
+
+  // Starts the loop threads; the first requests go out at the start instant.
+  // REQUIRES: called once.
+  absl::Status Start();
+  // Stops the shard (see above). Safe to call at any time, more than once.
+  void Cancel();
+  // Waits for the loop threads to end (the shard finished or was cancelled).
+  void Join();
+
+  // The records, in completion order. The queue is closed once the shard is done.
+  RecordQueue& records() { return queue_; }
+  bool done() const { return done_.load(std::memory_order_acquire); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+  llmbench::v1::Progress progress() const;
+  // The summary so far; final once done(). records_sent counts records accepted by the queue.
+  llmbench::v1::ShardSummary summary() const;
+
+  const llmbench::v1::Shard& shard() const { return shard_; }
+  // Loop threads this shard uses (known after Create).
+  uint32_t loop_count() const { return loop_count_; }
+
+ private:
+  struct Loop;
+  friend struct Loop;
+
+  ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
+              std::unique_ptr<EngineProtocol> protocol, std::string api_key);
+
+  // Index k → request id / warm-up flag.
+  uint64_t RequestIdFor(uint64_t k) const;
+  // Whether index k (dispatched at `t_rel_ns`, shard-relative) is within the shard's bounds.
+  bool InBounds(uint64_t k, int64_t t_rel_ns) const;
+  void OnRecord(llmbench::v1::RequestRecord&& record);
+  void OnLoopFinished();
+  void AddUnfinishedId(uint64_t id);
+  absl::Status StartLoops();
+
+  const llmbench::v1::Shard shard_;
+  const ShardRunnerOptions options_;
+  const std::unique_ptr<EngineProtocol> protocol_;
+  const std::string api_key_;
+  const bool open_loop_;
+  const uint64_t warmup_count_;
+  const uint64_t total_count_;    // warm-up + request_ids; 0 when duration-bounded only
+  const bool count_bounded_;
+  const int64_t end_rel_ns_;      // dispatch ends here (duration-bounded), else INT64_MAX
+  const int64_t warmup_rel_ns_;
+  uint32_t loop_count_ = 1;
+
+  RecordQueue queue_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> done_{false};
+  std::atomic<uint32_t> loops_finished_{0};
+  std::atomic<uint64_t> next_index_{0};  // closed loop: next request index to claim
+
+  std::atomic<int64_t> epoch_ns_{0};  // monotonic start instant
+  std::atomic<int64_t> end_ns_{0};    // monotonic end instant (0 while running)
+  std::atomic<uint64_t> requests_sent_{0};
+  std::atomic<uint64_t> completed_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> output_tokens_{0};
+  std::atomic<uint64_t> records_accepted_{0};
+  std::atomic<int64_t> max_lateness_ns_{0};
+  std::atomic<double> cpu_start_seconds_{0};
+  std::atomic<double> cpu_end_seconds_{0};
+
+  mutable std::mutex mu_;
+  std::vector<uint64_t> unfinished_ids_ ABSL_GUARDED_BY(mu_);
+};
+
+// Process CPU time (user + system) in seconds, from getrusage(RUSAGE_SELF).
+double ProcessCpuSeconds();
+
+}  // namespace llmbench::worker
+
+#endif  // LLMBENCH_WORKER_SHARD_RUNNER_H_
