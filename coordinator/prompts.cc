@@ -118,7 +118,8 @@ absl::Status ReadFile(const std::string& resolved, const std::string& shown, std
   struct stat info {};
   if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(EISDIR)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(shown, ": cannot read: ", std::strerror(EISDIR)));
   }
   char buffer[1 << 16];
   while (true) {
@@ -127,7 +128,8 @@ absl::Status ReadFile(const std::string& resolved, const std::string& shown, std
       if (errno == EINTR) continue;
       const int error = errno;
       ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(error)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, ": cannot read: ", std::strerror(error)));
     }
     if (n == 0) break;
     out->append(buffer, static_cast<size_t>(n));
@@ -329,8 +331,8 @@ absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& in
   std::mt19937_64 body_rng(SplitMix64(seed ^ 0x626f647900000000ULL));    // "body"
 
   std::vector<std::string> prefixes;
-  const uint32_t prefix_words = prompts.has_shared_prefix() ? prompts.shared_prefix().prefix_tokens()
-                                                            : 0;
+  const uint32_t prefix_words =
+      prompts.has_shared_prefix() ? prompts.shared_prefix().prefix_tokens() : 0;
   if (prefix_words > 0) {
     const uint32_t groups = std::max<uint32_t>(1, prompts.shared_prefix().groups());
     prefixes.resize(groups);

@@ -245,7 +245,8 @@ TEST(BuildPromptsTest, MissingDatasetNamesTheFile) {
   spec.mutable_dataset()->set_path("nope.json");
   auto prompts = BuildPrompts(spec, 1, TestDir());
   ASSERT_FALSE(prompts.ok());
-  EXPECT_EQ(std::string(prompts.status().message()), "nope.json: cannot read: No such file or directory");
+  EXPECT_EQ(std::string(prompts.status().message()),
+            "nope.json: cannot read: No such file or directory");
 }
 
 }  // namespace

@@ -296,7 +296,9 @@ class YamlMapper {
         const YAML::Node key = it->first;
         if (!key.IsScalar()) return Error(key.Mark(), path, "keys must be plain strings");
         const std::string entry_path = absl::StrCat(path, ".", key.Scalar());
-        if (!seen.insert(key.Scalar()).second) return Error(key.Mark(), entry_path, "duplicate key");
+        if (!seen.insert(key.Scalar()).second) {
+          return Error(key.Mark(), entry_path, "duplicate key");
+        }
         pb::Message* entry = reflection->AddMessage(message, field);
         LLMBENCH_RETURN_IF_ERROR(SetScalar(key, key.Mark(), entry_path, entry, key_field));
         if (it->second.IsNull()) {
@@ -348,7 +350,8 @@ class YamlMapper {
     const pb::Reflection* reflection = message->GetReflection();
     const bool repeated = field->is_repeated();
     auto bad = [&]() {
-      return Error(mark, path, absl::StrCat("expected ", ExpectedKind(field), ", got ", Quote(text)));
+      return Error(mark, path,
+                   absl::StrCat("expected ", ExpectedKind(field), ", got ", Quote(text)));
     };
     switch (field->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_STRING:
@@ -481,7 +484,9 @@ std::optional<std::pair<size_t, std::string>> CheckText(std::string_view text) {
       if (byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') {
         return std::make_pair(i, absl::StrFormat("control character 0x%02x is not allowed", byte));
       }
-      if (byte == 0x7f) return std::make_pair(i, std::string("control character 0x7f is not allowed"));
+      if (byte == 0x7f) {
+        return std::make_pair(i, std::string("control character 0x7f is not allowed"));
+      }
       ++i;
       continue;
     }
@@ -716,7 +721,7 @@ class Validator {
         if (!token) {
           return Fail(header_path, absl::StrCat("not a valid HTTP header name: ", Quote(header)));
         }
-        if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+        if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
           return Fail(header_path, "header values must not contain line breaks");
         }
       }
@@ -752,7 +757,9 @@ class Validator {
       return absl::OkStatus();
     }
     std::vector<std::string> names;
-    for (Api api : allowed) names.push_back(EnumYamlName(llmbench::v1::Api_descriptor()->FindValueByNumber(api)));
+    for (Api api : allowed) {
+      names.push_back(EnumYamlName(llmbench::v1::Api_descriptor()->FindValueByNumber(api)));
+    }
     return Fail(path + ".api",
                 absl::StrCat(
                     EnumYamlName(llmbench::v1::Api_descriptor()->FindValueByNumber(engine.api())),
@@ -1110,7 +1117,8 @@ absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml, std::string_vi
   if (documents.empty() || documents[0].IsNull()) {
     if (documents.size() <= 1) {
       return absl::InvalidArgumentError(
-          FileError(filename, SourcePosition{}, "file is empty (a scenario needs at least engines)"));
+          FileError(filename, SourcePosition{},
+                    "file is empty (a scenario needs at least engines)"));
     }
   }
   if (documents.size() > 1) {
@@ -1156,7 +1164,8 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path) {
   if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
     ::close(fd);
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": cannot read: ", std::strerror(S_ISDIR(info.st_mode) ? EISDIR : errno)));
+        absl::StrCat(path, ": cannot read: ",
+                     std::strerror(S_ISDIR(info.st_mode) ? EISDIR : errno)));
   }
   if (static_cast<uint64_t>(info.st_size) > kMaxScenarioBytes) {
     ::close(fd);
@@ -1173,7 +1182,8 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path) {
       if (errno == EINTR) continue;
       const int error = errno;
       ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read: ", std::strerror(error)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": cannot read: ", std::strerror(error)));
     }
     if (n == 0) break;
     content.append(buffer, static_cast<size_t>(n));

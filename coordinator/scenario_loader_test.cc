@@ -51,9 +51,11 @@ std::vector<BadCase> BadCases() {
        "openai)"},
       {"MisspelledKey", "engines:\n- kind: vllm\n  base_url: http://x\n  modle: m\n",
        "bad.yaml:4:3: engines[0].modle: unknown key (did you mean \"model\"?)"},
-      {"NoEngines", "name: x\nengines: []\n", "bad.yaml:2:1: engines: required: at least one engine"},
+      {"NoEngines", "name: x\nengines: []\n",
+       "bad.yaml:2:1: engines: required: at least one engine"},
       {"EnginesAbsent", "name: x\n", "bad.yaml:1:1: engines: required: at least one engine"},
-      {"MissingModel", "# a comment\nengines:\n  - kind: vllm\n    base_url: http://127.0.0.1:8000\n",
+      {"MissingModel",
+       "# a comment\nengines:\n  - kind: vllm\n    base_url: http://127.0.0.1:8000\n",
        "bad.yaml:3:5: engines[0].model: required"},
       {"MissingKind", "engines:\n  - base_url: http://127.0.0.1:8000\n    model: m\n",
        "bad.yaml:2:5: engines[0].kind: required (one of ollama, vllm, tgi, openai)"},
@@ -79,9 +81,11 @@ std::vector<BadCase> BadCases() {
       {"MappingForScalar",
        "engines:\n  - kind: vllm\n    base_url: http://127.0.0.1:8000\n    model: {name: m}\n",
        "bad.yaml:4:5: engines[0].model: expected a string, got a mapping"},
-      {"ListForMapping", e + "load: [1, 2]\n", "bad.yaml:5:7: load: expected a mapping, got a list"},
+      {"ListForMapping", e + "load: [1, 2]\n",
+       "bad.yaml:5:7: load: expected a mapping, got a list"},
       {"ScalarForList", "engines: vllm\n", "bad.yaml:1:1: engines: expected a list, got \"vllm\""},
-      {"EmptyFile", "", "bad.yaml:1:1: scenario: file is empty (a scenario needs at least engines)"},
+      {"EmptyFile", "",
+       "bad.yaml:1:1: scenario: file is empty (a scenario needs at least engines)"},
       {"CommentsOnly", "# nothing here\n\n",
        "bad.yaml:1:1: scenario: file is empty (a scenario needs at least engines)"},
       {"RootIsList", "- a\n- b\n",
@@ -137,7 +141,8 @@ std::vector<BadCase> BadCases() {
        "bad.yaml:3:1: scenario: YAML syntax error: end of map flow not found"},
       {"BadIndentation", "engines:\n  - kind: vllm\n   base_url: x\n",
        "bad.yaml:3:4: scenario: YAML syntax error: end of sequence not found"},
-      {"SloNegative", e + "slo:\n  ttft_ms: -1\n", "bad.yaml:6:3: slo.ttft_ms: must be > 0, got -1"},
+      {"SloNegative", e + "slo:\n  ttft_ms: -1\n",
+       "bad.yaml:6:3: slo.ttft_ms: must be > 0, got -1"},
       {"BadApiKeyEnv", e + "    api_key_env: \"my key\"\n",
        "bad.yaml:5:5: engines[0].api_key_env: must be an environment variable name "
        "([A-Za-z_][A-Za-z0-9_]*), got \"my key\""},
@@ -176,7 +181,8 @@ TEST(ScenarioLoaderTest, ModerateNestingUnderAScalarFieldNamesTheField) {
                      std::string(50, ']') + "\n";
   absl::StatusOr<Scenario> scenario = Parse(yaml);
   ASSERT_FALSE(scenario.ok());
-  EXPECT_EQ(std::string(scenario.status().message()), "bad.yaml:5:1: name: expected a string, got a list");
+  EXPECT_EQ(std::string(scenario.status().message()),
+            "bad.yaml:5:1: name: expected a string, got a list");
 }
 
 TEST(ScenarioLoaderTest, HugeInputIsRejectedBeforeParsing) {
@@ -321,7 +327,7 @@ TEST(ScenarioLoaderTest, ApplyDefaultsIsIdempotent) {
 TEST(ScenarioLoaderTest, RoundTripThroughYaml) {
   const std::string yaml =
       "name: \"round: trip\"\n"
-      "description: |\n  two\n  lines\n"
+      "description: |\n  two\n  lines \u00e9\u2713 \\ \"q\"\n"
       "engines:\n"
       "  - name: \"123\"\n"
       "    kind: ollama\n"

@@ -105,10 +105,6 @@ std::vector<uint64_t> SplitProportionally(uint64_t total, const std::vector<doub
   return parts;
 }
 
-uint64_t WarmupRequestId(const Shard& shard, uint64_t j) {
-  return kWarmupIdBase + j * std::max<uint64_t>(1, shard.shard_count()) + shard.shard_index();
-}
-
 uint64_t ShardSeed(uint64_t seed, uint32_t index) {
   return SplitMix64(seed + (uint64_t{index} + 1) * kGolden);
 }
@@ -238,7 +234,8 @@ absl::StatusOr<std::vector<Shard>> ReassignRequests(const std::vector<uint64_t>&
   }
   uint64_t count = std::min<uint64_t>(worker_count, ids.size());
   if (failed.load().has_concurrency()) {
-    count = std::min<uint64_t>(count, std::max<uint32_t>(1, failed.load().concurrency().concurrency()));
+    count = std::min<uint64_t>(
+        count, std::max<uint32_t>(1, failed.load().concurrency().concurrency()));
   }
   const std::vector<double> weights(count, 1.0);
   const std::vector<uint64_t> id_parts = SplitProportionally(ids.size(), weights);

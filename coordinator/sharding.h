@@ -8,8 +8,9 @@
 //   give the first N % S shards one extra). A shard whose share of N is 0 is dropped.
 // - Duration-bounded runs (no requests): request_ids is empty; shard i numbers its requests
 //   first_id = i, id_stride = S (the shard count), so ids never collide.
-// - Warm-up requests (load.warmup_requests) are extra: split over the shards with remainders,
-//   and numbered from kWarmupIdBase (see WarmupRequestId), never colliding with measured ids.
+// - Warm-up requests (load.warmup_requests) are extra: split over the shards with remainders.
+//   The worker numbers them itself (worker/shard_runner.h WarmupRequestId: bit 63 set, the
+//   shard index, the ordinal), so they never collide with measured ids, which stay below 2^63.
 // - Prompts: every shard carries the full list; request id k uses prompts[k % size] (warm-up
 //   ids too), so the assignment is the same whatever the worker count.
 // - Concurrency C over W workers (weights default equal): largest remainder, e.g. 10 over 3
@@ -35,15 +36,9 @@
 
 namespace llmbench::coordinator {
 
-// First id of the warm-up range.
-inline constexpr uint64_t kWarmupIdBase = uint64_t{1} << 62;
 // Defaults written into every shard.
 inline constexpr uint32_t kDefaultRecordBatchSize = 256;
 inline constexpr uint32_t kDefaultProgressIntervalMs = 500;
-
-// The id of warm-up request j (0-based, j < shard.warmup_requests()) of `shard`:
-// kWarmupIdBase + j * shard_count + shard_index. Workers must number warm-up requests so.
-uint64_t WarmupRequestId(const llmbench::v1::Shard& shard, uint64_t j);
 
 // The seed of shard `index` of a run with master seed `seed`.
 uint64_t ShardSeed(uint64_t seed, uint32_t index);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package llmbench needs to build, test and benchmark.
 # Idempotent: packages already present are skipped by apt-get, and the package
-# index is refreshed only when a package is missing.
+# index is refreshed only when a package is missing. Then installs web/'s npm packages
+# (the charting library inlined into report.html) with `npm ci --prefix web`, only when
+# web/node_modules is missing or older than web/package-lock.json.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   # toolchain
@@ -16,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev googletest curl python3
   # benchmarks: a real HTTP load tool
   wrk
+  # report.html: npm installs the charting library (web/); a headless browser tests the page
+  nodejs chromium fonts-dejavu-core
 )
 
 missing=()
@@ -25,14 +30,28 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# npm ships inside some nodejs builds and as its own Debian package in others.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# web/node_modules, pinned by web/package-lock.json. The stamp holds the lock file's hash
+# so a changed lock reinstalls.
+lock_hash="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+stamp=web/node_modules/.llmbench-lock.sha256
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+  echo "install-deps: web/node_modules up to date"
+else
+  echo "install-deps: npm ci --prefix web"
+  npm ci --prefix web --no-audit --no-fund
+  echo "$lock_hash" > "$stamp"
+fi

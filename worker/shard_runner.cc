@@ -137,11 +137,9 @@ struct ShardRunner::Loop {
     HttpRequestSpec spec = runner->protocol_->BuildRequest(prompt, id);
     std::unique_ptr<ResponseParser> parser = runner->protocol_->NewParser(record.get());
     runner->requests_sent_.fetch_add(1, std::memory_order_relaxed);
-    RequestRecord* raw = record.get();
     absl::Status status = transport->Start(spec, std::move(record), std::move(parser));
     if (!status.ok()) {
       // The transport kept nothing: record the failure as this request's outcome.
-      (void)raw;
       RequestRecord failed;
       failed.set_request_id(id);
       failed.set_shard_index(shard.shard_index());

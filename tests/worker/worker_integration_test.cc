@@ -322,6 +322,27 @@ TEST(ShardRunnerTest, CancelAbortsInFlightRequestsAndListsUnfinishedIds) {
   EXPECT_THAT(result.summary.unfinished_request_ids(), ElementsAreArray(Ids(10, 8)));
 }
 
+TEST(ShardRunnerTest, ASlowReaderCostsDroppedRecordsNotAStalledLoad) {
+  const Shard shard = MakeShard(Vllm(), Ids(1, 10), /*concurrency=*/5, /*max_tokens=*/2);
+  ShardRunnerOptions options = RunnerOptions();
+  options.queue_capacity = 3;
+  auto runner = ShardRunner::Create(shard, options);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_TRUE((*runner)->Start().ok());
+  (*runner)->Join();  // nobody reads while the shard runs: the loops must still finish
+  EXPECT_TRUE((*runner)->done());
+  std::vector<RequestRecord> records;
+  (*runner)->records().TryPop(&records, 100);
+  EXPECT_EQ(records.size(), 3u);
+  const llmbench::v1::ShardSummary summary = (*runner)->summary();
+  EXPECT_EQ(summary.requests_sent(), 10u);
+  EXPECT_EQ(summary.records_sent(), 3u);
+  EXPECT_EQ(summary.records_dropped(), 7u);
+  EXPECT_EQ(summary.note(),
+            "7 records dropped: the reader fell behind and the worker's record queue "
+            "(capacity 3) overflowed");
+}
+
 struct FaultCase {
   std::string fault;
   llmbench::v1::ErrorClass error_class;
