@@ -564,6 +564,10 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     wr->set_failure(w.failure);
     if (w.cpu_utilization) wr->set_cpu_utilization(*w.cpu_utilization);
     wr->set_records_dropped(w.records_dropped);
+    wr->set_failed_at_unix_ns(w.failed_at_unix_ns);
+    wr->set_requests_reassigned(w.requests_reassigned);
+    wr->set_requests_lost(w.requests_lost);
+    wr->set_duplicate_records(w.duplicate_records);
   }
 
   *result.mutable_verdict() = ComputeVerdict(result, options.thresholds);
@@ -596,7 +600,14 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
           w.cpu_utilization(), kSaturatedCpuUtilization));
     }
     if (w.failed()) {
-      degraded.push_back(absl::StrFormat("worker %s failed: %s", w.worker_id(), w.failure()));
+      std::string when;
+      if (w.failed_at_unix_ns() > 0 && result.started_unix_ns() > 0) {
+        when = absl::StrFormat(" %.1f s into the run",
+                               (w.failed_at_unix_ns() - result.started_unix_ns()) / 1e9);
+      }
+      degraded.push_back(absl::StrFormat(
+          "worker %s failed%s: %s; %d unfinished requests reassigned, %d lost", w.worker_id(),
+          when, w.failure(), w.requests_reassigned(), w.requests_lost()));
     }
     if (w.records_dropped() > 0) {
       degraded.push_back(

@@ -65,6 +65,10 @@ struct WorkerReport {
   // Worker CPU seconds per wall second per event-loop core (1.0 = one core fully busy).
   std::optional<double> cpu_utilization;
   uint64_t records_dropped = 0;
+  int64_t failed_at_unix_ns = 0;     // when declared failed (0 = not failed)
+  uint64_t requests_reassigned = 0;  // its unfinished requests given to other workers
+  uint64_t requests_lost = 0;        // unfinished requests no worker could run
+  uint64_t duplicate_records = 0;    // records dropped because their id was already counted
 };
 
 struct FinishOptions {

@@ -16,6 +16,7 @@
 #include "coordinator/dispatch.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
+#include "coordinator/html_report.h"
 #include "coordinator/scenario_loader.h"
 
 namespace llmbench::coordinator {
@@ -35,6 +36,8 @@ struct RunFlags {
   bool quiet = false;
   bool no_engine_check = false;
   std::string log_level = "warn";
+  double worker_timeout_s = 5;
+  std::string tls_ca, tls_cert, tls_key, token_file;
 
   void Add(CLI::App* app) {
     app->add_option("--workers", workers,
@@ -49,6 +52,20 @@ struct RunFlags {
     app->add_flag("--no-engine-check", no_engine_check,
                   "Skip the health/model check before the run");
     app->add_option("--log-level", log_level, "Log level of local workers");
+    app->add_option("--worker-timeout", worker_timeout_s,
+                    "Seconds without any message (workers send a heartbeat every 0.5 s) after "
+                    "which a worker is declared failed and its unfinished requests reassigned")
+        ->check(CLI::Range(1.0, 3600.0));
+    // Secrets come from files or the environment, never from argv (readable in /proc).
+    app->add_option("--tls-ca", tls_ca,
+                    "PEM CA of the remote workers' certificates: talk to them over TLS");
+    auto* cert = app->add_option("--tls-cert", tls_cert,
+                                 "PEM client certificate for workers that require mutual TLS");
+    auto* key = app->add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+    cert->needs(key);
+    key->needs(cert);
+    app->add_option("--token-file", token_file,
+                    "File holding the remote workers' shared token (default: $LLMBENCH_TOKEN)");
   }
   RunOptions Options(const std::string& base_dir) const {
     RunOptions o;
@@ -60,6 +77,11 @@ struct RunFlags {
     o.check_engines = !no_engine_check;
     o.log_level = log_level;
     o.base_dir = base_dir;
+    o.worker_timeout_ms = static_cast<int>(worker_timeout_s * 1000);
+    o.tls_ca = tls_ca;
+    o.tls_cert = tls_cert;
+    o.tls_key = tls_key;
+    o.token_file = token_file;
     return o;
   }
 };
@@ -76,6 +98,7 @@ struct WorkloadFlags {
   bool no_stream = false;
   double duration = 0;
   uint64_t warmup = 0;
+  std::string api_key_env;
 
   void Add(CLI::App* app, bool duration_required) {
     if (!duration_required) app->add_option("--requests,-n", requests, "Measured requests (default 100)");
@@ -90,6 +113,9 @@ struct WorkloadFlags {
     app->add_option("--warmup", warmup, "Warm-up requests, excluded from results");
     auto* d = app->add_option("--duration,-d", duration, "Measured duration in seconds");
     if (duration_required) d->required();
+    app->add_option("--api-key-env", api_key_env,
+                    "Name of the environment variable holding the engines' API key, sent as "
+                    "\"Authorization: Bearer <key>\" (the key itself is never a flag)");
   }
   void Apply(v1::Scenario* s, bool duration_bound) const {
     v1::Load* load = s->mutable_load();
@@ -110,6 +136,9 @@ struct WorkloadFlags {
     auto* input = s->mutable_prompts()->mutable_synthetic()->mutable_input_tokens();
     input->set_kind(v1::TokenLengthDistribution::KIND_FIXED);
     input->set_mean(prompt_tokens);
+    if (!api_key_env.empty()) {
+      for (v1::Engine& engine : *s->mutable_engines()) engine.set_api_key_env(api_key_env);
+    }
   }
 };
 
@@ -394,6 +423,8 @@ int RunCli(int argc, char** argv) {
     absl::StatusOr<v1::RunResult> result = LoadRunResult(report_dir);
     if (!result.ok()) return Fail(result.status());
     std::fputs(ConsoleSummary(*result).c_str(), stdout);
+    if (absl::Status html = WriteHtmlReport(report_dir); !html.ok()) return Fail(html);
+    std::printf("report: %s/%s\n", report_dir.c_str(), kHtmlReportFileName);
     std::string reason;
     int status = ExitStatusFor(*result, result->scenario().thresholds(), &reason);
     if (status != 0) std::printf("exit status %d: %s\n", status, reason.c_str());

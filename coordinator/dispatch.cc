@@ -8,11 +8,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +24,7 @@
 #include "coordinator/aggregate.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
+#include "coordinator/html_report.h"
 #include "coordinator/local_workers.h"
 #include "coordinator/prompts.h"
 #include "coordinator/scenario_loader.h"
@@ -59,7 +62,18 @@ struct WorkerState {
   double elapsed_s = 0;
   uint64_t records_dropped = 0;
   uint64_t in_flight = 0;
+  int64_t failed_at_unix_ns = 0;
+  uint64_t requests_reassigned = 0;
+  uint64_t requests_lost = 0;
+  uint64_t duplicate_records = 0;
 };
+
+bool AllEmpty(const std::vector<std::deque<v1::Shard>>& queues) {
+  for (const auto& q : queues) {
+    if (!q.empty()) return false;
+  }
+  return true;
+}
 
 uint64_t PlannedRequests(const v1::Scenario& scenario) {
   const v1::Load& load = scenario.load();
@@ -100,6 +114,9 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     }
   }
 
+  absl::StatusOr<WorkerClientSecurity> security = LoadWorkerClientSecurity(
+      options.tls_ca, options.tls_cert, options.tls_key, options.token_file);
+  if (!security.ok()) return security.status();
   std::unique_ptr<LocalWorkers> local;
   std::vector<std::string> addresses = options.workers;
   if (addresses.empty()) {
@@ -111,11 +128,13 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     if (!started.ok()) return started.status();
     local = *std::move(started);
     addresses = local->addresses();
+    *security = WorkerClientSecurity();  // loopback, no TLS; the local workers' own token
+    security->token = local->token();
   }
   std::vector<std::unique_ptr<WorkerClient>> clients;
   std::vector<WorkerState> states(addresses.size());
   for (size_t i = 0; i < addresses.size(); ++i) {
-    clients.push_back(std::make_unique<WorkerClient>(addresses[i]));
+    clients.push_back(std::make_unique<WorkerClient>(addresses[i], *security));
     absl::StatusOr<WorkerInfo> info = clients.back()->Describe();
     if (!info.ok()) return info.status();
     if (info->describe.protocol_version() != kProtocolVersion) {
@@ -145,8 +164,12 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     csv = *std::move(opened);
   }
 
-  // 3. Run each engine in turn; records merge as they stream in.
-  std::mutex mu;  // guards aggregator, csv, states
+  // 3. Run each engine in turn; records merge as they stream in. Each worker runs the shards
+  // queued for it one after another; when a worker fails (its stream breaks, or it sends
+  // nothing for options.worker_timeout_ms: killed, frozen or cut off), every record it sent
+  // is kept, and the unfinished ids of a count-bounded shard are queued on healthy workers.
+  std::mutex mu;  // guards everything below that reader threads touch
+  std::condition_variable work_cv;
   Aggregator aggregator(scenario.slo());
   struct sigaction action {};
   action.sa_handler = &OnInterrupt;
@@ -157,24 +180,68 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
 
   const bool tty = isatty(STDERR_FILENO) != 0;
   const uint64_t target = PlannedRequests(scenario);
+  const int64_t heartbeat_timeout_ns = int64_t{options.worker_timeout_ms} * 1'000'000;
   bool interrupted = false;
+  uint32_t next_shard_index = 0;
   for (int e = 0; e < scenario.engines_size() && !interrupted; ++e) {
+    std::vector<size_t> healthy;
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (!states[i].failed) healthy.push_back(i);
+    }
+    if (healthy.empty()) return absl::UnavailableError("every worker has failed");
     const int64_t start_unix_ns = clock.UnixNowNs() + 300'000'000;  // time for every shard to arrive
     absl::StatusOr<std::vector<v1::Shard>> shards = MakeShards(
-        scenario, e, *prompts, static_cast<uint32_t>(clients.size()), run_id, start_unix_ns);
+        scenario, e, *prompts, static_cast<uint32_t>(healthy.size()), run_id, start_unix_ns);
     if (!shards.ok()) return shards.status();
-    std::vector<std::thread> readers;
-    std::atomic<int> running{0};
-    for (size_t i = 0; i < shards->size() && i < clients.size(); ++i) {
-      v1::Shard shard = (*shards)[i];
-      shard.set_start_unix_ns(shard.start_unix_ns() + states[i].clock_offset_ns);
-      running.fetch_add(1);
-      readers.emplace_back([&, i, shard = std::move(shard)] {
+    next_shard_index = static_cast<uint32_t>(shards->size());
+    // Per-engine state, guarded by mu.
+    std::vector<std::deque<v1::Shard>> queues(states.size());
+    for (size_t k = 0; k < shards->size(); ++k) queues[healthy[k]].push_back((*shards)[k]);
+    std::unordered_set<uint64_t> seen_ids;  // measured ids already counted (never twice)
+    int busy = 0;
+    std::vector<int64_t> last_heard(states.size(), 0);
+    std::vector<bool> running_shard(states.size(), false);
+    std::vector<bool> failing(states.size(), false);
+
+    auto fail_worker = [&](size_t i, const std::string& why) {  // REQUIRES: mu held
+      if (states[i].failed) return;
+      states[i].failed = true;
+      states[i].failure = why;
+      states[i].failed_at_unix_ns = clock.UnixNowNs();
+      failing[i] = true;
+      clients[i]->Cancel();
+    };
+
+    auto reader = [&](size_t i) {
+      std::unique_lock<std::mutex> lock(mu);
+      while (true) {
+        work_cv.wait(lock, [&] {
+          return states[i].failed || !queues[i].empty() || (busy == 0 && AllEmpty(queues)) ||
+                 interrupted;
+        });
+        if (states[i].failed || interrupted || queues[i].empty()) break;
+        v1::Shard shard = std::move(queues[i].front());
+        queues[i].pop_front();
+        shard.set_start_unix_ns(std::max(shard.start_unix_ns(), clock.UnixNowNs()) +
+                                states[i].clock_offset_ns);
+        ++busy;
+        running_shard[i] = true;
+        last_heard[i] = clock.NowNs();
+        std::unordered_set<uint64_t> finished;  // ids of this shard with a final record
+        lock.unlock();
         absl::Status status = clients[i]->RunShard(shard, [&](const v1::WorkerMessage& message) {
-          std::lock_guard<std::mutex> lock(mu);
+          std::lock_guard<std::mutex> guard(mu);
+          last_heard[i] = clock.NowNs();
           switch (message.kind_case()) {
             case v1::WorkerMessage::kRecords:
               for (const v1::RequestRecord& record : message.records().records()) {
+                // A failing worker's cancelled requests are not final: they are reassigned.
+                if (failing[i] && record.error_class() == v1::ERROR_CLASS_CANCELLED) continue;
+                if (!record.warmup() && !seen_ids.insert(record.request_id()).second) {
+                  ++states[i].duplicate_records;
+                  continue;
+                }
+                finished.insert(record.request_id());
                 aggregator.Add(record);
                 if (csv) csv->Append(record);
               }
@@ -192,21 +259,77 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
               break;
           }
         });
-        if (!status.ok() && !g_interrupted.load()) {
-          std::lock_guard<std::mutex> lock(mu);
-          states[i].failed = true;
-          states[i].failure = std::string(status.message());
+        lock.lock();
+        running_shard[i] = false;
+        --busy;
+        if (!status.ok() && !interrupted) fail_worker(i, std::string(status.message()));
+        if (states[i].failed) {
+          // Reassign what this shard did not finish (count-bounded shards only), plus any
+          // shards still queued for this worker.
+          std::vector<v1::Shard> orphans = {shard};
+          while (!queues[i].empty()) {
+            orphans.push_back(std::move(queues[i].front()));
+            queues[i].pop_front();
+          }
+          std::vector<size_t> alive;
+          for (size_t j = 0; j < states.size(); ++j) {
+            if (!states[j].failed) alive.push_back(j);
+          }
+          for (size_t o = 0; o < orphans.size(); ++o) {
+            const v1::Shard& lost = orphans[o];
+            std::vector<uint64_t> unfinished;
+            for (uint64_t id : lost.request_ids()) {
+              if (o > 0 || !finished.contains(id)) unfinished.push_back(id);
+            }
+            if (unfinished.empty()) continue;
+            if (alive.empty()) {
+              states[i].requests_lost += unfinished.size();
+              continue;
+            }
+            absl::StatusOr<std::vector<v1::Shard>> again =
+                ReassignRequests(unfinished, lost, static_cast<uint32_t>(alive.size()),
+                                 next_shard_index, clock.UnixNowNs());
+            if (!again.ok()) {
+              states[i].requests_lost += unfinished.size();
+              continue;
+            }
+            next_shard_index += static_cast<uint32_t>(again->size());
+            for (size_t k = 0; k < again->size(); ++k) {
+              queues[alive[k % alive.size()]].push_back((*again)[k]);
+            }
+            states[i].requests_reassigned += unfinished.size();
+          }
+          work_cv.notify_all();
+          break;
         }
-        running.fetch_sub(1);
-      });
-    }
-    // Progress until every reader is done; Ctrl-C cancels the shards (they flush).
+        work_cv.notify_all();
+      }
+      work_cv.notify_all();
+    };
+
+    std::vector<std::thread> readers;
+    for (size_t i : healthy) readers.emplace_back(reader, i);
+    // Progress and failure detection until every reader is done; Ctrl-C cancels the shards
+    // (the workers flush what they measured).
     auto last_print = std::chrono::steady_clock::now();
-    while (running.load() > 0) {
+    size_t done_readers = 0;
+    while (done_readers < readers.size()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (g_interrupted.load() && !interrupted) {
-        interrupted = true;
-        for (auto& client : clients) client->Cancel();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (g_interrupted.load() && !interrupted) {
+          interrupted = true;
+          for (auto& client : clients) client->Cancel();
+          work_cv.notify_all();
+        }
+        const int64_t now = clock.NowNs();
+        for (size_t i = 0; i < states.size(); ++i) {
+          if (running_shard[i] && !states[i].failed && now - last_heard[i] > heartbeat_timeout_ns) {
+            fail_worker(i, absl::StrFormat("no message for %d ms (worker frozen, killed or cut off)",
+                                           options.worker_timeout_ms));
+          }
+        }
+        done_readers = (busy == 0 && (AllEmpty(queues) || interrupted)) ? readers.size() : 0;
       }
       auto now = std::chrono::steady_clock::now();
       if (!options.quiet && now - last_print >= std::chrono::milliseconds(tty ? 250 : 2000)) {
@@ -217,6 +340,10 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
         std::string line = ProgressLine(aggregator.Snapshot(), target, in_flight, tty);
         std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
       }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      work_cv.notify_all();
     }
     for (std::thread& t : readers) t.join();
     if (!options.quiet && tty) std::fprintf(stderr, "\n");
@@ -234,6 +361,10 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     report.failed = s.failed;
     report.failure = s.failure;
     report.records_dropped = s.records_dropped;
+    report.failed_at_unix_ns = s.failed_at_unix_ns;
+    report.requests_reassigned = s.requests_reassigned;
+    report.requests_lost = s.requests_lost;
+    report.duplicate_records = s.duplicate_records;
     if (s.elapsed_s > 0) report.cpu_utilization = s.cpu_seconds / s.elapsed_s / s.loop_threads;
     finish.workers.push_back(std::move(report));
   }
@@ -245,11 +376,13 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   *outcome.result.mutable_scenario() = scenario;
   outcome.result.set_started_unix_ns(started_unix_ns);
   outcome.result.set_finished_unix_ns(clock.UnixNowNs());
+  *outcome.result.mutable_verdict() = ComputeVerdict(outcome.result, scenario.thresholds());
   if (interrupted) {
     outcome.result.mutable_verdict()->add_reasons("run interrupted by the user: partial results");
   }
   if (csv) LLMBENCH_RETURN_IF_ERROR(csv->Close());
   LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, outcome.result, ScenarioToYaml(scenario)));
+  LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
   outcome.out_dir = out_dir;
   outcome.exit_status = ExitStatusFor(outcome.result, scenario.thresholds(), &outcome.exit_reason);
   if (interrupted && outcome.exit_status == 0) {

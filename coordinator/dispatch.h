@@ -25,6 +25,16 @@ struct RunOptions {
   bool quiet = false;
   bool check_engines = true;         // health + model check before the run
   std::string log_level = "warn";    // for local workers
+  // A worker that sends nothing (no record, no progress heartbeat — sent every 500 ms) for
+  // this long is declared failed: frozen, killed without a reset, or cut off.
+  int worker_timeout_ms = 5000;
+  // Remote workers' transport security (docs/security.md); "" = not given. TLS when tls_ca is
+  // set; tls_cert + tls_key add a client certificate (mutual TLS). The token comes from
+  // token_file, else $LLMBENCH_TOKEN. Local workers always get a fresh random token instead.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string token_file;
 };
 
 struct RunOutcome {

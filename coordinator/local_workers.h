@@ -1,6 +1,8 @@
 // Local worker processes: without --workers the coordinator starts llmbench-worker processes
 // on this machine (listening on 127.0.0.1, port chosen by the kernel) and talks to them over
-// gRPC through exactly the same code path as remote workers.
+// gRPC through exactly the same code path as remote workers. Each set of local workers
+// requires a fresh random token, handed over in a 0600 file in a 0700 folder that is removed
+// as soon as every worker has read it (never in argv, which other local users can read).
 //
 // Thread-compatible. The destructor stops every started worker.
 #ifndef LLMBENCH_COORDINATOR_LOCAL_WORKERS_H_
@@ -22,18 +24,21 @@ std::string FindWorkerBinary();
 class LocalWorkers {
  public:
   // Starts `count` workers, each with `loop_threads` loop threads; waits for each to print its
-  // `listening grpc://HOST:PORT` line.
+  // `listening grpc://HOST:PORT` line.  Every call to them must carry token().
   static absl::StatusOr<std::unique_ptr<LocalWorkers>> Start(int count, int loop_threads,
                                                              const std::string& log_level);
   ~LocalWorkers();
 
   // host:port of each worker, for gRPC.
   const std::vector<std::string>& addresses() const { return addresses_; }
+  // The token the workers require (see WorkerClientSecurity::token).
+  const std::string& token() const { return token_; }
 
  private:
   LocalWorkers() = default;
   std::vector<std::unique_ptr<Subprocess>> processes_;
   std::vector<std::string> addresses_;
+  std::string token_;
 };
 
 }  // namespace llmbench::coordinator

@@ -1,11 +1,22 @@
 #include "coordinator/worker_client.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <limits>
+#include <sstream>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
@@ -16,7 +27,36 @@ namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
+  absl::StatusOr<std::string> pem = ReadFile(path, flag);
+  if (pem.ok() && pem->find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": not a PEM file"));
+  }
+  return pem;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(const WorkerClientSecurity& security) {
+  if (!security.tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = security.ca_pem;
+  ssl.pem_cert_chain = security.cert_pem;
+  ssl.pem_private_key = security.key_pem;
+  return grpc::SslCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const WorkerClientSecurity& security) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -25,18 +65,87 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, MakeCredentials(security), args);
 }
 
 absl::Status WithAddress(const std::string& address, const grpc::Status& status) {
   absl::Status s = FromGrpcStatus(status);
-  return absl::Status(s.code(), absl::StrCat("worker ", address, ": ", s.message()));
+  std::string hint;
+  if (s.code() == absl::StatusCode::kUnauthenticated) {
+    hint = absl::StrCat(" (give the worker's token with --token-file or $", kCoordinatorTokenEnv,
+                        ")");
+  }
+  return absl::Status(s.code(), absl::StrCat("worker ", address, ": ", s.message(), hint));
 }
 
 }  // namespace
 
-WorkerClient::WorkerClient(std::string address)
-    : address_(std::move(address)), channel_(MakeChannel(address_)) {}
+absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(const std::string& ca_file,
+                                                              const std::string& cert_file,
+                                                              const std::string& key_file,
+                                                              const std::string& token_file,
+                                                              const char* token_env) {
+  WorkerClientSecurity security;
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!cert_file.empty() && ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert/--tls-key (mutual TLS) need TLS: give --tls-ca, the CA of the workers' "
+        "certificates");
+  }
+  if (!ca_file.empty()) {
+    security.tls = true;
+    absl::StatusOr<std::string> ca = ReadPem(ca_file, "--tls-ca");
+    if (!ca.ok()) return ca.status();
+    security.ca_pem = *std::move(ca);
+    if (!cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadPem(cert_file, "--tls-cert");
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadPem(key_file, "--tls-key");
+      if (!key.ok()) return key.status();
+      security.cert_pem = *std::move(cert);
+      security.key_pem = *std::move(key);
+    }
+  }
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadFile(token_file, "--token-file");
+    if (!token.ok()) return token.status();
+    security.token = std::string(absl::StripAsciiWhitespace(*token));
+    if (security.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file ", token_file, ": the token file is empty"));
+    }
+  } else if (token_env != nullptr) {
+    if (const char* value = std::getenv(token_env); value != nullptr) {
+      security.token = std::string(absl::StripAsciiWhitespace(value));
+      if (security.token.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("$", token_env, " is set but empty"));
+      }
+    }
+  }
+  return security;
+}
+
+absl::StatusOr<std::string> NewRandomToken() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("getrandom: ", std::strerror(errno)));
+    }
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+WorkerClient::WorkerClient(std::string address, WorkerClientSecurity security)
+    : address_(std::move(address)),
+      token_(std::move(security.token)),
+      channel_(MakeChannel(address_, security)) {}
 
 WorkerClient::~WorkerClient() = default;
 
@@ -45,15 +154,26 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
   const Clock& clock = SteadyClock::Get();
   WorkerInfo best;
   best.rtt_ns = std::numeric_limits<int64_t>::max();
+  // The first probe fails fast and is retried until the deadline, so that a worker still
+  // starting is waited for and one that refuses us (TLS) is reported with gRPC's own reason
+  // rather than a bare "Deadline Exceeded".
+  const auto first_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (int i = 0; i < probes; ++i) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-    if (i == 0) context.set_wait_for_ready(true);
+    if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
     llmbench::v1::DescribeResponse response;
     const int64_t t0_mono = clock.NowNs();
     const int64_t t0_unix = clock.UnixNowNs();
     grpc::Status status = stub->Describe(&context, llmbench::v1::DescribeRequest(), &response);
     const int64_t rtt = clock.NowNs() - t0_mono;
+    if (i == 0 && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100) < first_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      --i;
+      continue;
+    }
     if (!status.ok()) return WithAddress(address_, status);
     if (rtt < best.rtt_ns) {
       best.rtt_ns = rtt;
@@ -69,6 +189,7 @@ absl::Status WorkerClient::RunShard(
     const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message) {
   auto stub = llmbench::v1::WorkerService::NewStub(channel_);
   grpc::ClientContext context;
+  if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cancelled_) return absl::CancelledError(absl::StrCat("worker ", address_, ": cancelled"));

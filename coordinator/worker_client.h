@@ -1,5 +1,8 @@
 // A connection to one llmbench-worker over gRPC: Describe (with clock-offset estimation) and
-// RunShard (a server stream read on the calling thread).
+// RunShard (a server stream read on the calling thread). With WorkerClientSecurity it speaks
+// TLS (verifying the worker against a given CA), presents a client certificate (mutual TLS),
+// and sends the shared token as "authorization: Bearer <token>" metadata on every call
+// (see docs/security.md).
 //
 // Thread-safety: RunShard blocks the calling thread; Cancel() may be called from any other
 // thread while it runs. One RunShard at a time per client.
@@ -23,6 +26,28 @@ class ClientContext;
 
 namespace llmbench::coordinator {
 
+// Environment variable read for the token when --token-file is not given.
+inline constexpr char kCoordinatorTokenEnv[] = "LLMBENCH_TOKEN";
+
+struct WorkerClientSecurity {
+  std::string token;    // sent on every call; "" = none
+  bool tls = false;     // TLS on: verify the worker's certificate against ca_pem
+  std::string ca_pem;   // PEM roots the worker's certificate must chain to
+  std::string cert_pem; // client certificate chain for mutual TLS ("" = none)
+  std::string key_pem;  // its private key
+};
+
+// Reads --tls-ca, --tls-cert, --tls-key and --token-file (each "" = not given; without
+// --token-file the token comes from $`token_env` when set). TLS is on when `ca_file` is given;
+// the client certificate needs it, and cert and key go together. Errors name the flag and
+// the file, never a secret.
+absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(
+    const std::string& ca_file, const std::string& cert_file, const std::string& key_file,
+    const std::string& token_file, const char* token_env = kCoordinatorTokenEnv);
+
+// A fresh random token (256 bits from getrandom, hex) for local workers.
+absl::StatusOr<std::string> NewRandomToken();
+
 struct WorkerInfo {
   llmbench::v1::DescribeResponse describe;
   int64_t clock_offset_ns = 0;  // worker wall clock − coordinator wall clock (best of N probes)
@@ -31,7 +56,7 @@ struct WorkerInfo {
 
 class WorkerClient {
  public:
-  explicit WorkerClient(std::string address);
+  explicit WorkerClient(std::string address, WorkerClientSecurity security = {});
   ~WorkerClient();
   WorkerClient(const WorkerClient&) = delete;
   WorkerClient& operator=(const WorkerClient&) = delete;
@@ -39,7 +64,9 @@ class WorkerClient {
   const std::string& address() const { return address_; }
 
   // Describes the worker `probes` times and keeps the offset of the probe with the smallest
-  // round trip (NTP-style midpoint). Fails with the gRPC status, prefixed with the address.
+  // round trip (NTP-style midpoint). Fails with the gRPC status, prefixed with the address;
+  // the first probe retries an unreachable worker until `timeout_ms` and then reports the
+  // last connection error (a TLS handshake failure, a refused connection).
   absl::StatusOr<WorkerInfo> Describe(int probes = 5, int timeout_ms = 5000);
 
   // Runs `shard` to completion, calling `on_message` for every message (on this thread).
@@ -52,6 +79,7 @@ class WorkerClient {
 
  private:
   const std::string address_;
+  const std::string token_;
   std::shared_ptr<grpc::Channel> channel_;  // shared with gRPC stubs
   std::mutex mu_;
   grpc::ClientContext* running_ ABSL_GUARDED_BY(mu_) = nullptr;

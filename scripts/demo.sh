@@ -24,4 +24,4 @@ if [ -z "$vllm_url" ]; then
 fi
 echo "demo: llmbench-sim is serving vllm at $vllm_url, ollama at $(url_of ollama), tgi at $(url_of tgi)"
 
-"$build_dir/coordinator/llmbench" run examples/sim.yaml --set-url "sim=$vllm_url" "$@"
+"$build_dir/coordinator/llmbench" run examples/sim.yaml --url "sim-vllm=$vllm_url" "$@"

@@ -17,6 +17,10 @@ packages=(
   libyaml-cpp-dev libcli11-dev libboost-dev libssl-dev
   # tests
   libgtest-dev libgmock-dev googletest curl python3
+  # multi-host tests (tests/multihost): network namespaces and veth links
+  iproute2
+  # tests/security: makes its own CA and certificates with the openssl command line
+  openssl
   # benchmarks: a real HTTP load tool
   wrk
   # report.html: npm installs the charting library (web/); a headless browser tests the page

@@ -65,11 +65,29 @@ void BatchScheduler::AdmitFromQueue(int64_t now_ns) {
   }
 }
 
+void BatchScheduler::Erase(std::unordered_map<uint64_t, Seq>::iterator it) {
+  if (it->second.stalled) --stalled_;
+  seqs_.erase(it);
+}
+
+void BatchScheduler::SetStalled(int64_t now_ns, uint64_t id, bool stalled) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end() || it->second.stalled == stalled) return;
+  it->second.stalled = stalled;
+  stalled_ += stalled ? 1 : -1;
+  // An un-stalled decoding sequence restarts an idle engine now.
+  if (!stalled && !it->second.in_queue && !step_active_ && !step_pending_ &&
+      (!batch_.empty() || !joining_.empty())) {
+    step_pending_ = true;
+    step_pending_ns_ = now_ns;
+  }
+}
+
 void BatchScheduler::Cancel(int64_t now_ns, uint64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return;
   const bool was_queued = it->second.in_queue;
-  seqs_.erase(it);
+  Erase(it);
   if (was_queued) {
     queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
     return;
@@ -95,7 +113,7 @@ void BatchScheduler::FinishPrefill(int64_t at_ns, uint64_t id, std::vector<Sched
   ev.admitted_ns = seq.admitted_ns;
   events.push_back(ev);
   if (last) {
-    seqs_.erase(it);
+    Erase(it);
     --running_;
     AdmitFromQueue(at_ns);
     return;
@@ -111,8 +129,18 @@ void BatchScheduler::StartStep(int64_t at_ns, std::vector<SchedulerEvent>& event
   step_pending_ = false;
   batch_.insert(batch_.end(), joining_.begin(), joining_.end());
   joining_.clear();
-  if (batch_.empty()) return;
-  const auto batch = static_cast<int>(batch_.size());
+  // Drop cancelled members; mark the unstalled ones as this step's.
+  size_t keep = 0;
+  int batch = 0;
+  for (const uint64_t id : batch_) {
+    auto it = seqs_.find(id);
+    if (it == seqs_.end()) continue;
+    batch_[keep++] = id;
+    it->second.in_step = !it->second.stalled;
+    if (it->second.in_step) ++batch;
+  }
+  batch_.resize(keep);
+  if (batch == 0) return;  // empty or fully stalled: SetStalled(false) restarts
   const auto dur = std::max<int64_t>(
       static_cast<int64_t>(static_cast<double>(StepNs(batch)) * Jitter()), 1);
   step_active_ = true;
@@ -135,6 +163,11 @@ void BatchScheduler::EndStep(std::vector<SchedulerEvent>& events) {
     auto it = seqs_.find(id);
     if (it == seqs_.end()) continue;  // cancelled during the step
     Seq& seq = it->second;
+    if (!seq.in_step) {  // stalled when the step started: no token, stays in the batch
+      batch_[keep++] = id;
+      continue;
+    }
+    seq.in_step = false;
     SchedulerEvent ev;
     ev.kind = SchedulerEvent::Kind::kToken;
     ev.seq = id;
@@ -145,7 +178,7 @@ void BatchScheduler::EndStep(std::vector<SchedulerEvent>& events) {
     ev.admitted_ns = seq.admitted_ns;
     events.push_back(ev);
     if (ev.last) {
-      seqs_.erase(it);
+      Erase(it);
       ++freed;
     } else {
       batch_[keep++] = id;
@@ -168,7 +201,9 @@ int64_t BatchScheduler::NextDeadlineNs() const {
   return next;
 }
 
-void BatchScheduler::AdvanceTo(int64_t now_ns, std::vector<SchedulerEvent>& events) {
+void BatchScheduler::AdvanceTo(int64_t now_ns, std::vector<SchedulerEvent>& events,
+                               int max_step_ends) {
+  int step_ends = 0;
   for (;;) {
     // Drop prefill entries of cancelled sequences.
     while (!prefill_.empty() && seqs_.find(prefill_.top().seq) == seqs_.end()) prefill_.pop();
@@ -183,6 +218,8 @@ void BatchScheduler::AdvanceTo(int64_t now_ns, std::vector<SchedulerEvent>& even
       prefill_.pop();
       FinishPrefill(done.at_ns, done.seq, events);
     } else if (t_step_end == next) {
+      if (step_ends >= max_step_ends) return;
+      ++step_ends;
       EndStep(events);
     } else {
       StartStep(next, events);

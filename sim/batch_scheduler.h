@@ -10,6 +10,15 @@
 // All times are *intended* times: a late AdvanceTo catches up without drifting, so the model is
 // exactly deterministic when jitter is 0.
 //
+// Backpressure (SetStalled): the server stalls a sequence whose client is not draining its
+// socket. A stalled sequence keeps its batch slot (it counts in running() and against max_batch,
+// as a request whose HTTP send is blocked stays RUNNING in a real engine) but decode steps skip
+// it: a step gives tokens only to the sequences that were not stalled when it started, and its
+// duration counts only those (batch = unstalled members). A sequence stalled during a step still
+// gets that step's token. When every decoding sequence is stalled no step runs (no timer spins);
+// the first un-stall starts a step at that instant. Stalling never emits or drops a token, so a
+// stalled stream resumes exactly where it stopped, with a longer gap (seen as inter-token latency).
+//
 // Thread-safety: not thread-safe; the owner serialises calls. No clock inside: callers pass
 // "now" explicitly, so tests drive it by hand.
 #ifndef LLMBENCH_SIM_BATCH_SCHEDULER_H_
@@ -57,14 +66,22 @@ class BatchScheduler {
   uint64_t Submit(int64_t now_ns, int prompt_tokens, int output_tokens);
   // Removes a sequence wherever it is; its slot frees at now_ns. Unknown ids are ignored.
   void Cancel(int64_t now_ns, uint64_t seq);
-  // Processes everything due at or before now_ns, appending events in time order.
-  void AdvanceTo(int64_t now_ns, std::vector<SchedulerEvent>& events);
+  // Marks a running (or queued) sequence as stalled or not (see the backpressure rule above).
+  // Unknown ids and no-op changes are ignored.
+  void SetStalled(int64_t now_ns, uint64_t seq, bool stalled);
+  // Processes everything due at or before now_ns, appending events in time order. Stops before
+  // the end of a decode step once `max_step_ends` steps have ended in this call, so a caller can
+  // deliver each step's tokens (and apply backpressure) before the next; later calls catch up
+  // without drift.
+  void AdvanceTo(int64_t now_ns, std::vector<SchedulerEvent>& events,
+                 int max_step_ends = std::numeric_limits<int>::max());
   // Intended time of the next action, or kIdle.
   int64_t NextDeadlineNs() const;
 
   int running() const { return running_; }
   int waiting() const { return static_cast<int>(queue_.size()); }
   int decoding() const { return static_cast<int>(batch_.size() + joining_.size()); }
+  int stalled() const { return stalled_; }
 
   // Planned durations (without jitter) — exposed for tests.
   int64_t PrefillNs(int prompt_tokens) const;
@@ -77,6 +94,8 @@ class BatchScheduler {
     int emitted = 0;
     int64_t admitted_ns = 0;
     bool in_queue = true;
+    bool stalled = false;
+    bool in_step = false;  // decoding in the current step (not stalled when it started)
   };
   struct PrefillDone {
     int64_t at_ns;
@@ -88,6 +107,7 @@ class BatchScheduler {
 
   double Jitter();
   void Admit(int64_t now_ns, uint64_t id, Seq& seq);
+  void Erase(std::unordered_map<uint64_t, Seq>::iterator it);
   void AdmitFromQueue(int64_t now_ns);
   void FinishPrefill(int64_t at_ns, uint64_t id, std::vector<SchedulerEvent>& events);
   void EndStep(std::vector<SchedulerEvent>& events);
@@ -97,6 +117,7 @@ class BatchScheduler {
   uint64_t rng_state_;
   uint64_t next_id_ = 1;
   int running_ = 0;
+  int stalled_ = 0;
   std::unordered_map<uint64_t, Seq> seqs_;
   std::deque<uint64_t> queue_;
   std::priority_queue<PrefillDone, std::vector<PrefillDone>, std::greater<>> prefill_;

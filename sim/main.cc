@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   llmbench::sim::SimServer server(cfg);
+  // Before the `listening` lines: a SIGTERM right after them must stop the server cleanly.
+  server.HandleSignals();
   if (auto st = server.Start(); !st.ok()) {
     std::cerr << "llmbench-sim: " << st.message() << "\n";
     return 1;

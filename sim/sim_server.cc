@@ -169,6 +169,17 @@ class Engine {
     RearmFromAnyThread(ctx);
   }
 
+  // Backpressure: `stalled` pauses the sequence's decoding (see BatchScheduler::SetStalled).
+  void SetStalled(uint64_t seq, bool stalled, asio::io_context* ctx) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (live_.find(seq) == live_.end()) return;
+      sched_.SetStalled(NowNs(), seq, stalled);
+      if (stalled) ++backpressure_stalls_;
+    }
+    if (!stalled) RearmFromAnyThread(ctx);
+  }
+
   // A request answered with an error before generation.
   void CountError(std::string_view tgi_error_type) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -269,6 +280,7 @@ class Engine {
   std::map<std::string, uint64_t> tgi_failure_;
   uint64_t steps_ = 0;
   uint64_t prefills_ = 0;
+  uint64_t backpressure_stalls_ = 0;
   Histogram vllm_ttft_, vllm_itl_, vllm_e2e_, vllm_queue_;
   Histogram tgi_duration_, tgi_queue_, tgi_inference_, tgi_generated_, tgi_input_;
   Histogram sim_ttft_, sim_step_;
@@ -283,7 +295,10 @@ class Session : public std::enable_shared_from_this<Session> {
       : socket_(std::move(socket)), engine_(engine), ctx_(ctx) {}
 
   void Start() { DoRead(); }
-  void OnToken(const SchedulerEvent& ev);
+  void OnToken(const SchedulerEvent& ev) {
+    RenderEvent(ev);
+    UpdateBackpressure();
+  }
 
  private:
   struct Generation {
@@ -320,7 +335,56 @@ class Session : public std::enable_shared_from_this<Session> {
     b.append("\r\n");
   }
 
+  // Output not yet handed to the kernel.
+  size_t Unwritten() const { return pending_.size() + writing_buf_.size() + held_.size(); }
+
+  // Stalls the sequence while its unwritten output exceeds kMaxUnwrittenBytes; resumes it once
+  // the output drained to the cap or below.
+  void UpdateBackpressure() {
+    const bool over = gen_ && !closed_ && Unwritten() > kMaxUnwrittenBytes;
+    if (over == stalled_) return;
+    if (stalled_ && stalled_seq_ != 0) engine_.SetStalled(stalled_seq_, false, &ctx_);
+    stalled_ = over;
+    stalled_seq_ = over ? gen_->seq : 0;
+    if (over) engine_.SetStalled(stalled_seq_, true, &ctx_);
+  }
+
+  // While a generation runs nothing else reads the socket, so a pending read notices a client
+  // that closed or reset the connection (EOF/error) at once, instead of at the next write.
+  // Bytes that arrive meanwhile (a pipelined request) are kept in buffer_ for the next
+  // http::async_read, up to kMaxPipelinedBytes; then watching stops until the response ends.
+  void StartWatch() {
+    if (watching_ || closed_ || buffer_.size() >= kMaxPipelinedBytes) return;
+    watching_ = true;
+    socket_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnWatch(ec, n);
+                            });
+  }
+  void OnWatch(beast::error_code ec, size_t n) {
+    watching_ = false;
+    buffer_.commit(n);
+    if (closed_) return;
+    if (read_after_watch_) {  // the response ended: read the next request
+      read_after_watch_ = false;
+      DoRead();
+      return;
+    }
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {  // the client went away: cancel the sequence and free everything now
+      Abort();
+      return;
+    }
+    StartWatch();
+  }
+
   void DoRead() {
+    if (watching_) {  // the watch read must end first (it may hold bytes of this request)
+      read_after_watch_ = true;
+      beast::error_code ignored;
+      socket_.cancel(ignored);
+      return;
+    }
     parser_.emplace();
     parser_->body_limit(256u * 1024 * 1024);
     parser_->header_limit(64 * 1024);
@@ -418,15 +482,17 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec) {
     writing_ = false;
     writing_buf_.clear();
-    if (writing_buf_.capacity() > (1u << 20)) writing_buf_.shrink_to_fit();
+    if (writing_buf_.capacity() > 2 * kMaxUnwrittenBytes) writing_buf_.shrink_to_fit();
     if (ec) {
       Abort();
       return;
     }
     if (!pending_.empty()) {
       Flush();
+      if (stalled_) UpdateBackpressure();
       return;
     }
+    if (stalled_) UpdateBackpressure();
     if (split_barrier_) {
       split_barrier_ = false;
       paused_ = true;
@@ -488,6 +554,7 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->Close();
     });
+    if (watching_) return;  // the watch read already notices the client closing
     stall_buf_.resize(4096);
     DoStallRead();
   }
@@ -514,13 +581,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    stalled_ = false;
     beast::error_code ignored;
     socket_.close(ignored);
     if (timer_) timer_->cancel();
+    // Free the output now; the session object lives on until its handlers return.
+    std::string().swap(pending_);
+    std::string().swap(held_);
+    std::string().swap(stall_buf_);
+    if (!writing_) std::string().swap(writing_buf_);
   }
 
   // Ends the generation with a mid-stream fault; returns true if the stream stopped.
   bool FireFault(int index);
+  void RenderEvent(const SchedulerEvent& ev);
   void RenderToken(int index, std::string_view text, bool last, int64_t at_ns);
   void FinishNonStream(int64_t at_ns, bool last_was_eos);
   std::string_view FinishReason() const;
@@ -547,6 +621,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reset_pending_ = false;
   bool stall_pending_ = false;
   bool closed_ = false;
+  bool watching_ = false;          // the close-detecting read is pending
+  bool read_after_watch_ = false;  // DoRead once the watch read returns
+  bool stalled_ = false;           // our sequence is stalled by backpressure
+  uint64_t stalled_seq_ = 0;
 };
 
 // ----------------------------------------------------------------------- Engine::OnTimer
@@ -555,7 +633,9 @@ void Engine::OnTimer() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_.clear();
-    sched_.AdvanceTo(NowNs(), events_);
+    // One step per timer callback: its tokens reach the sessions (which may stall their
+    // sequence) before the next step runs; a late engine catches up one step per loop turn.
+    sched_.AdvanceTo(NowNs(), events_, /*max_step_ends=*/1);
     for (const SchedulerEvent& ev : events_) {
       if (ev.kind == SchedulerEvent::Kind::kStep) {
         ++steps_;
@@ -720,6 +800,13 @@ std::string Engine::SimMetrics() {
   AppendSample(out, "llmbench_sim_running", "", sched_.running(), false);
   family("llmbench_sim_waiting", "gauge", "Sequences waiting for a batch slot.");
   AppendSample(out, "llmbench_sim_waiting", "", sched_.waiting(), false);
+  family("llmbench_sim_stalled", "gauge",
+         "Running sequences paused by backpressure: their client is not draining the socket.");
+  AppendSample(out, "llmbench_sim_stalled", "", sched_.stalled(), false);
+  family("llmbench_sim_backpressure_stalls_total", "counter",
+         "Times a sequence was paused because its unwritten output exceeded the cap.");
+  AppendSample(out, "llmbench_sim_backpressure_stalls_total", "",
+               static_cast<double>(backpressure_stalls_), false);
   family("llmbench_sim_ttft_seconds", "histogram",
          "Intended time to first token from request arrival.");
   sim_ttft_.Append(out, "llmbench_sim_ttft_seconds", "", false, true);
@@ -1155,6 +1242,7 @@ void Session::StartGeneration(Api api, const http::request<http::string_body>& r
     Flush();
   }
   gen.seq = engine_.Submit(shared_from_this(), &ctx_, gen.req, arrival);
+  StartWatch();
 }
 
 std::string_view Session::FinishReason() const {
@@ -1249,7 +1337,7 @@ bool Session::FireFault(int index) {
   }
 }
 
-void Session::OnToken(const SchedulerEvent& ev) {
+void Session::RenderEvent(const SchedulerEvent& ev) {
   if (!gen_ || gen_->seq != ev.seq || closed_) return;
   Generation& gen = *gen_;
   const int index = ev.token_index;
@@ -1276,7 +1364,8 @@ void Session::OnToken(const SchedulerEvent& ev) {
       text = special;
     }
   }
-  gen.text.append(text);
+  // The whole text is only needed for a non-stream body or TGI's final generated_text.
+  if (!gen.req.stream || IsTgiNative(gen.req.api)) gen.text.append(text);
   if (!gen.req.stream) {
     if (ev.last) FinishNonStream(ev.at_ns, eos_token);
     return;
@@ -1634,14 +1723,19 @@ absl::Status SimServer::Start() {
 
 const std::vector<BoundEndpoint>& SimServer::Endpoints() const { return state_->endpoints; }
 
+void SimServer::HandleSignals() {
+  State& s = *state_;
+  if (s.signals) return;
+  // asio installs the handlers now and queues a signal that arrives before Run() serves it.
+  s.signals = std::make_unique<asio::signal_set>(*s.contexts[0], SIGINT, SIGTERM);
+  s.signals->async_wait([this](beast::error_code ec, int) {
+    if (!ec) Stop();
+  });
+}
+
 void SimServer::Run(bool handle_signals) {
   State& s = *state_;
-  if (handle_signals) {
-    s.signals = std::make_unique<asio::signal_set>(*s.contexts[0], SIGINT, SIGTERM);
-    s.signals->async_wait([this](beast::error_code ec, int) {
-      if (!ec) Stop();
-    });
-  }
+  if (handle_signals) HandleSignals();
   for (auto& ctx : s.contexts) s.guards.push_back(asio::make_work_guard(*ctx));
   std::vector<std::thread> threads;
   for (size_t i = 1; i < s.contexts.size(); ++i) {

@@ -2,12 +2,38 @@
 // (BatchScheduler + one shared decode-step timer) per --listen endpoint, speaking Ollama, vLLM
 // or TGI byte-faithfully (see shared/engines/PROTOCOLS.md), with fault injection and metrics.
 //
-// Lifetime: Start() binds every listener (after it returns, Endpoints() holds the real ports);
-// Run() serves on the calling thread plus threads-1 more until Stop() (or SIGINT/SIGTERM when
-// handle_signals). Thread-safety: Stop() may be called from any thread; the rest from one.
+// Lifetime: HandleSignals() (optional, first) makes SIGINT/SIGTERM stop the server from then
+// on, even if they arrive before Run(); Start() binds every listener (after it returns,
+// Endpoints() holds the real ports); Run() serves on the calling thread plus threads-1 more
+// until Stop() or a handled signal, then returns promptly even under load (the io_contexts stop;
+// the destructor closes every socket and frees every buffer). Thread-safety: Stop() may be
+// called from any thread; the rest from one.
+//
+// Backpressure: a connection keeps at most one write in flight and queues later output. When
+// its unwritten output (queued + in flight) exceeds kMaxUnwrittenBytes, its sequence is stalled
+// in the scheduler (BatchScheduler::SetStalled: it keeps its batch slot, gets no tokens, and
+// decode steps neither wait for it nor count it) until the output drains back to the cap, as a
+// real engine's request waits while the server's send is blocked (uvicorn/asyncio pause at a
+// 64 KiB write-buffer high-water mark). Effects: a stalled stream's inter-token gap includes the
+// stall (vllm:inter_token_latency_seconds too); /sim/metrics counts only emitted tokens
+// (llmbench_sim_tokens_generated_total), still counts the stream in llmbench_sim_running, and
+// reports llmbench_sim_stalled (gauge) and llmbench_sim_backpressure_stalls_total.
+// Memory per connection is therefore bounded by
+//   kMaxUnwrittenBytes + the events of one decode step already in flight (one token event,
+//   a few hundred bytes)  — held in two std::string buffers whose capacity may be up to twice
+//   that —
+// + a fixed overhead of about 16 KiB (session, HTTP parser with the request, read buffer up to
+//   kMaxPipelinedBytes)
+// + for TGI-native streams and non-stream requests only, the generated text (<= max_tokens
+//   tokens). The huge_line fault (one 10 MiB event) exceeds the cap once, by design.
+//
+// Closed connections: while a generation runs, a read stays pending on the socket; EOF or an
+// error (the client closed or reset) cancels the sequence at once (outcome="cancelled"), frees
+// its buffers and closes the socket; a failed write does the same.
 #ifndef LLMBENCH_SIM_SIM_SERVER_H_
 #define LLMBENCH_SIM_SIM_SERVER_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +42,12 @@
 #include "sim/sim_config.h"
 
 namespace llmbench::sim {
+
+// Per-connection cap on output not yet written to the socket (see Backpressure above).
+inline constexpr size_t kMaxUnwrittenBytes = 64 * 1024;
+// Bytes a client may send ahead (pipelining) while a generation runs before the server stops
+// reading its socket until the response ends.
+inline constexpr size_t kMaxPipelinedBytes = 64 * 1024;
 
 struct BoundEndpoint {
   EngineKind kind;
@@ -30,9 +62,11 @@ class SimServer {
   SimServer(const SimServer&) = delete;
   SimServer& operator=(const SimServer&) = delete;
 
+  // Installs the SIGINT/SIGTERM handling that Run() serves; call before announcing the server.
+  void HandleSignals();
   [[nodiscard]] absl::Status Start();
   const std::vector<BoundEndpoint>& Endpoints() const;
-  // Blocks until stopped.
+  // Blocks until stopped. handle_signals: call HandleSignals() first if not done yet.
   void Run(bool handle_signals);
   void Stop();
 

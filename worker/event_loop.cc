@@ -94,7 +94,6 @@ EventLoop::TimerId EventLoop::AddTimerAt(int64_t deadline_ns, Task task) {
   const TimerId id = next_timer_id_++;
   timers_.emplace(std::make_pair(deadline_ns, id), std::move(task));
   timer_deadlines_.emplace(id, deadline_ns);
-  ArmTimerFd();
   return id;
 }
 
@@ -103,7 +102,6 @@ bool EventLoop::CancelTimer(TimerId id) {
   if (it == timer_deadlines_.end()) return false;
   timers_.erase(std::make_pair(it->second, id));
   timer_deadlines_.erase(it);
-  ArmTimerFd();
   return true;
 }
 
@@ -163,7 +161,6 @@ int EventLoop::RunDueTimers() {
     timer_deadlines_.erase(node.key().second);
     due.push_back(std::move(node.mapped()));
   }
-  ArmTimerFd();
   for (Task& task : due) {
     task();
     ++ran;
@@ -188,6 +185,10 @@ int EventLoop::RunOnce(int64_t max_wait_ns) {
   } else {
     timeout_ms = static_cast<int>((max_wait_ns + 999'999) / 1'000'000);
   }
+  // The timerfd is (re)armed once per turn, here, rather than on every AddTimerAt/CancelTimer:
+  // a request adds and cancels several timers (curl's, first-byte), and each re-arm is a
+  // syscall. A timer cancelled after arming only causes a spurious, harmless wake-up.
+  ArmTimerFd();
   epoll_event events[kMaxEvents];
   const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
   bool timer_ready = false;

@@ -1,7 +1,8 @@
 // llmbench-worker: the load-generating gRPC server (see worker/worker_service.h).
 // Prints "listening grpc://HOST:PORT" on stdout once bound (port 0 = ephemeral) and shuts down
 // gracefully on SIGTERM/SIGINT: new shards are refused, the running shard is cancelled and
-// flushed, and the process exits 0.
+// flushed, and the process exits 0. TLS, mutual TLS, the shared token and the server limits:
+// worker/worker_service_security.h and docs/security.md.
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/version.h"
@@ -27,8 +29,12 @@ int main(int argc, char** argv) {
   unsigned max_concurrency = 10000;
   std::string log_level = "info";
   std::string worker_id;
+  llmbench::worker::WorkerSecurityOptions security_options;
+  unsigned max_message_mb = 64;
   CLI::App app{"llmbench-worker: runs benchmark shards for the llmbench coordinator"};
-  app.add_option("--listen", listen, "gRPC address HOST:PORT (PORT 0 = ephemeral)");
+  app.add_option("--listen", listen,
+                 "gRPC address HOST:PORT (PORT 0 = ephemeral); default 127.0.0.1:50051, "
+                 "loopback only: give 0.0.0.0:PORT to serve other machines (with TLS and a token)");
   app.add_option("--loop-threads", loop_threads, "event-loop threads (default: one per core)")
       ->check(CLI::Range(1u, 1024u));
   app.add_option("--max-concurrency", max_concurrency,
@@ -37,6 +43,22 @@ int main(int argc, char** argv) {
   app.add_option("--worker-id", worker_id, "id put in every record (default HOSTNAME-PID)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  auto* tls_cert = app.add_option("--tls-cert", security_options.tls_cert_file,
+                                  "PEM certificate chain: serve gRPC over TLS");
+  auto* tls_key = app.add_option("--tls-key", security_options.tls_key_file,
+                                 "PEM private key of --tls-cert");
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  app.add_option("--tls-client-ca", security_options.tls_client_ca_file,
+                 "PEM CA bundle: require client certificates signed by it (mutual TLS)")
+      ->needs(tls_cert);
+  app.add_option("--token-file", security_options.token_file,
+                 "File holding the shared token every call must carry (default: "
+                 "$LLMBENCH_WORKER_TOKEN; a token is never taken on the command line, which "
+                 "other local users can read in /proc)");
+  app.add_option("--max-message-mb", max_message_mb,
+                 "Largest gRPC message received or sent, in MiB (default 64)")
+      ->check(CLI::Range(1u, 1024u));
   app.set_version_flag("--version", std::string(llmbench::kVersion));
   try {
     app.parse(argc, argv);
@@ -45,6 +67,12 @@ int main(int argc, char** argv) {
     return e.get_exit_code() == 0 ? rc : 2;
   }
   auto logger = llmbench::InitLogging("worker", log_level);
+  absl::StatusOr<llmbench::worker::WorkerServerSecurity> security =
+      llmbench::worker::LoadWorkerServerSecurity(security_options);
+  if (!security.ok()) {
+    std::cerr << "llmbench-worker: " << security.status().message() << "\n";
+    return 2;
+  }
 
   // Signals are taken by sigwait below; every thread started from here on inherits the mask.
   sigset_t signals;
@@ -61,15 +89,20 @@ int main(int argc, char** argv) {
   options.worker_id = worker_id.empty() ? absl::StrCat(options.hostname, "-", getpid()) : worker_id;
   options.loop_threads = loop_threads;
   options.max_concurrency = max_concurrency;
+  options.token = security->token;
   llmbench::worker::WorkerService service(options);
 
+  // The health service answers without a token (it tells only SERVING, and orchestrators'
+  // probes cannot send one); reflection is off when a token is required.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (security->token.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, security->credentials, &port);
   builder.RegisterService(&service);
-  llmbench::worker::ConfigureWorkerServerBuilder(&builder);
+  llmbench::worker::WorkerServerLimits limits;
+  limits.max_message_bytes = static_cast<int>(max_message_mb) << 20;
+  llmbench::worker::ConfigureWorkerServerBuilder(&builder, limits);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     std::cerr << "llmbench-worker: cannot listen on " << listen << "\n";
@@ -78,8 +111,17 @@ int main(int argc, char** argv) {
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("listening grpc://%s:%d\n", host.c_str(), port);
   std::fflush(stdout);
-  logger->info("llmbench-worker {} listening on {}:{} ({} loop threads, id {})",
-               llmbench::kVersion, host, port, loop_threads, options.worker_id);
+  logger->info("llmbench-worker {} listening on {}:{} ({} loop threads, id {}, {}, {})",
+               llmbench::kVersion, host, port, loop_threads, options.worker_id,
+               security->mutual_tls ? "mutual TLS" : (security->tls ? "TLS" : "plaintext"),
+               security->token.empty() ? "no token" : "token required");
+  const bool loopback = host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+  if (!loopback && (!security->tls || security->token.empty())) {
+    logger->warn(
+        "listening on {} without {}: anyone who can reach this port can make this machine "
+        "send load (see docs/security.md)",
+        host, !security->tls ? "TLS" : "a token");
+  }
 
   int received = 0;
   sigwait(&signals, &received);

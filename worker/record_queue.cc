@@ -1,5 +1,6 @@
 #include "worker/record_queue.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -14,7 +15,7 @@ bool RecordQueue::TryPush(llmbench::v1::RequestRecord&& record) {
       return false;
     }
     records_.push_back(std::move(record));
-    wake = true;
+    wake = wake_at_ != 0 && records_.size() >= wake_at_;
   }
   if (wake) cv_.notify_one();
   return true;
@@ -53,9 +54,11 @@ size_t RecordQueue::WaitPop(std::vector<llmbench::v1::RequestRecord>* out, size_
   const uint64_t interrupts = interrupts_;
   const auto deadline =
       std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns));
+  wake_at_ = std::max<size_t>(max_records, 1);
   cv_.wait_until(lock, deadline, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return records_.size() >= max_records || closed_ || interrupts_ != interrupts;
   });
+  wake_at_ = 0;
   return PopLocked(out, max_records);
 }
 

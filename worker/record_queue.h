@@ -61,6 +61,10 @@ class RecordQueue {
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t interrupts_ ABSL_GUARDED_BY(mu_) = 0;
+  // The queue size at which the waiting consumer's predicate holds (its max_records); 0 when
+  // no consumer waits. TryPush signals only then, so a consumer waiting for a batch is not
+  // woken (a context switch) for every record.
+  size_t wake_at_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace llmbench::worker

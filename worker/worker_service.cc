@@ -184,6 +184,11 @@ WorkerService::~WorkerService() {
 grpc::ServerUnaryReactor* WorkerService::Describe(grpc::CallbackServerContext* context,
                                                   const llmbench::v1::DescribeRequest* /*request*/,
                                                   llmbench::v1::DescribeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = CheckCallToken(*context, options_.token); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
   response->set_worker_id(options_.worker_id);
   response->set_version(kVersion);
   response->set_protocol_version(kProtocolVersion);
@@ -193,13 +198,15 @@ grpc::ServerUnaryReactor* WorkerService::Describe(grpc::CallbackServerContext* c
   response->set_hostname(options_.hostname);
   response->set_busy(busy());
   response->set_unix_time_ns(UnixNowNs());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
 grpc::ServerWriteReactor<WorkerMessage>* WorkerService::RunShard(
-    grpc::CallbackServerContext* /*context*/, const llmbench::v1::RunShardRequest* request) {
+    grpc::CallbackServerContext* context, const llmbench::v1::RunShardRequest* request) {
+  if (grpc::Status auth = CheckCallToken(*context, options_.token); !auth.ok()) {
+    return new RefusedStream(auth);
+  }
   const llmbench::v1::Shard& shard = request->shard();
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) {
@@ -268,14 +275,6 @@ bool WorkerService::WaitIdleFor(std::chrono::milliseconds timeout) {
 bool WorkerService::busy() const {
   std::lock_guard<std::mutex> lock(mu_);
   return running_ != nullptr;
-}
-
-void ConfigureWorkerServerBuilder(grpc::ServerBuilder* builder) {
-  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
-  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
-  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 }
 
 }  // namespace llmbench::worker

@@ -8,6 +8,9 @@
 //             every progress_interval_ms even when nothing completes, and a final ShardSummary.
 //             Cancelling the call cancels the shard (in-flight requests become
 //             ERROR_CLASS_CANCELLED records) and flushes what the stream still accepts.
+//   Every call first checks the shared token (options.token, see worker_service_security.h):
+//   without the right one it is refused with UNAUTHENTICATED "missing or wrong llmbench token"
+//   before anything else is looked at.
 //   One shard at a time: a RunShard while another runs is refused with RESOURCE_EXHAUSTED
 //   "worker busy: shard <run_id>/<index> is running" (the coordinator gives each worker one
 //   shard). An invalid shard is refused with INVALID_ARGUMENT naming the field.
@@ -33,6 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "llmbench/v1/worker.grpc.pb.h"
 #include "worker/record_queue.h"
+#include "worker/worker_service_security.h"
 
 namespace llmbench::worker {
 
@@ -44,6 +48,7 @@ struct WorkerServiceOptions {
   uint32_t loop_threads = 1;
   uint32_t max_concurrency = 10000;
   size_t queue_capacity = kDefaultRecordQueueCapacity;
+  std::string token;  // shared token every call must carry; "" = none
 };
 
 class WorkerService final : public llmbench::v1::WorkerService::CallbackService {
@@ -85,10 +90,6 @@ class WorkerService final : public llmbench::v1::WorkerService::CallbackService 
   std::string running_name_ ABSL_GUARDED_BY(mu_);
   int active_streams_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// Server-side channel settings shared with the coordinator: keepalive pings every 30 s
-// (timeout 10 s), pings without calls allowed, clients may ping every 10 s.
-void ConfigureWorkerServerBuilder(grpc::ServerBuilder* builder);
 
 }  // namespace llmbench::worker
 

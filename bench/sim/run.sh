@@ -38,9 +38,16 @@ ulimit -n "$need"
 tmp=$(mktemp -d)
 sim_pid=""
 wrk_pid=""
-cleanup() {
-  [ -n "$wrk_pid" ] && kill "$wrk_pid" 2>/dev/null || true
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+cleanup() {  # SIGTERM, then SIGKILL after 10 s, for the two processes this script started
+  local p
+  for p in $wrk_pid $sim_pid; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    alive=""
+    for p in $wrk_pid $sim_pid; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for p in $wrk_pid $sim_pid; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -59,9 +66,15 @@ done
 [ -n "$port" ] || { echo "run.sh: sim did not start:" >&2; cat "$tmp/sim.err" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 
-metric() {  # sum of a /sim/metrics sample family
-  curl -s --noproxy '*' "$base/sim/metrics" |
-    awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f\n", s }'
+metric() {  # sum of a /sim/metrics sample family; retries while the sim's backlog is full
+  local body=""
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    body=$(curl -s --max-time 30 --noproxy '*' "$base/sim/metrics" || true)
+    [ -n "$body" ] && break
+    sleep 0.5
+  done
+  [ -n "$body" ] || { echo "run.sh: /sim/metrics did not answer" >&2; exit 1; }
+  awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f\n", s }' <<<"$body"
 }
 cpu_ticks() {  # utime + stime of the sim, in clock ticks
   sed 's/^.*) //' "/proc/$sim_pid/stat" | awk '{ print $12 + $13 }'

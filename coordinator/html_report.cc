@@ -1,0 +1,805 @@
+#include "coordinator/html_report.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/exporters.h"
+#include "coordinator/html_report_assets.h"
+
+namespace llmbench::coordinator {
+
+namespace {
+
+constexpr int64_t kNsPerS = 1'000'000'000;
+
+// ---------------------------------------------------------------------------------------------
+// JSON writing.
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '<':
+        out->append("\\u003c");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendNumber(double v, std::string* out) {
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  absl::StrAppendFormat(out, "%.7g", v);
+}
+
+void AppendNumbers(const std::vector<double>& values, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendNumber(values[i], out);
+  }
+  out->push_back(']');
+}
+
+void AppendKey(std::string_view key, std::string* out) {
+  AppendJsonString(key, out);
+  out->push_back(':');
+}
+
+// NaN marks "no value" (null in JSON).
+constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
+
+// Debian's Abseil has its own string_view; the assets come as std::string_view.
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// ---------------------------------------------------------------------------------------------
+// requests.csv reading (RFC 4180, as exporters.cc writes it).
+
+class CsvReader {
+ public:
+  explicit CsvReader(std::istream* in) : in_(in) {}
+
+  // Reads the next record into `fields`. False at the end of the input.
+  absl::StatusOr<bool> Next(std::vector<std::string>* fields) {
+    std::string& record = record_;  // members: their buffers outlive the call
+    std::string& line = line_buffer_;
+    while (true) {
+      if (!std::getline(*in_, line)) return false;
+      ++line_;
+      if (!line.empty() || in_->peek() != EOF) break;  // a last empty line ends the file
+      return false;
+    }
+    record_line_ = line_;
+    record.swap(line);
+    while (std::count(record.begin(), record.end(), '"') % 2 != 0) {
+      if (!std::getline(*in_, line)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "line %d: a quoted field is not closed before the end of the file", record_line_));
+      }
+      ++line_;
+      record.push_back('\n');
+      record.append(line);
+    }
+    if (!record.empty() && record.back() == '\r') record.pop_back();
+    // Fields reuse the strings of the previous record (one allocation per column, not per row).
+    size_t count = 0;
+    auto next_field = [&]() -> std::string& {
+      if (count == fields->size()) fields->emplace_back();
+      std::string& field = (*fields)[count++];
+      field.clear();
+      return field;
+    };
+    size_t i = 0;
+    while (true) {
+      std::string& field = next_field();
+      if (i < record.size() && record[i] == '"') {
+        ++i;
+        while (true) {
+          if (i >= record.size()) {
+            return absl::InvalidArgumentError(
+                absl::StrFormat("line %d: a quoted field is not closed", record_line_));
+          }
+          if (record[i] == '"') {
+            if (i + 1 < record.size() && record[i + 1] == '"') {
+              field.push_back('"');
+              i += 2;
+              continue;
+            }
+            ++i;
+            break;
+          }
+          field.push_back(record[i++]);
+        }
+        if (i < record.size() && record[i] != ',') {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "line %d: field %d has text after its closing quote", record_line_, count));
+        }
+      } else {
+        size_t end = record.find(',', i);
+        if (end == std::string::npos) end = record.size();
+        field.assign(record, i, end - i);
+        i = end;
+      }
+      if (i >= record.size()) break;
+      ++i;  // the comma
+      if (i == record.size()) {
+        next_field();
+        break;
+      }
+    }
+    fields->resize(count);
+    return true;
+  }
+
+  int record_line() const { return record_line_; }
+
+ private:
+  std::istream* in_;
+  std::string record_;
+  std::string line_buffer_;
+  int line_ = 0;
+  int record_line_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Accumulated per-request data.
+
+struct Row {
+  int64_t sent_ns = 0;
+  int64_t end_ns = 0;
+  int64_t ttft_ns = 0;
+  bool has_ttft = false;  // a first token arrived
+  uint32_t output_tokens = 0;
+  uint32_t worker = 0;  // index into ReportBuilder::workers_
+  uint32_t error = 0;   // index into ReportBuilder::error_classes_; 0 = "none"
+};
+
+struct EngineData {
+  std::string name;
+  std::vector<Row> rows;  // measured requests
+  std::vector<double> ttft_ms, tpot_ms, e2e_ms;
+  std::vector<float> itl_ms;  // pooled gaps: floats keep 100k requests x 1000 tokens in memory
+};
+
+// R-7 quantile of sorted values (docs/metrics.md).
+template <typename T>
+double Quantile(const std::vector<T>& sorted, double q) {
+  if (sorted.empty()) return kNull;
+  const double h = (static_cast<double>(sorted.size()) - 1) * q;
+  const size_t lo = static_cast<size_t>(std::floor(h));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  const double a = static_cast<double>(sorted[lo]);
+  const double b = static_cast<double>(sorted[hi]);
+  return a + (h - static_cast<double>(lo)) * (b - a);
+}
+
+template <typename T>
+void AppendCdf(const std::vector<T>& sorted, std::string* out) {
+  std::vector<double> x, p;
+  const size_t n = sorted.size();
+  if (n <= kCdfPoints) {
+    // The empirical CDF: fraction of values <= x, one point per distinct value.
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 1 < n && sorted[i + 1] == sorted[i]) continue;
+      x.push_back(static_cast<double>(sorted[i]));
+      p.push_back(static_cast<double>(i + 1) / static_cast<double>(n));
+    }
+  } else {
+    for (size_t k = 0; k < kCdfPoints; ++k) {
+      const double q = static_cast<double>(k) / static_cast<double>(kCdfPoints - 1);
+      const double v = Quantile(sorted, q);
+      if (!x.empty() && v == x.back()) {
+        p.back() = q;
+        continue;
+      }
+      x.push_back(v);
+      p.push_back(q);
+    }
+  }
+  out->append("{");
+  AppendKey("x", out);
+  AppendNumbers(x, out);
+  out->append(",");
+  AppendKey("p", out);
+  AppendNumbers(p, out);
+  out->append("}");
+}
+
+// One metric's distributions across engines: per-engine CDFs and histograms over shared bins.
+template <typename T>
+void AppendDistribution(std::string_view name, std::vector<std::vector<T>*> per_engine,
+                        std::string* out) {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  for (std::vector<T>* values : per_engine) {
+    std::sort(values->begin(), values->end());
+    if (values->empty()) continue;
+    lo = std::min(lo, static_cast<double>(values->front()));
+    hi = std::max(hi, Quantile(*values, 0.995));
+  }
+  AppendKey(name, out);
+  out->append("{\"engines\":[");
+  for (size_t e = 0; e < per_engine.size(); ++e) {
+    if (e > 0) out->push_back(',');
+    absl::StrAppend(out, "{\"n\":", per_engine[e]->size(), ",\"cdf\":");
+    AppendCdf(*per_engine[e], out);
+    out->push_back('}');
+  }
+  out->append("],\"hist\":");
+  if (!std::isfinite(lo)) {
+    out->append("null}");
+    return;
+  }
+  if (hi <= lo) hi = lo + std::max(1.0, std::abs(lo) * 0.01);
+  const double width = (hi - lo) / kHistogramBins;
+  std::vector<double> edges;
+  for (int b = 0; b <= kHistogramBins; ++b) edges.push_back(lo + width * b);
+  edges.back() = hi;
+  out->append("{");
+  AppendKey("edges", out);
+  AppendNumbers(edges, out);
+  out->append(",\"counts\":[");
+  std::string overflow;
+  for (size_t e = 0; e < per_engine.size(); ++e) {
+    std::vector<double> counts(kHistogramBins, 0);
+    uint64_t above = 0;
+    for (T v : *per_engine[e]) {
+      const double d = static_cast<double>(v);
+      if (d > hi) {
+        ++above;
+        continue;
+      }
+      int b = static_cast<int>((d - lo) / width);
+      b = std::clamp(b, 0, kHistogramBins - 1);
+      counts[b] += 1;
+    }
+    if (e > 0) {
+      out->push_back(',');
+      overflow.push_back(',');
+    }
+    AppendNumbers(counts, out);
+    absl::StrAppend(&overflow, above);
+  }
+  absl::StrAppend(out, "],\"overflow\":[", overflow, "]}}");
+}
+
+class ReportBuilder {
+ public:
+  explicit ReportBuilder(const v1::RunResult& result) {
+    for (const v1::EngineResult& engine : result.engines()) EngineIndex(engine.engine());
+    for (const v1::WorkerResult& worker : result.workers()) WorkerIndex(worker.worker_id());
+    error_classes_.push_back("none");
+    error_index_["none"] = 0;
+  }
+
+  absl::Status Read(std::istream* in) {
+    CsvReader reader(in);
+    std::vector<std::string> header;
+    absl::StatusOr<bool> got = reader.Next(&header);
+    if (!got.ok()) return got.status();
+    if (!*got) return absl::InvalidArgumentError("line 1: the file is empty (no header line)");
+    std::unordered_map<std::string, size_t> column;
+    for (size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+    struct Col {
+      const char* name;
+      size_t* index;
+    };
+    size_t c_engine, c_worker, c_warmup, c_sent, c_first, c_end, c_chunks, c_tokens, c_error;
+    for (Col col : {Col{"engine", &c_engine}, Col{"worker_id", &c_worker},
+                    Col{"warmup", &c_warmup}, Col{"sent_ns", &c_sent},
+                    Col{"first_token_ns", &c_first}, Col{"end_ns", &c_end},
+                    Col{"chunk_offsets_ns", &c_chunks}, Col{"output_tokens", &c_tokens},
+                    Col{"error_class", &c_error}}) {
+      auto it = column.find(col.name);
+      if (it == column.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line 1: the header has no column '", col.name, "'"));
+      }
+      *col.index = it->second;
+    }
+    std::vector<std::string> f;
+    std::vector<int64_t> chunks;
+    while (true) {
+      got = reader.Next(&f);
+      if (!got.ok()) return got.status();
+      if (!*got) break;
+      const int line = reader.record_line();
+      if (f.size() != header.size()) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "line %d: %d fields, the header has %d", line, f.size(), header.size()));
+      }
+      ++rows_read_;
+      if (f[c_warmup] == "true") continue;
+      if (f[c_warmup] != "false") {
+        return ColumnError(line, "warmup", f[c_warmup], "is not true or false");
+      }
+      Row row;
+      if (!absl::SimpleAtoi(f[c_sent], &row.sent_ns)) {
+        return ColumnError(line, "sent_ns", f[c_sent], "is not an integer");
+      }
+      if (!absl::SimpleAtoi(f[c_end], &row.end_ns)) {
+        return ColumnError(line, "end_ns", f[c_end], "is not an integer");
+      }
+      if (!f[c_first].empty()) {
+        int64_t first = 0;
+        if (!absl::SimpleAtoi(f[c_first], &first)) {
+          return ColumnError(line, "first_token_ns", f[c_first], "is not an integer");
+        }
+        row.ttft_ns = first - row.sent_ns;
+        row.has_ttft = true;
+      }
+      if (!absl::SimpleAtoi(f[c_tokens], &row.output_tokens)) {
+        return ColumnError(line, "output_tokens", f[c_tokens], "is not a count");
+      }
+      chunks.clear();
+      if (!f[c_chunks].empty()) {
+        for (absl::string_view part : absl::StrSplit(f[c_chunks], ';')) {
+          int64_t v = 0;
+          if (!absl::SimpleAtoi(part, &v)) {
+            return ColumnError(line, "chunk_offsets_ns", f[c_chunks],
+                               "is not a ';'-separated list of integers");
+          }
+          chunks.push_back(v);
+        }
+      }
+      row.worker = WorkerIndex(f[c_worker]);
+      auto [it, inserted] = error_index_.try_emplace(f[c_error], error_classes_.size());
+      if (inserted) error_classes_.push_back(f[c_error]);
+      row.error = static_cast<uint32_t>(it->second);
+
+      EngineData& engine = engines_[EngineIndex(f[c_engine])];
+      engine.rows.push_back(row);
+      if (row.error != 0) continue;
+      const double e2e_ms = static_cast<double>(row.end_ns - row.sent_ns) / 1e6;
+      engine.e2e_ms.push_back(e2e_ms);
+      if (row.has_ttft) {
+        const double ttft_ms = static_cast<double>(row.ttft_ns) / 1e6;
+        engine.ttft_ms.push_back(ttft_ms);
+        if (row.output_tokens >= 2) {
+          engine.tpot_ms.push_back((e2e_ms - ttft_ms) / (row.output_tokens - 1));
+        }
+      }
+      for (size_t i = 1; i < chunks.size(); ++i) {
+        engine.itl_ms.push_back(static_cast<float>(chunks[i] - chunks[i - 1]) / 1e6f);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Json() {
+    std::string out = "{\"has_requests\":true";
+    absl::StrAppend(&out, ",\"rows\":", rows_read_, ",\"engines\":[");
+    for (size_t e = 0; e < engines_.size(); ++e) {
+      if (e > 0) out.push_back(',');
+      AppendJsonString(engines_[e].name, &out);
+    }
+    out.append("],\"dist\":{");
+    AppendDistribution("ttft_ms", Collect(&EngineData::ttft_ms), &out);
+    out.push_back(',');
+    AppendDistribution("itl_ms", Collect(&EngineData::itl_ms), &out);
+    out.push_back(',');
+    AppendDistribution("tpot_ms", Collect(&EngineData::tpot_ms), &out);
+    out.push_back(',');
+    AppendDistribution("e2e_ms", Collect(&EngineData::e2e_ms), &out);
+    out.append("},");
+    AppendTime(&out);
+    out.push_back('}');
+    return out;
+  }
+
+ private:
+  static absl::Status ColumnError(int line, absl::string_view column, absl::string_view value,
+                                  absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": column ", column, ": '", value, "' ", what));
+  }
+
+  size_t EngineIndex(const std::string& name) {
+    auto [it, inserted] = engine_index_.try_emplace(name, engines_.size());
+    if (inserted) {
+      engines_.emplace_back();
+      engines_.back().name = name;
+    }
+    return it->second;
+  }
+  uint32_t WorkerIndex(const std::string& id) {
+    auto [it, inserted] = worker_index_.try_emplace(id, workers_.size());
+    if (inserted) workers_.push_back(id);
+    return static_cast<uint32_t>(it->second);
+  }
+
+  template <typename T>
+  std::vector<std::vector<T>*> Collect(std::vector<T> EngineData::*member) {
+    std::vector<std::vector<T>*> out;
+    for (EngineData& e : engines_) out.push_back(&(e.*member));
+    return out;
+  }
+
+  // Time series, the latency scatter and the per-worker series.
+  void AppendTime(std::string* out) {
+    // Each engine's axis starts at its earliest measured send.
+    std::vector<int64_t> t0(engines_.size(), 0), span(engines_.size(), 0);
+    int64_t max_span = 0;
+    for (size_t e = 0; e < engines_.size(); ++e) {
+      std::vector<Row>& rows = engines_[e].rows;
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const Row& a, const Row& b) { return a.sent_ns < b.sent_ns; });
+      if (rows.empty()) continue;
+      t0[e] = rows.front().sent_ns;
+      int64_t last = t0[e];
+      for (const Row& r : rows) last = std::max(last, r.end_ns);
+      span[e] = last - t0[e];
+      max_span = std::max(max_span, span[e]);
+    }
+    // 1 s buckets, wider (whole seconds) when the run is longer than kMaxTimeBuckets seconds.
+    int64_t bucket_ns = kNsPerS;
+    while (max_span / bucket_ns + 1 > static_cast<int64_t>(kMaxTimeBuckets)) bucket_ns += kNsPerS;
+    const size_t buckets = static_cast<size_t>(max_span / bucket_ns) + 1;
+    absl::StrAppend(out, "\"bucket_s\":", bucket_ns / kNsPerS, ",\"time\":[");
+    std::string workers_json;
+    bool first_worker = true;
+    for (size_t e = 0; e < engines_.size(); ++e) {
+      if (e > 0) out->push_back(',');
+      const EngineData& engine = engines_[e];
+      // Seconds each bucket covers within this engine's window (the last one is partial).
+      std::vector<double> covered(buckets, 0);
+      if (!engine.rows.empty()) {
+        for (size_t b = 0; b < buckets; ++b) {
+          const int64_t start = static_cast<int64_t>(b) * bucket_ns;
+          const int64_t end = std::min<int64_t>(start + bucket_ns, span[e]);
+          if (end > start) covered[b] = static_cast<double>(end - start) / 1e9;
+        }
+        if (span[e] == 0) covered[0] = static_cast<double>(bucket_ns) / 1e9;
+      }
+      auto bucket_of = [&](int64_t t) {
+        const int64_t rel = std::max<int64_t>(0, t - t0[e]);
+        return std::min(static_cast<size_t>(rel / bucket_ns), buckets - 1);
+      };
+      auto rates = [&](std::vector<double> v) {
+        for (size_t b = 0; b < buckets; ++b) v[b] = covered[b] > 0 ? v[b] / covered[b] : kNull;
+        return v;
+      };
+      // Adds the time-averaged in-flight count of [sent, end] to `busy` (ns per bucket).
+      auto add_busy = [&](const Row& r, std::vector<double>* busy) {
+        const int64_t s = std::max<int64_t>(0, r.sent_ns - t0[e]);
+        const int64_t f = std::max(s, r.end_ns - t0[e]);
+        size_t b = static_cast<size_t>(s / bucket_ns);
+        int64_t at = s;
+        while (at < f && b < buckets) {
+          const int64_t bucket_end = std::min<int64_t>(static_cast<int64_t>(b + 1) * bucket_ns, f);
+          (*busy)[b] += static_cast<double>(bucket_end - at);
+          at = bucket_end;
+          ++b;
+        }
+      };
+      std::vector<double> completions(buckets, 0), tokens(buckets, 0), busy(buckets, 0);
+      std::map<uint32_t, std::vector<double>> errors;  // by error class index
+      std::map<uint32_t, std::vector<double>> worker_completions, worker_busy;
+      for (const Row& r : engine.rows) {
+        const size_t b = bucket_of(r.end_ns);
+        add_busy(r, &busy);
+        auto [wc, wc_new] = worker_completions.try_emplace(r.worker, buckets, 0.0);
+        auto [wb, wb_new] = worker_busy.try_emplace(r.worker, buckets, 0.0);
+        add_busy(r, &wb->second);
+        if (r.error == 0) {
+          completions[b] += 1;
+          tokens[b] += r.output_tokens;
+          wc->second[b] += 1;
+        } else {
+          auto [it, inserted] = errors.try_emplace(r.error, buckets, 0.0);
+          it->second[b] += 1;
+        }
+      }
+      auto concurrency = [&](std::vector<double> v) {
+        for (size_t b = 0; b < buckets; ++b) {
+          v[b] = covered[b] > 0 ? v[b] / (covered[b] * 1e9) : kNull;
+        }
+        return v;
+      };
+      // Latency percentiles per send bucket.
+      std::vector<double> ttft_p50(buckets, kNull), ttft_p99(buckets, kNull),
+          e2e_p50(buckets, kNull), e2e_p99(buckets, kNull);
+      std::vector<double> bucket_ttft, bucket_e2e;
+      for (size_t i = 0; i < engine.rows.size();) {
+        const size_t b = bucket_of(engine.rows[i].sent_ns);
+        bucket_ttft.clear();
+        bucket_e2e.clear();
+        for (; i < engine.rows.size() && bucket_of(engine.rows[i].sent_ns) == b; ++i) {
+          const Row& r = engine.rows[i];
+          if (r.error != 0) continue;
+          bucket_e2e.push_back(static_cast<double>(r.end_ns - r.sent_ns) / 1e6);
+          if (r.has_ttft) bucket_ttft.push_back(static_cast<double>(r.ttft_ns) / 1e6);
+        }
+        std::sort(bucket_ttft.begin(), bucket_ttft.end());
+        std::sort(bucket_e2e.begin(), bucket_e2e.end());
+        ttft_p50[b] = Quantile(bucket_ttft, 0.5);
+        ttft_p99[b] = Quantile(bucket_ttft, 0.99);
+        e2e_p50[b] = Quantile(bucket_e2e, 0.5);
+        e2e_p99[b] = Quantile(bucket_e2e, 0.99);
+      }
+
+      out->append("{");
+      AppendKey("completions_per_s", out);
+      AppendNumbers(rates(completions), out);
+      out->append(",");
+      AppendKey("output_tokens_per_s", out);
+      AppendNumbers(rates(tokens), out);
+      out->append(",");
+      AppendKey("concurrency", out);
+      AppendNumbers(concurrency(busy), out);
+      out->append(",\"errors_per_s\":{");
+      bool first = true;
+      for (auto& [error, counts] : errors) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendKey(error_classes_[error], out);
+        AppendNumbers(rates(counts), out);
+      }
+      out->append("},");
+      AppendKey("ttft_p50_ms", out);
+      AppendNumbers(ttft_p50, out);
+      out->append(",");
+      AppendKey("ttft_p99_ms", out);
+      AppendNumbers(ttft_p99, out);
+      out->append(",");
+      AppendKey("e2e_p50_ms", out);
+      AppendNumbers(e2e_p50, out);
+      out->append(",");
+      AppendKey("e2e_p99_ms", out);
+      AppendNumbers(e2e_p99, out);
+      out->append(",");
+      AppendScatter(engine, t0[e], out);
+      out->append("}");
+
+      for (auto& [worker, counts] : worker_completions) {
+        if (!first_worker) workers_json.push_back(',');
+        first_worker = false;
+        workers_json.append("{");
+        AppendKey("worker", &workers_json);
+        AppendJsonString(workers_[worker], &workers_json);
+        workers_json.append(",");
+        AppendKey("engine", &workers_json);
+        AppendJsonString(engine.name, &workers_json);
+        workers_json.append(",");
+        AppendKey("completions_per_s", &workers_json);
+        AppendNumbers(rates(counts), &workers_json);
+        workers_json.append(",");
+        AppendKey("concurrency", &workers_json);
+        AppendNumbers(concurrency(worker_busy[worker]), &workers_json);
+        workers_json.append("}");
+      }
+    }
+    absl::StrAppend(out, "],\"workers\":[", workers_json, "]");
+  }
+
+  // Successes as (send time s, E2E ms, TTFT ms or null), failures as (send time s, E2E ms),
+  // each kept to kMaxScatterPoints by taking every k-th in send order.
+  static void AppendScatter(const EngineData& engine, int64_t t0, std::string* out) {
+    size_t successes = 0;
+    for (const Row& r : engine.rows) successes += r.error == 0 ? 1 : 0;
+    const size_t failures = engine.rows.size() - successes;
+    const size_t ok_stride = std::max<size_t>(1, (successes + kMaxScatterPoints - 1) / kMaxScatterPoints);
+    const size_t fail_stride = std::max<size_t>(1, (failures + kMaxScatterPoints - 1) / kMaxScatterPoints);
+    std::vector<double> x, e2e, ttft, fail_x, fail_e2e;
+    size_t ok_seen = 0, fail_seen = 0;
+    for (const Row& r : engine.rows) {
+      const double t = static_cast<double>(r.sent_ns - t0) / 1e9;
+      const double e2e_ms = static_cast<double>(r.end_ns - r.sent_ns) / 1e6;
+      if (r.error == 0) {
+        if (ok_seen++ % ok_stride != 0) continue;
+        x.push_back(t);
+        e2e.push_back(e2e_ms);
+        ttft.push_back(r.has_ttft ? static_cast<double>(r.ttft_ns) / 1e6 : kNull);
+      } else {
+        if (fail_seen++ % fail_stride != 0) continue;
+        fail_x.push_back(t);
+        fail_e2e.push_back(e2e_ms);
+      }
+    }
+    out->append("\"scatter\":{");
+    absl::StrAppend(out, "\"stride\":", ok_stride, ",\"fail_stride\":", fail_stride, ",");
+    AppendKey("x", out);
+    AppendNumbers(x, out);
+    out->append(",");
+    AppendKey("e2e_ms", out);
+    AppendNumbers(e2e, out);
+    out->append(",");
+    AppendKey("ttft_ms", out);
+    AppendNumbers(ttft, out);
+    out->append(",");
+    AppendKey("fail_x", out);
+    AppendNumbers(fail_x, out);
+    out->append(",");
+    AppendKey("fail_e2e_ms", out);
+    AppendNumbers(fail_e2e, out);
+    out->append("}");
+  }
+
+  std::vector<EngineData> engines_;
+  std::unordered_map<std::string, size_t> engine_index_;
+  std::vector<std::string> workers_;
+  std::unordered_map<std::string, size_t> worker_index_;
+  std::vector<std::string> error_classes_;
+  std::unordered_map<std::string, size_t> error_index_;
+  uint64_t rows_read_ = 0;
+};
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out.append("&amp;");
+        break;
+      case '<':
+        out.append("&lt;");
+        break;
+      case '>':
+        out.append("&gt;");
+        break;
+      case '"':
+        out.append("&quot;");
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path.string(), ": ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path.string()));
+  return text.str();
+}
+
+// Runs before the libraries: records uncaught errors and console.error calls on <html> so a
+// test (or a curious reader) sees them in the DOM.
+constexpr char kErrorCaptureJs[] =
+    "(function(){var n=0;function mark(m){n++;var h=document.documentElement;"
+    "h.setAttribute('data-errors',String(n));h.setAttribute('data-last-error',String(m));}"
+    "window.addEventListener('error',function(e){mark(e.message||'error');});"
+    "window.addEventListener('unhandledrejection',function(e){mark(String(e.reason));});"
+    "var ce=console.error;console.error=function(){mark(Array.prototype.join.call(arguments,' '));"
+    "return ce.apply(console,arguments);};})();";
+
+}  // namespace
+
+absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
+                                           std::istream* requests_csv) {
+  if (requests_csv == nullptr) return std::string("{\"has_requests\":false}");
+  ReportBuilder builder(result);
+  absl::Status status = builder.Read(requests_csv);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(kRequestsFileName, " ", status.message()));
+  }
+  return builder.Json();
+}
+
+absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
+                                             std::string_view summary_json,
+                                             std::string_view scenario_yaml,
+                                             std::istream* requests_csv) {
+  absl::StatusOr<std::string> requests = ReportDataJson(result, requests_csv);
+  if (!requests.ok()) return requests.status();
+
+  std::string data = "{\"summary\":";
+  // summary.json is JSON: a '<' can only sit inside a string, where \u003c means the same.
+  for (char c : summary_json) {
+    if (c == '<') {
+      data.append("\\u003c");
+    } else {
+      data.push_back(c);
+    }
+  }
+  data.append(",\"scenario_yaml\":");
+  AppendJsonString(scenario_yaml, &data);
+  data.append(",\"uplot_version\":");
+  AppendJsonString(report_assets::UplotVersion(), &data);
+  absl::StrAppend(&data, ",\"requests\":", *requests, "}");
+
+  std::string html;
+  html.reserve(data.size() + 80'000);
+  absl::StrAppend(&html,
+                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                  "<meta name=\"generator\" content=\"llmbench ",
+                  HtmlEscape(result.llmbench_version()), ", uPlot ",
+                  Sv(report_assets::UplotVersion()), "\">\n<title>llmbench report ",
+                  HtmlEscape(result.run_id()), "</title>\n<script>", kErrorCaptureJs,
+                  "</script>\n<style>\n", Sv(report_assets::UplotCss()), "\n",
+                  Sv(report_assets::ReportCss()), "\n</style>\n</head>\n<body>\n",
+                  "<div id=\"app\"><noscript>This report needs JavaScript to draw its tables "
+                  "and charts; the data is in summary.json beside it.</noscript></div>\n"
+                  "<script type=\"application/json\" id=\"llmbench-data\">",
+                  data, "</script>\n<script>\n", Sv(report_assets::UplotJs()),
+                  "\n</script>\n<script>\n", Sv(report_assets::ReportJs()),
+                  "\n</script>\n</body>\n</html>\n");
+  return html;
+}
+
+absl::Status WriteHtmlReport(const std::string& dir) {
+  absl::StatusOr<v1::RunResult> result = LoadRunResult(dir);
+  if (!result.ok()) return result.status();
+  const std::filesystem::path base(dir);
+  absl::StatusOr<std::string> summary_json = ReadFile(base / kSummaryFileName);
+  if (!summary_json.ok()) return summary_json.status();
+  std::string scenario_yaml;
+  std::error_code ec;
+  if (std::filesystem::exists(base / kScenarioFileName, ec)) {
+    absl::StatusOr<std::string> yaml = ReadFile(base / kScenarioFileName);
+    if (!yaml.ok()) return yaml.status();
+    scenario_yaml = *std::move(yaml);
+  }
+  const std::filesystem::path csv_path = base / kRequestsFileName;
+  std::ifstream csv;
+  if (std::filesystem::exists(csv_path, ec)) {
+    csv.open(csv_path, std::ios::binary);
+    if (!csv) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot read ", csv_path.string(), ": ", std::strerror(errno)));
+    }
+  }
+  absl::StatusOr<std::string> html =
+      RenderHtmlReport(*result, *summary_json, scenario_yaml, csv.is_open() ? &csv : nullptr);
+  if (!html.ok()) {
+    return absl::Status(html.status().code(), absl::StrCat(dir, "/", html.status().message()));
+  }
+  const std::filesystem::path out_path = base / kHtmlReportFileName;
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", out_path.string(), ": ", std::strerror(errno)));
+  }
+  out.write(html->data(), static_cast<std::streamsize>(html->size()));
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", out_path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace llmbench::coordinator

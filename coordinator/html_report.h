@@ -1,0 +1,63 @@
+// HTML report: results/<run-id>/report.html, one self-contained page that works offline
+// (opened by double-click; no CDN, no network). It shows the run's verdict and why, the summary
+// tables (per engine, per worker, errors), the distributions of TTFT, ITL, TPOT and E2E (CDF and
+// histogram, engines side by side), latency, throughput, concurrency and errors over time (per
+// engine and per worker), the scenario and the metric definitions.
+//
+// The page inlines the uPlot charting library (pinned in web/package.json, compiled into the
+// binary; see html_report_assets.h), the report's JS/CSS (web/src/) and its data: one JSON object
+// in a <script type="application/json"> element, every '<' escaped as \u003c so no value can
+// close the script. The data is summary.json verbatim plus series derived here from
+// requests.csv (see ReportDataJson), sized for the browser: CDFs of at most 501 points,
+// 40-bin histograms, per-second buckets (wider for runs over 20 minutes, at most 1200
+// buckets) and a latency scatter downsampled to at most 5000 requests per engine, so a run of
+// 100k+ requests stays fast to open.
+//
+// Thread-safe: free functions without shared state.
+#ifndef LLMBENCH_COORDINATOR_HTML_REPORT_H_
+#define LLMBENCH_COORDINATOR_HTML_REPORT_H_
+
+#include <istream>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "llmbench/v1/result.pb.h"
+
+namespace llmbench::coordinator {
+
+inline constexpr char kHtmlReportFileName[] = "report.html";
+
+// Most points per engine in the latency scatter (successes; failures get as many again).
+inline constexpr size_t kMaxScatterPoints = 5000;
+// Most time buckets; the bucket is 1 s unless the run is longer than this many seconds.
+inline constexpr size_t kMaxTimeBuckets = 1200;
+// Points of a CDF: every sorted value up to this count, else this many evenly spaced quantiles.
+inline constexpr size_t kCdfPoints = 501;
+inline constexpr int kHistogramBins = 40;
+
+// The series derived from requests.csv, as one JSON object (compact). `requests_csv` is the
+// file's contents as a stream; nullptr when the run wrote none, which gives
+// {"has_requests":false}. Measured requests only (warm-up excluded), with the definitions of
+// docs/metrics.md: distributions over successes, failures counted by their end time. Each
+// engine's time axis starts at its earliest measured send (engines run one after another,
+// each on its own shard clock). InvalidArgument naming the line and column for a malformed
+// file.
+absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
+                                           std::istream* requests_csv);
+
+// The whole page. `summary_json` is summary.json's text (embedded verbatim), `scenario_yaml`
+// scenario.yaml's (may be empty), `requests_csv` as for ReportDataJson.
+absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
+                                             std::string_view summary_json,
+                                             std::string_view scenario_yaml,
+                                             std::istream* requests_csv);
+
+// Reads DIR/summary.json (LoadRunResult), DIR/scenario.yaml and DIR/requests.csv when present,
+// and writes DIR/report.html. Errors name the file.
+absl::Status WriteHtmlReport(const std::string& dir);
+
+}  // namespace llmbench::coordinator
+
+#endif  // LLMBENCH_COORDINATOR_HTML_REPORT_H_

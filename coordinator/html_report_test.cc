@@ -1,0 +1,307 @@
+#include "coordinator/html_report.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "coordinator/exporters.h"
+#include "coordinator/html_report_assets.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace llmbench::coordinator {
+namespace {
+
+using google::protobuf::Value;
+
+const std::string kGoldenDir = std::string(LLMBENCH_SOURCE_DIR) + "/tests/golden";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+Value ParseJson(const std::string& json) {
+  Value value;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &value);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  return value;
+}
+
+const Value& At(const Value& v, const std::string& key) {
+  static const Value kMissing;
+  auto it = v.struct_value().fields().find(key);
+  if (it == v.struct_value().fields().end()) {
+    ADD_FAILURE() << "no key " << key;
+    return kMissing;
+  }
+  return it->second;
+}
+
+const Value& At(const Value& v, int index) { return v.list_value().values(index); }
+
+// Numbers of a JSON array; null becomes -1 (no value in these tests is negative).
+std::vector<double> Nums(const Value& v) {
+  std::vector<double> out;
+  for (const Value& x : v.list_value().values()) {
+    out.push_back(x.has_null_value() ? -1 : x.number_value());
+  }
+  return out;
+}
+
+// The JSON keeps 7 significant digits (%.7g), so derived values compare within 1e-5 relative.
+void ExpectNear(const std::vector<double>& actual, const std::vector<double>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_NEAR(actual[i], expected[i], 1e-5 * std::max(1.0, std::abs(expected[i])))
+        << "index " << i;
+  }
+}
+
+v1::RunResult GoldenResult() {
+  absl::StatusOr<v1::RunResult> result = LoadRunResult(kGoldenDir);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return *result;
+}
+
+absl::StatusOr<std::string> DataFor(const std::string& csv) {
+  std::istringstream in(csv);
+  return ReportDataJson(GoldenResult(), &in);
+}
+
+TEST(ReportDataJsonTest, WithoutRequestsCsv) {
+  absl::StatusOr<std::string> json = ReportDataJson(GoldenResult(), nullptr);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, "{\"has_requests\":false}");
+}
+
+// tests/golden/requests.csv: row 0 is warm-up; vllm has rows 1, 2 (ok) and 6 (stream_broken),
+// ollama rows 3, 4 (ok) and 5 (http_5xx). Expected values worked out by hand from the file.
+TEST(ReportDataJsonTest, GoldenDistributions) {
+  std::ifstream csv(kGoldenDir + "/requests.csv");
+  absl::StatusOr<std::string> json = ReportDataJson(GoldenResult(), &csv);
+  ASSERT_TRUE(json.ok()) << json.status();
+  Value data = ParseJson(*json);
+  EXPECT_TRUE(At(data, "has_requests").bool_value());
+  EXPECT_EQ(At(data, "rows").number_value(), 7);
+  ASSERT_EQ(At(data, "engines").list_value().values_size(), 2);
+  EXPECT_EQ(At(At(data, "engines"), 0).string_value(), "vllm");
+  EXPECT_EQ(At(At(data, "engines"), 1).string_value(), "ollama");
+
+  const Value& dist = At(data, "dist");
+  const Value& ttft_vllm = At(At(At(dist, "ttft_ms"), "engines"), 0);
+  EXPECT_EQ(At(ttft_vllm, "n").number_value(), 2);
+  ExpectNear(Nums(At(At(ttft_vllm, "cdf"), "x")), {12, 15});
+  ExpectNear(Nums(At(At(ttft_vllm, "cdf"), "p")), {0.5, 1});
+  const Value& e2e_ollama = At(At(At(dist, "e2e_ms"), "engines"), 1);
+  ExpectNear(Nums(At(At(e2e_ollama, "cdf"), "x")), {64.7, 140.6});
+  // TPOT = (E2E - TTFT) / (tokens - 1): vllm (39.8-12)/3 and (34.9-15)/2.
+  ExpectNear(Nums(At(At(At(At(At(dist, "tpot_ms"), "engines"), 0), "cdf"), "x")),
+             {27.8 / 3, 9.95});
+  // ITL pooled gaps; duplicates collapse into one CDF step.
+  const Value& itl_ollama = At(At(At(dist, "itl_ms"), "engines"), 1);
+  EXPECT_EQ(At(itl_ollama, "n").number_value(), 6);
+  ExpectNear(Nums(At(At(itl_ollama, "cdf"), "x")), {15, 16, 19, 20, 26});
+  ExpectNear(Nums(At(At(itl_ollama, "cdf"), "p")), {2.0 / 6, 3.0 / 6, 4.0 / 6, 5.0 / 6, 1});
+
+  // TTFT histogram: bins from the smallest value (12) to the largest p99.5 (ollama's
+  // 30 + 0.995 * 30 = 59.85); ollama's 60 lies beyond.
+  const Value& hist = At(At(dist, "ttft_ms"), "hist");
+  std::vector<double> edges = Nums(At(hist, "edges"));
+  ASSERT_EQ(edges.size(), 41u);
+  EXPECT_DOUBLE_EQ(edges.front(), 12);
+  EXPECT_NEAR(edges.back(), 59.85, 1e-9);
+  std::vector<double> vllm_counts = Nums(At(At(hist, "counts"), 0));
+  std::vector<double> ollama_counts = Nums(At(At(hist, "counts"), 1));
+  ASSERT_EQ(vllm_counts.size(), 40u);
+  EXPECT_EQ(vllm_counts[0], 1);   // 12
+  EXPECT_EQ(vllm_counts[2], 1);   // 15: (15 - 12) / 1.19625 = 2.5
+  EXPECT_EQ(ollama_counts[15], 1);  // 30: 18 / 1.19625 = 15.05
+  double total = 0;
+  for (double c : ollama_counts) total += c;
+  EXPECT_EQ(total, 1);
+  ExpectNear(Nums(At(hist, "overflow")), {0, 1});
+}
+
+TEST(ReportDataJsonTest, GoldenTimeSeries) {
+  std::ifstream csv(kGoldenDir + "/requests.csv");
+  absl::StatusOr<std::string> json = ReportDataJson(GoldenResult(), &csv);
+  ASSERT_TRUE(json.ok()) << json.status();
+  Value data = ParseJson(*json);
+  EXPECT_EQ(At(data, "bucket_s").number_value(), 1);
+  // vllm's window: first measured send 100.2 ms to last end 340 ms = 0.2398 s, one bucket.
+  const Value& vllm = At(At(data, "time"), 0);
+  const double window_s = 0.2398;
+  ExpectNear(Nums(At(vllm, "completions_per_s")), {2 / window_s});
+  ExpectNear(Nums(At(vllm, "output_tokens_per_s")), {7 / window_s});
+  // Time-averaged in flight = sum of E2E / window = summary.json's mean_concurrency for vllm.
+  ExpectNear(Nums(At(vllm, "concurrency")), {0.39449541284403666});
+  ExpectNear(Nums(At(At(vllm, "errors_per_s"), "stream_broken")), {1 / window_s});
+  EXPECT_EQ(At(vllm, "errors_per_s").struct_value().fields_size(), 1);
+  ExpectNear(Nums(At(vllm, "ttft_p50_ms")), {13.5});
+  ExpectNear(Nums(At(vllm, "ttft_p99_ms")), {12 + 0.99 * 3});
+  ExpectNear(Nums(At(vllm, "e2e_p50_ms")), {37.35});
+  ExpectNear(Nums(At(vllm, "e2e_p99_ms")), {34.9 + 0.99 * 4.9});
+  const Value& scatter = At(vllm, "scatter");
+  EXPECT_EQ(At(scatter, "stride").number_value(), 1);
+  ExpectNear(Nums(At(scatter, "x")), {0, 0.0499});
+  ExpectNear(Nums(At(scatter, "e2e_ms")), {39.8, 34.9});
+  ExpectNear(Nums(At(scatter, "ttft_ms")), {12, 15});
+  ExpectNear(Nums(At(scatter, "fail_x")), {0.2199});
+  ExpectNear(Nums(At(scatter, "fail_e2e_ms")), {19.9});
+
+  // Workers per engine, in summary.json's worker order.
+  const Value& workers = At(data, "workers");
+  ASSERT_EQ(workers.list_value().values_size(), 4);
+  EXPECT_EQ(At(At(workers, 0), "worker").string_value(), "w1");
+  EXPECT_EQ(At(At(workers, 0), "engine").string_value(), "vllm");
+  ExpectNear(Nums(At(At(workers, 0), "completions_per_s")), {1 / window_s});
+  ExpectNear(Nums(At(At(workers, 0), "concurrency")), {(39.8 + 19.9) / 239.8});
+  EXPECT_EQ(At(At(workers, 3), "worker").string_value(), "w2");
+  EXPECT_EQ(At(At(workers, 3), "engine").string_value(), "ollama");
+}
+
+// Longer than one bucket: 3 requests over 2.5 s; the last bucket covers 0.5 s.
+TEST(ReportDataJsonTest, BucketsAndPartialLastBucket) {
+  const std::string csv =
+      "engine,worker_id,warmup,sent_ns,first_token_ns,end_ns,chunk_offsets_ns,output_tokens,"
+      "error_class\n"
+      "vllm,w1,false,1000000000,1100000000,2500000000,100000000;200000000,2,none\n"
+      "vllm,w1,false,1500000000,,2000000000,,0,timeout\n"
+      "vllm,w1,false,3000000000,3010000000,3500000000,10000000,1,none\n";
+  absl::StatusOr<std::string> json = DataFor(csv);
+  ASSERT_TRUE(json.ok()) << json.status();
+  Value data = ParseJson(*json);
+  const Value& vllm = At(At(data, "time"), 0);
+  // Ends at 1.5 s (bucket 1) and 2.5 s (bucket 2, covering 0.5 s); the timeout at 1.0 s.
+  ExpectNear(Nums(At(vllm, "completions_per_s")), {0, 1, 2});
+  ExpectNear(Nums(At(vllm, "output_tokens_per_s")), {0, 2, 2});
+  ExpectNear(Nums(At(At(vllm, "errors_per_s"), "timeout")), {0, 1, 0});
+  // In flight: [0, 1.5] and [0.5, 1.0] and [2.0, 2.5].
+  ExpectNear(Nums(At(vllm, "concurrency")), {1.5, 0.5, 1});
+  ExpectNear(Nums(At(vllm, "e2e_p50_ms")), {1500, -1, 500});
+  // One CDF point per distinct value; TPOT needs >= 2 tokens.
+  EXPECT_EQ(At(At(At(At(data, "dist"), "tpot_ms"), "engines"), 0).struct_value().fields().at("n").number_value(), 1);
+}
+
+TEST(ReportDataJsonTest, LargeRunIsDownsampled) {
+  std::string csv =
+      "engine,worker_id,warmup,sent_ns,first_token_ns,end_ns,chunk_offsets_ns,output_tokens,"
+      "error_class\n";
+  const int n = 20000;  // 2 requests per ms for 10 s
+  for (int i = 0; i < n; ++i) {
+    const int64_t sent = int64_t{i} * 500'000;
+    csv += "e,w1,false," + std::to_string(sent) + "," + std::to_string(sent + 10'000'000 + i) +
+           "," + std::to_string(sent + 50'000'000) + ",10000000;20000000,2,none\n";
+  }
+  absl::StatusOr<std::string> json = DataFor(csv);
+  ASSERT_TRUE(json.ok()) << json.status();
+  Value data = ParseJson(*json);
+  const Value& scatter = At(At(At(data, "time"), 0), "scatter");
+  EXPECT_EQ(At(scatter, "stride").number_value(), 4);  // ceil(20000 / 5000)
+  EXPECT_EQ(At(scatter, "x").list_value().values_size(), 5000);
+  const Value& cdf = At(At(At(At(At(data, "dist"), "ttft_ms"), "engines"), 0), "cdf");
+  EXPECT_EQ(At(cdf, "x").list_value().values_size(), static_cast<int>(kCdfPoints));
+  EXPECT_EQ(At(At(At(data, "time"), 0), "concurrency").list_value().values_size(), 11);
+}
+
+TEST(ReportDataJsonTest, MalformedCsvNamesTheProblem) {
+  const std::string header =
+      "engine,worker_id,warmup,sent_ns,first_token_ns,end_ns,chunk_offsets_ns,output_tokens,"
+      "error_class\n";
+  EXPECT_EQ(DataFor("").status().message(), "requests.csv line 1: the file is empty (no header line)");
+  EXPECT_EQ(DataFor("engine,worker_id\n").status().message(),
+            "requests.csv line 1: the header has no column 'warmup'");
+  EXPECT_EQ(DataFor(header + "vllm,w1,false,1\n").status().message(),
+            "requests.csv line 2: 4 fields, the header has 9");
+  EXPECT_EQ(DataFor(header + "vllm,w1,false,abc,,5,,0,none\n").status().message(),
+            "requests.csv line 2: column sent_ns: 'abc' is not an integer");
+  EXPECT_EQ(DataFor(header + "vllm,w1,maybe,1,,5,,0,none\n").status().message(),
+            "requests.csv line 2: column warmup: 'maybe' is not true or false");
+  EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,1;x,0,none\n").status().message(),
+            "requests.csv line 2: column chunk_offsets_ns: '1;x' is not a ';'-separated list of "
+            "integers");
+  EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,,-3,none\n").status().message(),
+            "requests.csv line 2: column output_tokens: '-3' is not a count");
+  EXPECT_EQ(DataFor(header + "\"vllm,w1,false,1,,5,,0,none\n").status().message(),
+            "requests.csv line 2: a quoted field is not closed before the end of the file");
+  EXPECT_EQ(DataFor(header + "\"vllm\"x,w1,false,1,,5,,0,none\n").status().message(),
+            "requests.csv line 2: field 1 has text after its closing quote");
+  EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,,0,none\n").status().code(),
+            absl::StatusCode::kOk);
+}
+
+TEST(RenderHtmlReportTest, SelfContainedAndEscaped) {
+  v1::RunResult result = GoldenResult();
+  result.mutable_verdict()->add_reasons("odd </script><script>alert(1)</script> reason");
+  absl::StatusOr<std::string> summary = SummaryJson(result);
+  ASSERT_TRUE(summary.ok());
+  std::ifstream csv(kGoldenDir + "/requests.csv");
+  absl::StatusOr<std::string> html =
+      RenderHtmlReport(result, *summary, "name: </script>golden\n", &csv);
+  ASSERT_TRUE(html.ok()) << html.status();
+  // Exactly the three inline scripts we put there (error capture, uPlot, report) plus the
+  // data; the hostile strings did not close any of them.
+  size_t closes = 0;
+  for (size_t at = html->find("</script>"); at != std::string::npos;
+       at = html->find("</script>", at + 1)) {
+    ++closes;
+  }
+  EXPECT_EQ(closes, 4u);
+  EXPECT_NE(html->find("odd \\u003c/script>\\u003cscript>alert(1)\\u003c/script> reason"),
+            std::string::npos);
+  EXPECT_NE(html->find("name: \\u003c/script>golden\\n"), std::string::npos);
+  EXPECT_NE(html->find(std::string(report_assets::UplotJs())), std::string::npos);
+  EXPECT_NE(html->find(std::string(report_assets::ReportJs())), std::string::npos);
+  EXPECT_NE(html->find("\"uplot_version\":\"" + std::string(report_assets::UplotVersion())),
+            std::string::npos);
+  // Offline: nothing is fetched.
+  EXPECT_EQ(html->find("<script src"), std::string::npos);
+  EXPECT_EQ(html->find("<link"), std::string::npos);
+  EXPECT_EQ(html->find("src=\"http"), std::string::npos);
+  EXPECT_EQ(html->find("url(http"), std::string::npos);
+  EXPECT_EQ(html->find("@import"), std::string::npos);
+}
+
+TEST(WriteHtmlReportTest, WritesReportBesideSummary) {
+  const std::string dir = testing::TempDir() + "/html_report_test_run";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"summary.json", "requests.csv"}) {
+    std::filesystem::copy_file(kGoldenDir + "/" + name, dir + "/" + name);
+  }
+  ASSERT_TRUE(WriteHtmlReport(dir).ok());
+  const std::string html = ReadFile(dir + "/report.html");
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("<title>llmbench report 20240101-000000-golden</title>"),
+            std::string::npos);
+  EXPECT_NE(html.find("\"has_requests\":true"), std::string::npos);
+
+  // Without requests.csv the page still renders from summary.json.
+  std::filesystem::remove(dir + "/requests.csv");
+  ASSERT_TRUE(WriteHtmlReport(dir).ok());
+  EXPECT_NE(ReadFile(dir + "/report.html").find("\"requests\":{\"has_requests\":false}"),
+            std::string::npos);
+
+  // A broken requests.csv is an error naming the file and line.
+  std::ofstream(dir + "/requests.csv") << "engine,worker_id\n";
+  absl::Status status = WriteHtmlReport(dir);
+  EXPECT_EQ(status.message(),
+            dir + "/requests.csv line 1: the header has no column 'warmup'");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WriteHtmlReportTest, MissingSummaryIsNotFound) {
+  const std::string dir = testing::TempDir() + "/html_report_test_missing";
+  std::filesystem::remove_all(dir);
+  absl::Status status = WriteHtmlReport(dir);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace llmbench::coordinator

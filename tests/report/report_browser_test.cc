@@ -1,0 +1,245 @@
+// report.html in a real browser. A real run — `llmbench quick` against llmbench-sim over
+// loopback, with local llmbench-worker processes and a 5% fault rate so the error charts and
+// tables carry data — writes its results; headless Chromium (Debian's `chromium`) then loads
+// report.html from disk with the network-facing features off, and the test checks:
+//  - the page ran to the end (body data-rendered="ok") with no uncaught error and no console
+//    output at all (Chromium logs every console message to stderr as INFO:CONSOLE);
+//  - every expected chart exists and drew data points (data-points="N" > 0, set by the page
+//    from uPlot's draw hook);
+//  - the verdict shown is summary.json's, and the engine table names the engine;
+//  - `llmbench report DIR` re-renders a byte-identical report.html.
+// A screenshot and the run's files are kept in the build tree (tests/report/last-run/) for a
+// human to look at.
+//
+// Chromium missing is a failure, not a skip: install it with scripts/install-deps.sh.
+// Timeouts are generous (the run 120 s, each browser load 120 s) for a loaded 2-core machine.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "coordinator/exporters.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace llmbench {
+namespace {
+
+using llmbench::testing::ExitStatus;
+using llmbench::testing::SimProcess;
+using llmbench::testing::Subprocess;
+
+constexpr char kChromium[] = "/usr/bin/chromium";
+constexpr auto kRunTimeout = std::chrono::seconds(120);
+constexpr auto kBrowserTimeout = std::chrono::seconds(120);
+
+// Every chart the page draws for a one-engine run with per-request data.
+const std::vector<std::string> kExpectedCharts = {
+    "ttft_ms-cdf",     "ttft_ms-hist",       "itl_ms-cdf",          "itl_ms-hist",
+    "tpot_ms-cdf",     "tpot_ms-hist",       "e2e_ms-cdf",          "e2e_ms-hist",
+    "ttft_ms-time",    "e2e_ms-time",        "throughput-time",     "tokens-time",
+    "concurrency-time", "errors-time",       "worker-throughput",   "worker-concurrency"};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Value of attribute `name` in the start tag that contains position `at`, or "" when absent.
+std::string AttributeInTag(const std::string& dom, size_t at, const std::string& name) {
+  const size_t tag_start = dom.rfind('<', at);
+  const size_t tag_end = dom.find('>', at);
+  const std::string needle = " " + name + "=\"";
+  const size_t found = dom.find(needle, tag_start);
+  if (found == std::string::npos || found > tag_end) return "";
+  const size_t value_start = found + needle.size();
+  return dom.substr(value_start, dom.find('"', value_start) - value_start);
+}
+
+struct BrowserRun {
+  ExitStatus exit;
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+// Runs headless Chromium on `url` with `mode_args` (--dump-dom or --screenshot=...).
+BrowserRun RunChromium(const std::string& url, const std::vector<std::string>& mode_args,
+                       const std::string& profile_dir) {
+  std::vector<std::string> argv = {kChromium,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--disable-extensions",
+                                   "--user-data-dir=" + profile_dir,
+                                   "--enable-logging=stderr",
+                                   "--v=0",
+                                   "--virtual-time-budget=10000",
+                                   "--window-size=1400,6200"};
+  argv.insert(argv.end(), mode_args.begin(), mode_args.end());
+  argv.push_back(url);
+  BrowserRun run;
+  auto process = Subprocess::Start(argv, {"HOME=" + profile_dir});
+  if (!process.ok()) {
+    ADD_FAILURE() << process.status();
+    return run;
+  }
+  auto status = (*process)->Wait(kBrowserTimeout);
+  if (!status.ok()) {
+    ADD_FAILURE() << "chromium did not finish in 120 s: " << status.status()
+                  << "\nstderr:\n" << (*process)->Stderr();
+    run.exit = (*process)->Stop();
+  } else {
+    run.exit = *status;
+  }
+  run.stdout_text = absl::StrJoin((*process)->StdoutLines(), "\n");
+  run.stderr_text = (*process)->Stderr();
+  return run;
+}
+
+class ReportBrowserTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/llmbench-report-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp_, ec);
+  }
+  std::string tmp_;
+};
+
+TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium))
+      << kChromium << " is missing: the HTML report is tested in headless Chromium. Install "
+      << "it with scripts/install-deps.sh (Debian package `chromium`).";
+
+  // 1. A real run.
+  SimProcess::Options sim_options;
+  sim_options.kinds = {"vllm"};
+  sim_options.args = {"--ttft-base-ms", "20", "--itl-ms", "3", "--jitter", "0.3",
+                      "--fault-rate", "0.05", "--seed", "7"};
+  auto sim = SimProcess::Start(sim_options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const std::string out_dir = tmp_ + "/run";
+  auto llmbench = Subprocess::Start(
+      {LLMBENCH_CLI_BINARY, "quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m",
+       "sim-model", "-n", "400", "-c", "8", "--max-tokens", "24", "--local-workers", "2",
+       "--out", out_dir, "--quiet"});
+  ASSERT_TRUE(llmbench.ok()) << llmbench.status();
+  auto exit = (*llmbench)->Wait(kRunTimeout);
+  ASSERT_TRUE(exit.ok()) << exit.status() << "\n" << (*llmbench)->Stderr();
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out_dir);
+  ASSERT_TRUE(result.ok()) << result.status() << "\nstderr:\n" << (*llmbench)->Stderr();
+  ASSERT_TRUE(exit->exited);
+  EXPECT_EQ(exit->code, coordinator::ExitStatusFor(*result, result->scenario().thresholds(), nullptr))
+      << (*llmbench)->Stderr();
+  ASSERT_EQ(result->overall().requests(), 400u);
+  ASSERT_GT(result->overall().successes(), 0u);
+  const std::string report_path = out_dir + "/report.html";
+  ASSERT_TRUE(std::filesystem::exists(report_path));
+  const std::string html = ReadFile(report_path);
+
+  // 2. The DOM after the page ran.
+  BrowserRun dom_run = RunChromium("file://" + report_path, {"--dump-dom"}, tmp_ + "/profile1");
+  ASSERT_TRUE(dom_run.exit.exited && dom_run.exit.code == 0)
+      << "chromium failed; stderr:\n" << dom_run.stderr_text;
+  // The page as built, up to the embedded data and scripts (whose text would match too).
+  const std::string& full_dom = dom_run.stdout_text;
+  const size_t data_at = full_dom.find("id=\"llmbench-data\"");
+  ASSERT_NE(data_at, std::string::npos) << full_dom.substr(0, 2000);
+  const std::string dom = full_dom.substr(0, data_at);
+  const size_t body_tag = dom.find("<body");
+  ASSERT_NE(body_tag, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, body_tag, "data-rendered"), "ok")
+      << "the report script did not finish; stderr:\n" << dom_run.stderr_text;
+  const size_t html_tag = dom.find("<html");
+  ASSERT_NE(html_tag, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, html_tag, "data-errors"), "")
+      << "page error: " << AttributeInTag(dom, html_tag, "data-last-error");
+  // Any console message (the page writes none) or uncaught error is a defect.
+  std::istringstream log(dom_run.stderr_text);
+  for (std::string line; std::getline(log, line);) {
+    EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;
+  }
+
+  std::map<std::string, int> points;
+  for (size_t at = dom.find("data-chart=\""); at != std::string::npos;
+       at = dom.find("data-chart=\"", at + 1)) {
+    const std::string id = AttributeInTag(dom, at, "data-chart");
+    points[id] = std::atoi(AttributeInTag(dom, at, "data-points").c_str());
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, n] : points) ids.push_back(id);
+  EXPECT_EQ(points.size(), kExpectedCharts.size()) << absl::StrJoin(ids, ", ");
+  for (const std::string& id : kExpectedCharts) {
+    ASSERT_TRUE(points.count(id)) << "chart " << id << " missing; have " << absl::StrJoin(ids, ", ");
+    EXPECT_GT(points[id], 0) << "chart " << id << " drew no points";
+  }
+  // uPlot drew a canvas for each chart.
+  size_t canvases = 0;
+  for (size_t at = dom.find("<canvas"); at != std::string::npos; at = dom.find("<canvas", at + 1)) {
+    ++canvases;
+  }
+  EXPECT_EQ(canvases, kExpectedCharts.size());
+
+  const std::string state = v1::Verdict::State_Name(result->verdict().state()).substr(6);
+  const size_t verdict = dom.find("id=\"verdict\"");
+  ASSERT_NE(verdict, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, verdict, "data-state"), state);
+  EXPECT_NE(dom.find(">vllm</td>"), std::string::npos);
+  EXPECT_NE(dom.find("Time to first token: first_token - sent"), std::string::npos);  // definitions
+
+  // 3. A screenshot for a human; the run's files beside it.
+  const std::string artifacts = LLMBENCH_REPORT_ARTIFACTS_DIR;
+  std::error_code ec;
+  std::filesystem::remove_all(artifacts, ec);
+  std::filesystem::create_directories(artifacts);
+  BrowserRun shot = RunChromium("file://" + report_path,
+                                {"--screenshot=" + artifacts + "/report.png",
+                                 "--hide-scrollbars"},
+                                tmp_ + "/profile2");
+  EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
+  EXPECT_GT(std::filesystem::file_size(artifacts + "/report.png", ec), 10000u) << ec.message();
+  std::filesystem::copy(out_dir, artifacts, std::filesystem::copy_options::recursive |
+                                                std::filesystem::copy_options::overwrite_existing,
+                        ec);
+
+  // 4. `llmbench report DIR` renders the same page again.
+  std::filesystem::remove(report_path);
+  auto rerender = Subprocess::Start({LLMBENCH_CLI_BINARY, "report", out_dir});
+  ASSERT_TRUE(rerender.ok()) << rerender.status();
+  auto rerender_exit = (*rerender)->Wait(kRunTimeout);
+  ASSERT_TRUE(rerender_exit.ok()) << rerender_exit.status();
+  EXPECT_EQ(rerender_exit->code, exit->code) << (*rerender)->Stderr();
+  EXPECT_EQ(ReadFile(report_path), html);
+}
+
+TEST_F(ReportBrowserTest, ReportCommandNamesAMissingFolder) {
+  auto report = Subprocess::Start({LLMBENCH_CLI_BINARY, "report", tmp_ + "/nothing-here"});
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto exit = (*report)->Wait(kRunTimeout);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_NE(exit->code, 0);
+  EXPECT_NE((*report)->Stderr().find(tmp_ + "/nothing-here/summary.json"), std::string::npos)
+      << (*report)->Stderr();
+}
+
+}  // namespace
+}  // namespace llmbench

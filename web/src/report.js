@@ -1,0 +1,517 @@
+// llmbench report.html: builds the tables and uPlot charts from the JSON that
+// coordinator/html_report.cc embeds in <script id="llmbench-data">. Inlined into the page at
+// build time (coordinator/html_report_assets.cmake); no network, no modules.
+//
+// Every chart container gets data-points="N" (the non-null data points its series drew) once
+// uPlot has drawn it, and <body> gets data-rendered="ok" and data-charts="N" at the end, so a
+// headless browser test can check the page through the DOM.
+(function () {
+  'use strict';
+
+  var T0 = performance.now();
+  var DATA = JSON.parse(document.getElementById('llmbench-data').textContent);
+  var S = DATA.summary || {};
+  var R = DATA.requests || { has_requests: false };
+  var COLORS = ['#2563eb', '#e11d48', '#059669', '#9333ea', '#ea580c', '#0891b2', '#ca8a04',
+                '#db2777', '#4f46e5', '#65a30d'];
+  var charts = [];
+
+  // ----------------------------------------------------------------------------------------
+  // Helpers.
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (k === 'text') e.textContent = attrs[k];
+        else if (k === 'cls') e.className = attrs[k];
+        else e.setAttribute(k, attrs[k]);
+      }
+    }
+    (children || []).forEach(function (c) {
+      if (c != null) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return e;
+  }
+
+  function num(v) {  // proto3 JSON: uint64 as strings, zero scalars absent
+    if (v === undefined || v === null || v === '') return 0;
+    return Number(v);
+  }
+
+  function fmt(v) {
+    if (v === undefined || v === null || !isFinite(v)) return '–';
+    var a = Math.abs(v);
+    if (a === 0) return '0';
+    if (a >= 10000) return Math.round(v).toLocaleString('en-US');
+    if (a >= 100) return v.toFixed(1);
+    if (a >= 10) return v.toFixed(2);
+    if (a >= 0.01) return v.toFixed(3);
+    return v.toPrecision(2);
+  }
+
+  function pct(v) { return (v === undefined || v === null) ? '–' : (100 * v).toFixed(1) + '%'; }
+
+  function color(i) { return COLORS[i % COLORS.length]; }
+
+  function alpha(hex, a) {
+    var n = parseInt(hex.slice(1), 16);
+    return 'rgba(' + (n >> 16) + ',' + ((n >> 8) & 255) + ',' + (n & 255) + ',' + a + ')';
+  }
+
+  function section(id, title, intro) {
+    var s = el('section', { id: id }, [el('h2', { text: title })]);
+    if (intro) s.appendChild(el('p', { cls: 'intro', text: intro }));
+    document.getElementById('app').appendChild(s);
+    return s;
+  }
+
+  function table(headers, rows, cls) {
+    var thead = el('thead', null, [el('tr', null, headers.map(function (h, i) {
+      return el('th', { text: h, cls: i > 0 ? 'n' : '' });
+    }))]);
+    var tbody = el('tbody', null, rows.map(function (r) {
+      return el('tr', null, r.map(function (c, i) {
+        if (c instanceof Node) return el('td', { cls: i > 0 ? 'n' : '' }, [c]);
+        return el('td', { text: String(c), cls: i > 0 ? 'n' : '' });
+      }));
+    }));
+    return el('div', { cls: 'table-wrap' }, [el('table', { cls: cls || '' }, [thead, tbody])]);
+  }
+
+  function engineNames() {
+    var names = (S.engines || []).map(function (e) { return e.engine; });
+    (R.engines || []).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
+    return names;
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // Charts.
+
+  // A chart card in `grid`. spec: {title, caption, data (uPlot aligned data), series (uPlot
+  // series without the x one), xLabel, yLabel, xTime, yMin0, scatter}.
+  function chart(grid, spec) {
+    var card = el('div', { cls: 'card chart-card' });
+    card.appendChild(el('h3', { text: spec.title }));
+    var holder = el('div', { cls: 'chart', 'data-chart': spec.id, 'data-points': '0' });
+    card.appendChild(holder);
+    if (spec.caption) card.appendChild(el('p', { cls: 'caption', text: spec.caption }));
+    grid.appendChild(card);
+    var points = 0;
+    for (var s = 1; s < spec.data.length; s++) {
+      for (var i = 0; i < spec.data[s].length; i++) if (spec.data[s][i] != null) points++;
+    }
+    if (points === 0 || spec.data[0].length === 0) {
+      holder.classList.add('empty');
+      holder.appendChild(el('div', { cls: 'empty-note', text: spec.empty || 'No data' }));
+      holder.setAttribute('data-empty', 'true');
+      return;
+    }
+    var opts = {
+      width: Math.max(300, holder.clientWidth || 560),
+      height: 260,
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+      scales: {
+        x: { time: false },
+        y: spec.yRange ? { range: spec.yRange } : { range: function (u, min, max) {
+          if (spec.yMin0 !== false) min = Math.min(0, min);
+          if (min === max) max = min + 1;
+          return [min, max + (max - min) * 0.05];
+        } },
+      },
+      axes: [
+        { label: spec.xLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' },
+          ticks: { stroke: '#cbd5e1' }, labelSize: 22 },
+        { label: spec.yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' },
+          ticks: { stroke: '#cbd5e1' }, size: 60, labelSize: 22,
+          values: function (u, vals) { return vals.map(function (v) { return fmt(v); }); } },
+      ],
+      series: [{ label: spec.xLabel, value: function (u, v) { return v == null ? '–' : fmt(v); } }]
+        .concat(spec.series),
+      hooks: {
+        draw: [function (u) {
+          var n = 0;
+          for (var si = 1; si < u.series.length; si++) {
+            if (!u.series[si].show) continue;
+            var d = u.data[si];
+            for (var j = 0; j < d.length; j++) if (d[j] != null) n++;
+          }
+          holder.setAttribute('data-points', String(n));
+          holder.setAttribute('data-series', String(u.series.length - 1));
+        }],
+      },
+    };
+    var u = new uPlot(opts, spec.data, holder);
+    charts.push({ u: u, holder: holder });
+  }
+
+  function lineSeries(label, i, extra) {
+    var s = {
+      label: label, stroke: color(i), width: 2, spanGaps: true,
+      points: { size: 5 },  // uPlot shows them only where points are sparse
+      value: function (u, v) { return v == null ? '–' : fmt(v); },
+    };
+    for (var k in (extra || {})) s[k] = extra[k];
+    return s;
+  }
+
+  function scatterSeries(label, c, size) {
+    return {
+      label: label, stroke: c, fill: c, width: 0,
+      paths: function () { return null; },
+      points: { show: true, size: size || 3, stroke: c, fill: c, width: 0 },
+      value: function (u, v) { return v == null ? '–' : fmt(v); },
+    };
+  }
+
+  // Aligns tables [[xs, ys...], ...] on the union of their x values (nulls elsewhere).
+  function join(tables) {
+    if (tables.length === 1) return tables[0];
+    return uPlot.join(tables);
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // Page sections.
+
+  function header() {
+    var sc = S.scenario || {};
+    var started = num(S.started_unix_ns) / 1e6;
+    var finished = num(S.finished_unix_ns) / 1e6;
+    var h = el('header', { cls: 'top' }, [
+      el('div', { cls: 'brand', text: 'llmbench' }),
+      el('h1', { text: sc.name ? sc.name : 'Benchmark report' }),
+      el('div', { cls: 'meta' }, [
+        el('span', { text: 'run ' + (S.run_id || '–') }),
+        el('span', { text: started ? new Date(started).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '' }),
+        el('span', { text: finished && started ? 'wall ' + fmt((finished - started) / 1000) + ' s' : '' }),
+        el('span', { text: 'engines: ' + engineNames().join(', ') }),
+        el('span', { text: 'llmbench ' + (S.llmbench_version || '?') }),
+      ]),
+    ]);
+    document.getElementById('app').appendChild(h);
+  }
+
+  function verdict() {
+    var v = S.verdict || {};
+    var state = (v.state || 'STATE_UNSPECIFIED').replace('STATE_', '');
+    var explain = {
+      VALID: 'The load generator kept up: these latencies describe the engine.',
+      DEGRADED: 'A worker failed or dropped records; the numbers cover what was measured.',
+      INVALID: 'The load generator fell behind: these latencies describe the client, not the engine.',
+      UNSPECIFIED: 'No verdict recorded.',
+    };
+    var box = el('div', { cls: 'verdict verdict-' + state.toLowerCase(), id: 'verdict',
+                          'data-state': state }, [
+      el('div', { cls: 'verdict-state', text: state }),
+      el('div', { cls: 'verdict-body' }, [
+        el('div', { text: explain[state] || '' }),
+        (v.reasons && v.reasons.length) ? el('ul', null, v.reasons.map(function (r) {
+          return el('li', { text: r });
+        })) : null,
+      ]),
+    ]);
+    document.getElementById('app').appendChild(box);
+  }
+
+  function kpis() {
+    var o = S.overall || {};
+    function d(name, p) { return o[name] ? o[name][p] : null; }
+    var items = [
+      ['Requests', num(o.requests).toLocaleString('en-US'), pct(num(o.success_rate)) + ' success'],
+      ['Throughput', fmt(num(o.request_throughput)) + ' req/s', fmt(num(o.output_token_throughput)) + ' output tok/s'],
+      ['TTFT p50 / p99', fmt(d('ttft_ms', 'p50')) + ' / ' + fmt(d('ttft_ms', 'p99')), 'ms'],
+      ['ITL p50 / p99', fmt(d('itl_ms', 'p50')) + ' / ' + fmt(d('itl_ms', 'p99')), 'ms'],
+      ['TPOT p50', fmt(d('tpot_ms', 'p50')), 'ms'],
+      ['E2E p50 / p99', fmt(d('e2e_ms', 'p50')) + ' / ' + fmt(d('e2e_ms', 'p99')), 'ms'],
+    ];
+    if (o.goodput !== undefined) items.push(['Goodput', fmt(o.goodput) + ' req/s', pct(o.slo_attainment) + ' meet the SLOs']);
+    document.getElementById('app').appendChild(el('div', { cls: 'kpis' }, items.map(function (it) {
+      return el('div', { cls: 'kpi' }, [el('div', { cls: 'kpi-label', text: it[0] }),
+        el('div', { cls: 'kpi-value', text: it[1] }), el('div', { cls: 'kpi-sub', text: it[2] })]);
+    })));
+  }
+
+  function aggregateRow(name, a) {
+    a = a || {};
+    function p(m, q) { return a[m] ? fmt(a[m][q]) : '–'; }
+    return [name, num(a.requests).toLocaleString('en-US'), pct(num(a.success_rate)),
+      fmt(num(a.request_throughput)), fmt(num(a.output_token_throughput)),
+      p('ttft_ms', 'p50'), p('ttft_ms', 'p99'), p('itl_ms', 'p50'), p('itl_ms', 'p99'),
+      p('tpot_ms', 'p50'), p('e2e_ms', 'p50'), p('e2e_ms', 'p99'),
+      fmt(num(a.mean_concurrency)), a.goodput !== undefined ? fmt(a.goodput) : '–'];
+  }
+  var AGG_HEADERS = ['', 'requests', 'success', 'req/s', 'out tok/s', 'TTFT p50', 'TTFT p99',
+    'ITL p50', 'ITL p99', 'TPOT p50', 'E2E p50', 'E2E p99', 'concurrency', 'goodput'];
+
+  function summaryTables() {
+    var s = section('summary', 'Summary',
+      'Measured requests (warm-up excluded). Latencies in ms, percentiles exact (R-7); rates over each group\'s measured window.');
+    var rows = (S.engines || []).map(function (e) { return aggregateRow(e.engine, e.aggregates); });
+    if ((S.engines || []).length !== 1) rows.push(aggregateRow('all', S.overall));
+    s.appendChild(el('h3', { text: 'Per engine' }));
+    s.appendChild(table(AGG_HEADERS, rows, 'agg'));
+
+    var workers = S.workers || [];
+    if (workers.length) {
+      s.appendChild(el('h3', { text: 'Per worker' }));
+      s.appendChild(table(['worker', 'address', 'requests', 'success', 'req/s', 'TTFT p50',
+        'E2E p99', 'lateness p99', 'CPU / core', 'dropped', 'status'],
+        workers.map(function (w) {
+          var a = w.aggregates || {};
+          return [w.worker_id, w.address || '–', num(a.requests).toLocaleString('en-US'),
+            pct(num(a.success_rate)), fmt(num(a.request_throughput)),
+            a.ttft_ms ? fmt(a.ttft_ms.p50) : '–', a.e2e_ms ? fmt(a.e2e_ms.p99) : '–',
+            a.schedule_lateness_ms ? fmt(a.schedule_lateness_ms.p99) : '–',
+            w.cpu_utilization !== undefined ? pct(w.cpu_utilization) : '–',
+            num(w.records_dropped), w.failed ? 'FAILED: ' + (w.failure || '') : 'ok'];
+        })));
+    }
+
+    var errRows = [];
+    (S.engines || []).forEach(function (e) {
+      ((e.aggregates || {}).errors || []).forEach(function (x) {
+        errRows.push([e.engine, x.error_class, num(x.count).toLocaleString('en-US'), x.example_message || '']);
+      });
+    });
+    s.appendChild(el('h3', { text: 'Errors' }));
+    if (errRows.length) {
+      s.appendChild(table(['engine', 'class', 'count', 'example message'], errRows, 'errors'));
+    } else {
+      s.appendChild(el('p', { cls: 'ok-note', text: 'No failed requests.' }));
+    }
+  }
+
+  var METRICS = [
+    ['ttft_ms', 'TTFT', 'Time to first token'],
+    ['itl_ms', 'ITL', 'Inter-token latency (pooled gaps)'],
+    ['tpot_ms', 'TPOT', 'Time per output token'],
+    ['e2e_ms', 'E2E', 'End-to-end latency'],
+  ];
+
+  function distributions() {
+    var names = R.has_requests ? R.engines : engineNames();
+    var s = section('distributions', 'Latency distributions',
+      R.has_requests
+        ? 'From requests.csv: successful measured requests. CDF: share of requests at or below a latency. Histogram: share of requests per bin (the slowest 0.5% may fall beyond the last bin; the caption says how many).'
+        : 'requests.csv was not written for this run (outputs.csv: false): CDFs are drawn through the summary\'s percentiles.');
+    METRICS.forEach(function (m) {
+      var key = m[0];
+      s.appendChild(el('h3', { cls: 'metric-title', text: m[1] + ' — ' + m[2] }));
+      var grid = el('div', { cls: 'grid2' });
+      s.appendChild(grid);
+      var tables = [], series = [];
+      if (R.has_requests) {
+        var dist = R.dist[key];
+        dist.engines.forEach(function (d, i) {
+          if (!d.n) return;
+          tables.push([d.cdf.x, d.cdf.p.map(function (p) { return 100 * p; })]);
+          series.push(lineSeries(names[i] + ' (n=' + d.n.toLocaleString('en-US') + ')', i));
+        });
+      } else {
+        (S.engines || []).forEach(function (e, i) {
+          var d = (e.aggregates || {})[key];
+          if (!d) return;
+          var qs = [[d.min, 0], [d.p50, 50], [d.p90, 90], [d.p95, 95], [d.p99, 99], [d.p999, 99.9], [d.max, 100]];
+          tables.push([qs.map(function (q) { return num(q[0]); }), qs.map(function (q) { return q[1]; })]);
+          series.push(lineSeries(e.engine, i));
+        });
+      }
+      chart(grid, {
+        id: key + '-cdf', title: m[1] + ' CDF', xLabel: m[1] + ' (ms)', yLabel: 'percentile',
+        data: tables.length ? join(tables) : [[]], series: series, yRange: [0, 100],
+        empty: 'No ' + m[1] + ' values (no successful streamed request)',
+      });
+      if (R.has_requests) {
+        var h = R.dist[key].hist;
+        var hdata = [[]], hseries = [], over = [];
+        if (h) {
+          hdata = [h.edges];
+          h.counts.forEach(function (c, i) {
+            var n = R.dist[key].engines[i].n;
+            if (!n) return;
+            var share = c.map(function (v) { return 100 * v / n; });
+            share.push(share[share.length - 1]);
+            hdata.push(share);
+            hseries.push(lineSeries(names[i], i, {
+              paths: uPlot.paths.stepped({ align: 1 }), fill: alpha(color(i), 0.18), width: 1.5,
+            }));
+            if (h.overflow[i]) over.push(names[i] + ': ' + h.overflow[i].toLocaleString('en-US') + ' above ' + fmt(h.edges[h.edges.length - 1]) + ' ms');
+          });
+        }
+        chart(grid, {
+          id: key + '-hist', title: m[1] + ' histogram', xLabel: m[1] + ' (ms)', yLabel: '% of requests',
+          data: hdata, series: hseries, caption: over.length ? 'Beyond the last bin: ' + over.join('; ') : '',
+          empty: 'No ' + m[1] + ' values',
+        });
+      }
+      // Percentile table from summary.json (exact).
+      var rows = (S.engines || []).map(function (e) {
+        var d = (e.aggregates || {})[key];
+        if (!d) return [e.engine, '0', '–', '–', '–', '–', '–', '–', '–', '–'];
+        return [e.engine, num(d.count).toLocaleString('en-US'), fmt(num(d.mean)), fmt(num(d.min)), fmt(num(d.p50)),
+          fmt(num(d.p90)), fmt(num(d.p95)), fmt(num(d.p99)), fmt(num(d.p999)), fmt(num(d.max))];
+      });
+      s.appendChild(table([m[1] + ' (ms)', 'count', 'mean', 'min', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max'], rows, 'pct'));
+    });
+  }
+
+  function xs(n, w) {
+    var x = new Array(n);
+    for (var i = 0; i < n; i++) x[i] = i * w;
+    return x;
+  }
+
+  function overTime() {
+    var s = section('over-time', 'Over time',
+      R.has_requests
+        ? 'Each engine\'s clock starts at its first measured request (engines run one after another). Buckets of ' + R.bucket_s + ' s; rates per second. Latency points are successful requests at their send time' + scatterNote() + ', with per-bucket p50 and p99.'
+        : 'requests.csv was not written for this run (outputs.csv: false): no per-request time series.');
+    if (!R.has_requests) return;
+    var names = R.engines;
+    var n = 0;
+    R.time.forEach(function (t) { n = Math.max(n, t.concurrency.length); });
+    var x = xs(n, R.bucket_s);
+    var grid = el('div', { cls: 'grid2' });
+    s.appendChild(grid);
+    var multi = names.length > 1;
+
+    [['ttft_ms', 'ttft_p50_ms', 'ttft_p99_ms', 'TTFT'], ['e2e_ms', 'e2e_p50_ms', 'e2e_p99_ms', 'E2E']].forEach(function (m) {
+      var tables = [], series = [];
+      R.time.forEach(function (t, i) {
+        var sc = t.scatter;
+        if (sc.x.length === 0) return;
+        tables.push([sc.x, sc[m[0]]]);
+        series.push(scatterSeries(multi ? names[i] + ' request' : 'request', alpha(color(i), 0.35), 3));
+        tables.push([x.slice(0, t[m[1]].length), t[m[1]], t[m[2]]]);
+        series.push(lineSeries((multi ? names[i] + ' ' : '') + 'p50', i, { width: 2 }));
+        series.push(lineSeries((multi ? names[i] + ' ' : '') + 'p99', i, { width: 1.5, dash: [6, 4] }));
+        if (m[0] === 'e2e_ms' && sc.fail_x.length) {
+          tables.push([sc.fail_x, sc.fail_e2e_ms]);
+          series.push(scatterSeries((multi ? names[i] + ' ' : '') + 'failed', '#dc2626', 4));
+        }
+      });
+      chart(grid, { id: m[0] + '-time', title: m[3] + ' over time', xLabel: 'time (s)', yLabel: m[3] + ' (ms)',
+        data: tables.length ? join(tables) : [[]], series: series, empty: 'No successful requests' });
+    });
+
+    function perEngine(id, title, key, yLabel) {
+      var data = [x], series = [];
+      R.time.forEach(function (t, i) { data.push(t[key]); series.push(lineSeries(names[i], i)); });
+      chart(grid, { id: id, title: title, xLabel: 'time (s)', yLabel: yLabel, data: data, series: series });
+    }
+    perEngine('throughput-time', 'Completed requests per second', 'completions_per_s', 'req/s');
+    perEngine('tokens-time', 'Output tokens per second', 'output_tokens_per_s', 'tokens/s');
+    perEngine('concurrency-time', 'Requests in flight (time-averaged)', 'concurrency', 'in flight');
+
+    // Errors: per engine total, plus per class when there are any.
+    var data = [x], series = [], anyErrors = false;
+    R.time.forEach(function (t, i) {
+      var total = t.concurrency.map(function (c) { return c == null ? null : 0; });
+      var classes = Object.keys(t.errors_per_s);
+      classes.forEach(function (cls) {
+        anyErrors = true;
+        t.errors_per_s[cls].forEach(function (v, b) { if (v != null) total[b] += v; });
+      });
+      data.push(total);
+      series.push(lineSeries((multi ? names[i] + ' ' : '') + 'all errors', i));
+      if (classes.length > 1 || (multi && classes.length)) {
+        classes.forEach(function (cls, k) {
+          data.push(t.errors_per_s[cls]);
+          series.push(lineSeries((multi ? names[i] + ' ' : '') + cls, i, { dash: [4 + 2 * k, 3], width: 1.5 }));
+        });
+      } else if (classes.length === 1) {
+        series[series.length - 1].label = (multi ? names[i] + ' ' : '') + classes[0];
+      }
+    });
+    chart(grid, { id: 'errors-time', title: 'Errors per second', xLabel: 'time (s)', yLabel: 'errors/s',
+      data: data, series: series, caption: anyErrors ? '' : 'No failed requests: the line stays at zero.' });
+  }
+
+  function scatterNote() {
+    var k = 1;
+    (R.time || []).forEach(function (t) { k = Math.max(k, t.scatter.stride); });
+    return k > 1 ? ' (every ' + k + 'th request, to keep the page fast)' : '';
+  }
+
+  function perWorker() {
+    if (!R.has_requests || !R.workers.length) return;
+    var s = section('workers', 'Per worker',
+      'Each worker\'s share of the load, on its engine\'s clock. A worker that lags or stalls shows here first.');
+    var n = 0;
+    R.time.forEach(function (t) { n = Math.max(n, t.concurrency.length); });
+    var x = xs(n, R.bucket_s);
+    var multi = R.engines.length > 1;
+    var grid = el('div', { cls: 'grid2' });
+    s.appendChild(grid);
+    [['completions_per_s', 'Completed requests per second, per worker', 'req/s'],
+     ['concurrency', 'Requests in flight, per worker', 'in flight']].forEach(function (m, k) {
+      var data = [x], series = [];
+      R.workers.forEach(function (w, i) {
+        data.push(w[m[0]]);
+        series.push(lineSeries(multi ? w.worker + ' · ' + w.engine : w.worker, i));
+      });
+      chart(grid, { id: 'worker-' + (k === 0 ? 'throughput' : 'concurrency'), title: m[1],
+        xLabel: 'time (s)', yLabel: m[2], data: data, series: series });
+    });
+  }
+
+  function scenario() {
+    var s = section('scenario', 'Scenario');
+    var text = DATA.scenario_yaml || JSON.stringify(S.scenario || {}, null, 2);
+    s.appendChild(el('pre', { cls: 'scenario', text: text }));
+  }
+
+  function definitions() {
+    var s = section('definitions', 'Metric definitions',
+      'As in docs/metrics.md; recorded in summary.json with the run.');
+    s.appendChild(table(['metric', 'unit', 'definition'], (S.definitions || []).map(function (d) {
+      return [el('code', { text: d.name }), d.unit || '', d.definition || ''];
+    }), 'defs'));
+  }
+
+  function footer() {
+    document.getElementById('app').appendChild(el('footer', null, [
+      'Generated by llmbench ' + (S.llmbench_version || '?') + ' · charts: uPlot ' + DATA.uplot_version +
+      ' (MIT), inlined · works offline · data: summary.json' + (R.has_requests ? ', requests.csv (' +
+      num(R.rows).toLocaleString('en-US') + ' rows)' : ''),
+    ]));
+  }
+
+  function nav() {
+    var links = [['summary', 'Summary'], ['distributions', 'Distributions'], ['over-time', 'Over time']];
+    if (R.has_requests && R.workers.length) links.push(['workers', 'Workers']);
+    links.push(['scenario', 'Scenario'], ['definitions', 'Definitions']);
+    document.getElementById('app').appendChild(el('nav', null, links.map(function (l) {
+      return el('a', { href: '#' + l[0], text: l[1] });
+    })));
+  }
+
+  document.title = 'llmbench · ' + ((S.scenario || {}).name || '') + ' · ' + (S.run_id || '');
+  var app = document.getElementById('app');
+  app.textContent = '';
+  header();
+  verdict();
+  nav();
+  kpis();
+  summaryTables();
+  distributions();
+  overTime();
+  perWorker();
+  scenario();
+  definitions();
+  footer();
+
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      charts.forEach(function (c) {
+        c.u.setSize({ width: Math.max(300, c.holder.clientWidth), height: 260 });
+      });
+    }, 100);
+  });
+  document.body.setAttribute('data-charts', String(document.querySelectorAll('.chart').length));
+  document.body.setAttribute('data-render-ms', String(Math.round(performance.now() - T0)));
+  document.body.setAttribute('data-rendered', 'ok');
+})();
