@@ -13,7 +13,10 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/diff.h"
 #include "coordinator/dispatch.h"
+#include "coordinator/dispatch_repeat.h"
+#include "coordinator/dispatch_sweep.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
@@ -38,6 +41,7 @@ struct RunFlags {
   std::string log_level = "warn";
   double worker_timeout_s = 5;
   std::string tls_ca, tls_cert, tls_key, token_file;
+  int repeat = 1;
 
   void Add(CLI::App* app) {
     app->add_option("--workers", workers,
@@ -64,6 +68,10 @@ struct RunFlags {
     auto* key = app->add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
     cert->needs(key);
     key->needs(cert);
+    app->add_option("--repeat", repeat,
+                    "Run the scenario K times (OUT/run-1 .. run-K) and write OUT/repeat.json: "
+                    "mean and 95% CI of the headline metrics across runs")
+        ->check(CLI::Range(1, 1000));
     app->add_option("--token-file", token_file,
                     "File holding the remote workers' shared token (default: $LLMBENCH_TOKEN)");
   }
@@ -82,6 +90,7 @@ struct RunFlags {
     o.tls_cert = tls_cert;
     o.tls_key = tls_key;
     o.token_file = token_file;
+    o.repeat = repeat;
     return o;
   }
 };
@@ -200,6 +209,22 @@ int Fail(const absl::Status& status) {
 }
 
 int RunAndReport(v1::Scenario scenario, const RunOptions& options) {
+  // A sweep profile runs the capacity sweep; --repeat K runs the scenario K times.
+  if (scenario.load().has_sweep()) {
+    if (options.repeat > 1) {
+      return Fail(absl::InvalidArgumentError("--repeat does not apply to a sweep scenario"));
+    }
+    absl::StatusOr<RunOutcome> swept = RunSweep(scenario, options);
+    if (!swept.ok()) return Fail(swept.status());
+    PrintOutcome(*swept);
+    return swept->exit_status;
+  }
+  if (options.repeat > 1) {
+    absl::StatusOr<RepeatOutcome> repeated = RunRepeated(scenario, options, options.repeat);
+    if (!repeated.ok()) return Fail(repeated.status());
+    PrintRepeatOutcome(*repeated);
+    return repeated->exit_status;
+  }
   absl::StatusOr<RunOutcome> outcome = RunScenario(scenario, options);
   if (!outcome.ok()) return Fail(outcome.status());
   PrintOutcome(*outcome);
@@ -245,7 +270,8 @@ int RunCli(int argc, char** argv) {
       "Examples:\n"
       "  llmbench quick --engine ollama --url http://127.0.0.1:11434 --model llama3.2 -n 50 -c 4\n"
       "  llmbench run examples/vllm.yaml --workers 10.0.0.5:50051,10.0.0.6:50051\n"
-      "  llmbench report results/20261127-120000-ab12\n")};
+      "  llmbench report results/20261127-120000-ab12\n"
+      "  llmbench diff results/base results/candidate --max-regression ttft_p99=10%\n")};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("llmbench ") + kVersion);
 
@@ -321,6 +347,39 @@ int RunCli(int argc, char** argv) {
   std::string e_scenario;
   engines->add_option("scenario", e_scenario, "Scenario file whose engines to check");
   engines->add_option("--target,-t", e_targets, "NAME=KIND,URL,MODEL (repeatable)");
+
+  CLI::App* diff = app.add_subcommand(
+      "diff", "Regression check: compare a candidate results folder with a base one");
+  diff->footer(
+      "Exit status: 0 no metric regressed; 5 a metric REGRESSED (significant and worse than its "
+      "maximum regression); 1 error; 2 usage.\n"
+      "Metrics: ttft_p50 ttft_p99 tpot_p50 tpot_p99 itl_p50 itl_p99 e2e_p50 e2e_p99 "
+      "request_throughput output_token_throughput\n"
+      "Examples:\n"
+      "  llmbench diff results/base results/candidate\n"
+      "  llmbench diff base cand --max-regression ttft_p99=10% --max-regression e2e_p50=5%\n"
+      "  llmbench diff base cand --thresholds ci/thresholds.yaml --out results/diff");
+  std::string diff_base, diff_candidate, diff_out, diff_thresholds_file;
+  std::vector<std::string> diff_max;
+  std::string diff_default = "10%";
+  double diff_alpha = 0.05;
+  uint64_t diff_seed = 1;
+  int diff_resamples = 1000;
+  diff->add_option("base", diff_base, "Base results folder (summary.json, requests.csv)")
+      ->required();
+  diff->add_option("candidate", diff_candidate, "Candidate results folder")->required();
+  diff->add_option("--max-regression", diff_max,
+                   "METRIC=PERCENT: largest allowed worsening of METRIC (repeatable)");
+  diff->add_option("--default-max-regression", diff_default,
+                   "Largest allowed worsening of metrics not named (default 10%)");
+  diff->add_option("--thresholds", diff_thresholds_file,
+                   "YAML file: alpha, default_max_regression, max_regression: {METRIC: PERCENT}");
+  diff->add_option("--alpha", diff_alpha, "Significance level (default 0.05)")
+      ->check(CLI::Range(1e-9, 0.5));
+  diff->add_option("--seed", diff_seed, "Bootstrap seed (default 1)");
+  diff->add_option("--bootstrap", diff_resamples, "Bootstrap resamples (default 1000)")
+      ->check(CLI::Range(10, 100000));
+  diff->add_option("--out", diff_out, "Folder for diff.html (default: the candidate folder)");
 
   CLI::App* report = app.add_subcommand("report", "Re-render results from a stored summary.json");
   report->footer("Example:\n  llmbench report results/20261127-120000-ab12");
@@ -418,6 +477,42 @@ int RunCli(int argc, char** argv) {
       if (!r.healthy) status = kExitError;
     }
     return status;
+  }
+  if (diff->parsed()) {
+    DiffOptions options;
+    absl::StatusOr<double> default_max = ParsePercent(diff_default, "--default-max-regression");
+    if (!default_max.ok()) return Fail(default_max.status());
+    options.thresholds.default_max_regression = *default_max;
+    options.thresholds.alpha = diff_alpha;
+    if (!diff_thresholds_file.empty()) {
+      absl::Status loaded = LoadThresholdsFile(diff_thresholds_file, &options.thresholds);
+      if (!loaded.ok()) return Fail(loaded);
+    }
+    for (const std::string& spec : diff_max) {  // the command line wins over the file
+      absl::Status added = AddMaxRegression(spec, &options.thresholds);
+      if (!added.ok()) return Fail(added);
+    }
+    options.seed = diff_seed;
+    options.bootstrap_resamples = diff_resamples;
+    absl::StatusOr<DiffReport> compared = DiffRunDirs(diff_base, diff_candidate, options);
+    if (!compared.ok()) return Fail(compared.status());
+    std::fputs(DiffConsoleTable(*compared).c_str(), stdout);
+    const std::string out_dir = diff_out.empty() ? diff_candidate : diff_out;
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    const std::string html_path = (std::filesystem::path(out_dir) / kDiffHtmlFileName).string();
+    std::FILE* html = ec ? nullptr : std::fopen(html_path.c_str(), "wb");
+    if (html == nullptr) {
+      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
+    }
+    const std::string page = DiffHtml(*compared);
+    const bool written = std::fwrite(page.data(), 1, page.size(), html) == page.size();
+    if (std::fclose(html) != 0 || !written) {
+      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
+    }
+    std::printf("diff report: %s\n", html_path.c_str());
+    std::fflush(stdout);
+    return DiffExitStatus(*compared);
   }
   if (report->parsed()) {
     absl::StatusOr<v1::RunResult> result = LoadRunResult(report_dir);

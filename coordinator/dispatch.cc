@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "common/version.h"
 #include "coordinator/aggregate.h"
+#include "coordinator/cost.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
@@ -377,6 +378,7 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   outcome.result.set_started_unix_ns(started_unix_ns);
   outcome.result.set_finished_unix_ns(clock.UnixNowNs());
   *outcome.result.mutable_verdict() = ComputeVerdict(outcome.result, scenario.thresholds());
+  AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
   if (interrupted) {
     outcome.result.mutable_verdict()->add_reasons("run interrupted by the user: partial results");
   }

@@ -35,6 +35,8 @@ struct RunOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string token_file;
+  // --repeat K: the CLI runs the scenario K times (dispatch_repeat.h); RunScenario ignores it.
+  int repeat = 1;
 };
 
 struct RunOutcome {

@@ -13,6 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "coordinator/aggregate.h"
+#include "coordinator/cost.h"
+#include "coordinator/sweep.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace llmbench::coordinator {
@@ -249,16 +251,35 @@ std::vector<std::string> EngineRow(const std::string& name, const v1::Aggregates
   return row;
 }
 
+void AppendCostCells(const v1::EngineResult& e, std::vector<std::string>* row) {
+  const v1::Cost& c = e.cost();
+  auto cell = [&](bool has, double v) {
+    return e.has_cost() && has ? absl::StrFormat("%.4g", v) : std::string("-");
+  };
+  row->push_back(cell(c.has_per_million_output_tokens(), c.per_million_output_tokens()));
+  row->push_back(cell(c.has_per_million_total_tokens(), c.per_million_total_tokens()));
+  row->push_back(cell(c.has_per_request(), c.per_request()));
+}
+
 }  // namespace
 
 std::string ConsoleSummary(const v1::RunResult& result) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"engine", "requests", "ok %", "req/s", "out tok/s", "TTFT p50", "TTFT p99",
                   "ITL p50", "ITL p99", "TPOT p50", "E2E p50", "E2E p99", "goodput"});
+  // Cost columns (coordinator/cost.h) only when some engine has a price.
+  const bool with_cost = HasAnyCost(result);
+  if (with_cost) {
+    for (const char* h : {"cost/M out tok", "cost/M tok", "cost/req"}) rows[0].push_back(h);
+  }
   for (const v1::EngineResult& e : result.engines()) {
     rows.push_back(EngineRow(e.engine(), e.aggregates()));
+    if (with_cost) AppendCostCells(e, &rows.back());
   }
-  if (result.engines_size() != 1) rows.push_back(EngineRow("all", result.overall()));
+  if (result.engines_size() != 1) {
+    rows.push_back(EngineRow("all", result.overall()));
+    if (with_cost) AppendCostCells(v1::EngineResult(), &rows.back());
+  }
 
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {
@@ -281,7 +302,9 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   total += 2 * (widths.size() - 1);
   absl::StrAppend(&out, std::string(total, '-'), "\n");
   for (size_t i = 1; i < rows.size(); ++i) append_row(rows[i]);
-  absl::StrAppend(&out, "(latencies in ms; req/s and goodput in requests/s)\n");
+  absl::StrAppend(&out, "(latencies in ms; req/s and goodput in requests/s",
+                  with_cost ? "; cost in the price's currency" : "", ")\n");
+  absl::StrAppend(&out, SweepTable(result));
 
   const v1::Aggregates& overall = result.overall();
   if (overall.has_schedule_lateness_ms()) {

@@ -196,7 +196,7 @@ TEST(ReportDataJsonTest, LargeRunIsDownsampled) {
   const int n = 20000;  // 2 requests per ms for 10 s
   for (int i = 0; i < n; ++i) {
     const int64_t sent = int64_t{i} * 500'000;
-    csv += "e,w1,false," + std::to_string(sent) + "," + std::to_string(sent + 10'000'000 + i) +
+    csv += "vllm,w1,false," + std::to_string(sent) + "," + std::to_string(sent + 10'000'000 + i) +
            "," + std::to_string(sent + 50'000'000) + ",10000000;20000000,2,none\n";
   }
   absl::StatusOr<std::string> json = DataFor(csv);
@@ -253,7 +253,8 @@ TEST(RenderHtmlReportTest, SelfContainedAndEscaped) {
     ++closes;
   }
   EXPECT_EQ(closes, 4u);
-  EXPECT_NE(html->find("odd \\u003c/script>\\u003cscript>alert(1)\\u003c/script> reason"),
+  EXPECT_NE(html->find("odd \\u003c/script>\\u003cscript>alert(1)\\u003c/script> reason"), std::string::npos) << html->substr(html->find("odd"), 80);
+  EXPECT_NE(0,
             std::string::npos);
   EXPECT_NE(html->find("name: \\u003c/script>golden\\n"), std::string::npos);
   EXPECT_NE(html->find(std::string(report_assets::UplotJs())), std::string::npos);

@@ -145,6 +145,7 @@ absl::StatusOr<std::string> NewRandomToken() {
 WorkerClient::WorkerClient(std::string address, WorkerClientSecurity security)
     : address_(std::move(address)),
       token_(std::move(security.token)),
+      tls_(security.tls),
       channel_(MakeChannel(address_, security)) {}
 
 WorkerClient::~WorkerClient() = default;
@@ -174,7 +175,15 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
       --i;
       continue;
     }
-    if (!status.ok()) return WithAddress(address_, status);
+    if (!status.ok()) {
+      absl::Status error = WithAddress(address_, status);
+      if (i == 0 && !tls_ && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        // A TLS worker closes a plaintext connection: say so, it is the likely cause.
+        return absl::UnavailableError(absl::StrCat(
+            error.message(), " (if the worker serves TLS, give its CA with --tls-ca)"));
+      }
+      return error;
+    }
     if (rtt < best.rtt_ns) {
       best.rtt_ns = rtt;
       best.clock_offset_ns = response.unix_time_ns() - (t0_unix + rtt / 2);

@@ -80,6 +80,7 @@ class WorkerClient {
  private:
   const std::string address_;
   const std::string token_;
+  const bool tls_;
   std::shared_ptr<grpc::Channel> channel_;  // shared with gRPC stubs
   std::mutex mu_;
   grpc::ClientContext* running_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -6,6 +6,7 @@
 #   scripts/soak.sh                      # build build-asan, run, check, print the numbers
 #   SOAK_BUILD=0 scripts/soak.sh         # reuse an existing build-asan
 #   SOAK_DURATION=120 SOAK_CONCURRENCY=2000 scripts/soak.sh   # a shorter try
+#   SOAK_COORDINATOR=build/coordinator/llmbench scripts/soak.sh  # a non-ASan coordinator
 #
 # What it does: builds BUILD_DIR (default build-asan) with -DLLMBENCH_SANITIZE=address; raises
 # ulimit -n; starts the sim and one worker (ASan binaries, ASAN_OPTIONS=detect_leaks=1);
@@ -38,7 +39,9 @@ if [ "${SOAK_BUILD:-1}" != "0" ]; then
 fi
 sim_bin="$build_dir/sim/llmbench-sim"
 worker_bin="$build_dir/worker/llmbench-worker"
-coord_bin="$build_dir/coordinator/llmbench"
+# The coordinator only aggregates; any build of it will do (SOAK_COORDINATOR), by default the
+# ASan one.
+coord_bin="${SOAK_COORDINATOR:-$build_dir/coordinator/llmbench}"
 for bin in "$sim_bin" "$worker_bin" "$coord_bin"; do
   [ -x "$bin" ] || { echo "soak: $bin is missing (build $build_dir first)" >&2; exit 1; }
 done

@@ -633,9 +633,10 @@ void Engine::OnTimer() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_.clear();
-    // One step per timer callback: its tokens reach the sessions (which may stall their
-    // sequence) before the next step runs; a late engine catches up one step per loop turn.
-    sched_.AdvanceTo(NowNs(), events_, /*max_step_ends=*/1);
+    // At most kMaxCatchUpSteps steps per timer callback: their tokens reach the sessions
+    // (which may stall their sequence) before later steps run, and a late engine still sends a
+    // stream several tokens per write instead of one (the kernel's send is the dominant cost).
+    sched_.AdvanceTo(NowNs(), events_, kMaxCatchUpSteps);
     for (const SchedulerEvent& ev : events_) {
       if (ev.kind == SchedulerEvent::Kind::kStep) {
         ++steps_;

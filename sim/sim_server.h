@@ -18,14 +18,14 @@
 // stall (vllm:inter_token_latency_seconds too); /sim/metrics counts only emitted tokens
 // (llmbench_sim_tokens_generated_total), still counts the stream in llmbench_sim_running, and
 // reports llmbench_sim_stalled (gauge) and llmbench_sim_backpressure_stalls_total.
-// Memory per connection is therefore bounded by
-//   kMaxUnwrittenBytes + the events of one decode step already in flight (one token event,
-//   a few hundred bytes)  — held in two std::string buffers whose capacity may be up to twice
-//   that —
-// + a fixed overhead of about 16 KiB (session, HTTP parser with the request, read buffer up to
-//   kMaxPipelinedBytes)
-// + for TGI-native streams and non-stream requests only, the generated text (<= max_tokens
-//   tokens). The huge_line fault (one 10 MiB event) exceeds the cap once, by design.
+// Memory per connection is therefore bounded: at most kMaxUnwrittenBytes + kMaxCatchUpSteps
+// token events (a few hundred bytes each) of output is queued, held in two std::string buffers whose capacity can
+// reach twice that (so <= 2 x kMaxUnwrittenBytes allocated), plus a fixed overhead under 32 KiB
+// (session, HTTP parser holding the request, read buffer up to kMaxPipelinedBytes when a client
+// pipelines) — measured ~105 KiB of RSS per stalled stream (tests/sim/sim_backpressure_test.cc)
+// — plus, for TGI-native streams and non-stream requests only, the generated text (<= max_tokens
+// tokens). The huge_line fault (one 10 MiB event) exceeds the cap once, by design. Kernel socket
+// buffers (up to net.ipv4.tcp_wmem's max per socket) come on top and are not in the RSS.
 //
 // Closed connections: while a generation runs, a read stays pending on the socket; EOF or an
 // error (the client closed or reset) cancels the sequence at once (outcome="cancelled"), frees
@@ -45,6 +45,9 @@ namespace llmbench::sim {
 
 // Per-connection cap on output not yet written to the socket (see Backpressure above).
 inline constexpr size_t kMaxUnwrittenBytes = 64 * 1024;
+// Decode steps one timer callback may run when the engine is late (CPU-starved): a stalled
+// stream can receive at most this many tokens beyond the cap before its stall takes effect.
+inline constexpr int kMaxCatchUpSteps = 16;
 // Bytes a client may send ahead (pipelining) while a generation runs before the server stops
 // reading its socket until the response ends.
 inline constexpr size_t kMaxPipelinedBytes = 64 * 1024;

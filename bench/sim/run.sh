@@ -76,8 +76,11 @@ metric() {  # sum of a /sim/metrics sample family; retries while the sim's backl
   [ -n "$body" ] || { echo "run.sh: /sim/metrics did not answer" >&2; exit 1; }
   awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f\n", s }' <<<"$body"
 }
-cpu_ticks() {  # utime + stime of the sim, in clock ticks
-  sed 's/^.*) //' "/proc/$sim_pid/stat" | awk '{ print $12 + $13 }'
+cpu_ticks() {  # utime + stime of a process (default: the sim), in clock ticks
+  sed 's/^.*) //' "/proc/${1:-$sim_pid}/stat" | awk '{ print $12 + $13 }'
+}
+runq_ns() {  # time the sim spent runnable but waiting for its CPU (other load on that core)
+  awk '{ print $2 }' "/proc/$sim_pid/schedstat"
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$sim_pid/status"; }
 hz=$(getconf CLK_TCK)
@@ -102,16 +105,23 @@ echo "running_streams $running (after ${settle_s}s)"
 
 # (b) tokens per second and per CPU-second of the sim over a window; (c) RSS at full load.
 t0=$(date +%s.%N); tok0=$(metric llmbench_sim_tokens_generated_total); cpu0=$(cpu_ticks)
+wcpu0=$(cpu_ticks "$wrk_pid"); rq0=$(runq_ns)
 sleep "$WINDOW_S"
 t1=$(date +%s.%N); tok1=$(metric llmbench_sim_tokens_generated_total); cpu1=$(cpu_ticks)
+wcpu1=$(cpu_ticks "$wrk_pid"); rq1=$(runq_ns)
 running_end=$(metric llmbench_sim_running)
+stalled_end=$(metric llmbench_sim_stalled)
+stalls=$(metric llmbench_sim_backpressure_stalls_total)
 load_rss=$(rss_kib)
 
 awk -v t0="$t0" -v t1="$t1" -v k0="$tok0" -v k1="$tok1" -v c0="$cpu0" -v c1="$cpu1" -v hz="$hz" \
-    -v r="$running" -v re="$running_end" -v idle="$idle_rss" -v load="$load_rss" '
+    -v r="$running" -v re="$running_end" -v idle="$idle_rss" -v load="$load_rss" \
+    -v w0="$wcpu0" -v w1="$wcpu1" -v q0="$rq0" -v q1="$rq1" -v st="$stalled_end" -v sn="$stalls" '
   BEGIN {
     wall = t1 - t0; cpu = (c1 - c0) / hz; tok = k1 - k0;
     printf "window_s %.2f\nsim_cpu_s %.2f\ntokens %d\n", wall, cpu, tok;
+    printf "sim_runq_wait_s %.2f\nwrk_cpu_s %.2f\n", (q1 - q0) / 1e9, (w1 - w0) / hz;
+    printf "stalled_at_end %d\nbackpressure_stalls_total %d\n", st, sn;
     printf "events_per_s_wall %.0f\n", tok / wall;
     if (cpu > 0) printf "events_per_cpu_s %.0f\n", tok / cpu;
     printf "running_at_end %d\nload_rss_kib %d\n", re, load;

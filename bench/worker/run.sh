@@ -55,7 +55,7 @@ sim_pid=""
 bg_pid=""
 cleanup() {
   [ -n "$bg_pid" ] && kill "$bg_pid" 2>/dev/null || true
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+  stop_sim
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -76,9 +76,11 @@ start_sim() {  # start_sim FLAGS...: a fresh vllm sim on an ephemeral port; sets
   [ -n "$port" ] || { echo "run.sh: sim did not start:" >&2; cat "$tmp/sim.err" >&2; exit 1; }
   base="http://127.0.0.1:$port"
 }
-stop_sim() {
+stop_sim() {  # SIGTERM, then SIGKILL after 10 s (a backed-up sim can be slow to exit)
   if [ -n "$sim_pid" ]; then
     kill "$sim_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$sim_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$sim_pid" 2>/dev/null || true
     wait "$sim_pid" 2>/dev/null || true
     sim_pid=""
   fi

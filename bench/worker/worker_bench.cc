@@ -64,6 +64,7 @@ struct BenchOptions {
   double hold_timeout_s = 120;
   double hold_s = 5;
   bool print_request = false;
+  size_t drain_batch = 256;  // records the consumer waits for (the gRPC service's default)
 };
 
 // A "VmRSS:" / "VmHWM:" field of /proc/self/status in KiB; -1 when unreadable.
@@ -333,10 +334,14 @@ int Run(const BenchOptions& o) {
 
   RecordTotals totals;
   std::vector<llmbench::v1::RequestRecord> batch;
+  double next_sample = 0;
   auto drain = [&](int64_t wait_ns) {
     batch.clear();
-    runner.records().WaitPop(&batch, 4096, EventLoop::MonotonicNowNs() + wait_ns);
-    run_queue.Sample();
+    runner.records().WaitPop(&batch, o.drain_batch, EventLoop::MonotonicNowNs() + wait_ns);
+    if (NowSeconds() >= next_sample) {  // reading /proc costs CPU: at most 10 times a second
+      run_queue.Sample();
+      next_sample = NowSeconds() + 0.1;
+    }
     for (const auto& r : batch) totals.Add(r);
   };
 
@@ -392,6 +397,7 @@ int Run(const BenchOptions& o) {
   while (!runner.records().drained()) drain(100'000'000);
   runner.Join();
   drain(0);
+  run_queue.Sample();
   const double wall = NowSeconds() - t0;
   const double cpu = ProcessCpuSeconds() - cpu0;
   const llmbench::v1::ShardSummary summary = runner.summary();
@@ -487,6 +493,8 @@ int main(int argc, char** argv) {
                  "llmbench-sim /sim/metrics URL (concurrent-streams: confirm the streams run)");
   app.add_option("--hold-timeout", o.hold_timeout_s, "concurrent-streams: max seconds to ramp");
   app.add_option("--hold", o.hold_s, "concurrent-streams: seconds all streams stay held first");
+  app.add_option("--drain-batch", o.drain_batch, "records the reader waits for per pop")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   app.add_flag("--print-request", o.print_request, "print method, path and body, then exit");
   try {
     app.parse(argc, argv);

@@ -326,6 +326,13 @@ TEST_F(TlsTest, PlaintextClientToTlsWorkerIsRefused) {
   ASSERT_FALSE(worker.address.empty());
   grpc::Status status = Describe(Channel(worker.address), "");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // The coordinator's client says what is likely wrong.
+  coordinator::WorkerClient client(worker.address);
+  absl::StatusOr<coordinator::WorkerInfo> info = client.Describe(1, 3000);
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(info.status().message()),
+              ::testing::EndsWith("(if the worker serves TLS, give its CA with --tls-ca)"));
   // The worker is still serving TLS clients.
   EXPECT_TRUE(Describe(Channel(worker.address, certs_.ca), "").ok());
 }
@@ -343,7 +350,7 @@ TEST_F(TlsTest, WorkerCertificateFromAnotherCaIsRefused) {
   absl::StatusOr<coordinator::WorkerInfo> info = client.Describe(1, 3000);
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable) << info.status();
-  EXPECT_THAT(info.status().message(), StartsWith(absl::StrCat("worker ", worker.address, ": ")));
+  EXPECT_THAT(std::string(info.status().message()), StartsWith(absl::StrCat("worker ", worker.address, ": ")));
 }
 
 TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
@@ -860,7 +867,8 @@ TEST_F(ApiKeyTest, RejectedKeyIsNotInTheErrorsEither) {
   CoordinatorRun checked = RunCoordinator(args, {absl::StrCat(key_env_, "=", key_)});
   ASSERT_TRUE(checked.exit.exited) << checked.err;
   EXPECT_EQ(checked.exit.code, 1) << checked.out << "\n" << checked.err;
-  EXPECT_THAT(checked.err, HasSubstr("401"));
+  EXPECT_THAT(checked.err, HasSubstr(absl::StrCat("engine openai at ", engine.url(),
+                                                  " is not healthy: Incorrect API key provided")));
   ExpectNoKeyInRun(checked);
   // 2. Without the check every request fails with 401 and is recorded.
   args = base;
@@ -868,7 +876,9 @@ TEST_F(ApiKeyTest, RejectedKeyIsNotInTheErrorsEither) {
   CoordinatorRun unchecked = RunCoordinator(args, {absl::StrCat(key_env_, "=", key_)});
   ASSERT_TRUE(unchecked.exit.exited) << unchecked.err;
   EXPECT_TRUE(fs::exists(dir_ / "unchecked/summary.json")) << unchecked.out << unchecked.err;
-  EXPECT_THAT(ReadAll(dir_ / "unchecked/summary.json"), HasSubstr("401"));
+  const std::string summary = ReadAll(dir_ / "unchecked/summary.json");
+  EXPECT_THAT(summary, HasSubstr("\"error_class\": \"http_4xx\""));
+  EXPECT_THAT(summary, HasSubstr("\"example_message\": \"Incorrect API key provided\""));
   ExpectNoKeyInRun(unchecked);
   ExpectNoKeyInFolder(dir_ / "unchecked");
   ExpectNoKey("the worker's stderr", worker.process->Stderr());

@@ -95,12 +95,13 @@ class RawClient {
   int fd_;
 };
 
-// A streaming vLLM /v1/completions request for exactly `tokens` tokens.
-std::string StreamRequest(int tokens) {
+// A streaming vLLM /v1/completions request for exactly `tokens` tokens; `extra_headers` are
+// complete "Name: value\r\n" lines.
+std::string StreamRequest(int tokens, const std::string& extra_headers = "") {
   const std::string body = absl::StrCat(
       R"({"model":"sim-model","prompt":"a b c d","max_tokens":)", tokens,
       R"(,"ignore_eos":true,"stream":true})");
-  return absl::StrCat("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+  return absl::StrCat("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n", extra_headers,
                       "Content-Type: application/json\r\nContent-Length: ", body.size(),
                       "\r\n\r\n", body);
 }
@@ -158,11 +159,12 @@ void RaiseFdLimit() {
   }
 }
 
-// Fast steps and no per-sequence cost: every stream gets ~1000 tokens/s unless stalled.
-SimProcess::Options FastSim() {
+// Fast steps and no per-sequence cost: every stream gets 1000/itl_ms tokens/s unless stalled
+// (or the simulator runs out of CPU).
+SimProcess::Options FastSim(const std::string& itl_ms = "1") {
   SimProcess::Options options;
   options.kinds = {"vllm"};
-  options.args = {"--itl-ms",        "1",    "--itl-per-seq-us",    "0",
+  options.args = {"--itl-ms",        itl_ms, "--itl-per-seq-us",    "0",
                   "--ttft-base-ms",  "1",    "--ttft-per-token-us", "0",
                   "--max-batch",     "1000", "--max-model-len",     "2000000"};
   return options;
@@ -170,7 +172,9 @@ SimProcess::Options FastSim() {
 
 TEST(SimBackpressureTest, ReadersThatNeverDrainKeepMemoryBounded) {
   RaiseFdLimit();
-  auto sim = SimProcess::Start(FastSim());
+  // 0.25 ms steps: the loopback sender buffer autotunes up to 4 MiB (net.ipv4.tcp_wmem), so a
+  // stream emits ~1.7 MB (~11k tokens) into the kernel before the sim's own buffer fills.
+  auto sim = SimProcess::Start(FastSim("0.25"));
   ASSERT_TRUE(sim.ok()) << sim.status();
   const pid_t pid = (*sim)->process().pid();
   (void)SimMetrics(**sim);  // warm up the metrics path before the baseline
@@ -185,14 +189,14 @@ TEST(SimBackpressureTest, ReadersThatNeverDrainKeepMemoryBounded) {
     ASSERT_TRUE(c->SendAll(StreamRequest(1'000'000)));
     clients.push_back(std::move(c));
   }
-  // Every stream fills the client's kernel buffers, then kMaxUnwrittenBytes in the sim, then
-  // stalls. At ~1000 tokens/s of ~150 bytes that takes well under 5 s; allow 30 s.
-  EXPECT_EQ(WaitForMetric(**sim, "llmbench_sim_stalled", kStreams, std::chrono::seconds(30)),
+  // Every stream fills the kernel buffers, then kMaxUnwrittenBytes in the sim, then stalls.
+  // That is ~2.3M tokens in all, ~5 s of one core; allow 60 s on a loaded machine.
+  EXPECT_EQ(WaitForMetric(**sim, "llmbench_sim_stalled", kStreams, std::chrono::seconds(60)),
             kStreams);
   auto m1 = SimMetrics(**sim);
   EXPECT_EQ(m1["llmbench_sim_running"], kStreams);
-  // Without backpressure the next 3 s would add 200 streams x ~3000 tokens x ~150 bytes
-  // (~90 MB) of buffered output.
+  // Without backpressure the next 3 s would add 200 streams x ~12000 tokens x ~150 bytes
+  // (~360 MB) of buffered output (an unfixed sim grew by 1.4 GB in this test).
   std::this_thread::sleep_for(std::chrono::seconds(3));
   auto m2 = SimMetrics(**sim);
   const int64_t rss2 = VmRssKib(pid);
@@ -201,7 +205,7 @@ TEST(SimBackpressureTest, ReadersThatNeverDrainKeepMemoryBounded) {
   EXPECT_EQ(m2["llmbench_sim_tokens_generated_total"], m1["llmbench_sim_tokens_generated_total"])
       << "a stalled sequence must not be given tokens";
   // Bound from sim/sim_server.h: per stream, the cap plus one step's event, held in strings of
-  // up to twice that capacity, plus ~16 KiB fixed; allow 2 x cap + 32 KiB per stream.
+  // up to twice that capacity, plus a fixed overhead; allow 2 x cap + 32 KiB per stream.
   const int64_t bound_kib =
       kStreams * (2 * static_cast<int64_t>(sim::kMaxUnwrittenBytes) / 1024 + 32);
   EXPECT_LT(rss2 - rss0, bound_kib) << "RSS " << rss0 << " KiB -> " << rss2 << " KiB";
@@ -213,11 +217,20 @@ TEST(SimBackpressureTest, ReadersThatNeverDrainKeepMemoryBounded) {
 TEST(SimBackpressureTest, StalledStreamResumesCompleteWhenTheClientReads) {
   auto sim = SimProcess::Start(FastSim());
   ASSERT_TRUE(sim.ok()) << sim.status();
-  constexpr int kTokens = 5000;  // ~750 KB of events: far beyond the cap plus kernel buffers
+  // Token 2 is the huge_line fault's 10 MiB event: more than the kernel buffers (<= ~4 MiB on
+  // loopback) plus the cap, so the stream must stall right after it while nobody reads.
+  constexpr int kTokens = 50;
   auto c = RawClient::Connect((*sim)->Port("vllm"), /*rcvbuf=*/4096);
   ASSERT_NE(c, nullptr);
-  ASSERT_TRUE(c->SendAll(StreamRequest(kTokens)));
+  ASSERT_TRUE(c->SendAll(StreamRequest(kTokens, "x-llmbench-fault: huge_line;after=2\r\n")));
   EXPECT_EQ(WaitForMetric(**sim, "llmbench_sim_stalled", 1, std::chrono::seconds(30)), 1);
+  const double stalled_at = SimMetrics(**sim)["llmbench_sim_tokens_generated_total"];
+  // Tokens 0-2, plus at most the token of the step that was running when it stalled and the
+  // steps a late engine ran in the same timer callback.
+  EXPECT_GE(stalled_at, 3);
+  EXPECT_LE(stalled_at, 3 + 1 + sim::kMaxCatchUpSteps);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // 1000 steps' worth of tokens
+  EXPECT_EQ(SimMetrics(**sim)["llmbench_sim_tokens_generated_total"], stalled_at);
   std::string body;
   ASSERT_TRUE(c->ReadUntil(body, "data: [DONE]\n\n\r\n0\r\n\r\n", std::chrono::seconds(60)))
       << body.size() << " bytes so far";
@@ -229,6 +242,7 @@ TEST(SimBackpressureTest, StalledStreamResumesCompleteWhenTheClientReads) {
     ++events;
   }
   EXPECT_EQ(events, static_cast<size_t>(kTokens));
+  EXPECT_GE(body.size(), size_t{10} << 20);
   EXPECT_TRUE(absl::StrContains(body, "\"finish_reason\":\"length\""));
   auto m = SimMetrics(**sim);
   EXPECT_GE(m["llmbench_sim_backpressure_stalls_total"], 1);

@@ -1,0 +1,100 @@
+#include "coordinator/dispatch_repeat.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "coordinator/diff.h"
+#include "coordinator/repeat.h"
+
+namespace llmbench::coordinator {
+namespace {
+
+namespace v1 = ::llmbench::v1;
+
+std::string RepeatRunId(int64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  std::random_device rd;
+  return absl::StrFormat("repeat-%s-%04x", stamp, rd() & 0xffff);
+}
+
+}  // namespace
+
+absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const RunOptions& options,
+                                          int repeats) {
+  if (repeats < 1) return absl::InvalidArgumentError("--repeat must be at least 1");
+  if (scenario.load().has_sweep()) {
+    return absl::InvalidArgumentError(
+        "--repeat does not apply to a sweep (each sweep probe is already a run)");
+  }
+  RepeatOutcome outcome;
+  outcome.out_dir = options.out_dir;
+  if (outcome.out_dir.empty()) outcome.out_dir = scenario.outputs().dir();
+  if (outcome.out_dir.empty()) {
+    outcome.out_dir = (std::filesystem::path("results") /
+                       RepeatRunId(SteadyClock::Get().UnixNowNs()))
+                          .string();
+  }
+  std::vector<v1::RunResult> results;
+  std::vector<std::optional<std::map<std::string, RequestSamples>>> samples;
+  for (int i = 1; i <= repeats; ++i) {
+    RunOptions o = options;
+    o.out_dir = (std::filesystem::path(outcome.out_dir) / absl::StrCat("run-", i)).string();
+    v1::Scenario s = scenario;
+    s.mutable_outputs()->clear_dir();
+    if (!options.quiet) std::fprintf(stderr, "repeat: run %d of %d\n", i, repeats);
+    absl::StatusOr<RunOutcome> run = RunScenario(s, o);
+    if (!run.ok()) {
+      return absl::Status(run.status().code(),
+                          absl::StrCat("run ", i, " of ", repeats, ": ", run.status().message()));
+    }
+    if (!options.quiet) PrintOutcome(*run);
+    if (outcome.exit_status == 0 && run->exit_status != 0) {
+      outcome.exit_status = run->exit_status;
+      outcome.exit_reason = absl::StrCat("run ", i, ": ", run->exit_reason);
+    }
+    results.push_back(run->result);
+    absl::StatusOr<std::map<std::string, RequestSamples>> loaded = LoadRequestSamples(run->out_dir);
+    if (loaded.ok()) {
+      samples.push_back(*std::move(loaded));
+    } else {
+      samples.push_back(std::nullopt);
+    }
+    outcome.runs.push_back(*std::move(run));
+  }
+  outcome.summary = SummarizeRepeats(results, samples, scenario.has_seed() ? scenario.seed() : 1);
+  for (const RunOutcome& r : outcome.runs) outcome.summary.add_run_dirs(r.out_dir);
+  LLMBENCH_ASSIGN_OR_RETURN(std::string json, RepeatJson(outcome.summary));
+  const std::string path = (std::filesystem::path(outcome.out_dir) / kRepeatFileName).string();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << json;
+  out.close();
+  if (!out) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return outcome;
+}
+
+void PrintRepeatOutcome(const RepeatOutcome& outcome) {
+  std::fputs(RepeatTable(outcome.summary).c_str(), stdout);
+  std::printf("repeat summary: %s/%s\n", outcome.out_dir.c_str(), kRepeatFileName);
+  if (outcome.exit_status != 0) {
+    std::printf("exit status %d: %s\n", outcome.exit_status, outcome.exit_reason.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace llmbench::coordinator

@@ -1,0 +1,150 @@
+#include "coordinator/dispatch_sweep.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/version.h"
+#include "coordinator/cost.h"
+#include "coordinator/exporters.h"
+#include "coordinator/html_report.h"
+#include "coordinator/scenario_loader.h"
+
+namespace llmbench::coordinator {
+namespace {
+
+namespace v1 = ::llmbench::v1;
+
+std::string SweepRunId(int64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  std::random_device rd;
+  return absl::StrFormat("sweep-%s-%04x", stamp, rd() & 0xffff);
+}
+
+// A folder-safe form of an engine name.
+std::string SafeName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    out.push_back(ok ? c : '_');
+  }
+  if (out.empty() || out == "." || out == "..") out = absl::StrCat("engine", out);
+  return out;
+}
+
+bool HasSlo(const v1::Slo& slo) {
+  return slo.has_ttft_ms() || slo.has_itl_ms() || slo.has_tpot_ms() || slo.has_e2e_ms();
+}
+
+}  // namespace
+
+absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptions& options,
+                                    const SweepCriteria& criteria) {
+  if (!scenario.load().has_sweep()) {
+    return absl::InvalidArgumentError("RunSweep: the scenario's load is not a sweep");
+  }
+  LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
+  const Clock& clock = SteadyClock::Get();
+  const int64_t started_unix_ns = clock.UnixNowNs();
+  const std::string run_id = SweepRunId(started_unix_ns);
+  std::string out_dir = options.out_dir;
+  if (out_dir.empty()) out_dir = scenario.outputs().dir();
+  if (out_dir.empty()) out_dir = (std::filesystem::path("results") / run_id).string();
+  const v1::SweepLoad& sweep = scenario.load().sweep();
+
+  RunOutcome outcome;
+  v1::RunResult& result = outcome.result;
+  for (const v1::Engine& engine : scenario.engines()) {
+    v1::RunResult knee_result;  // the knee probe's result, re-read from its folder
+    bool have_knee = false;
+    const std::string engine_dir = (std::filesystem::path(out_dir) / SafeName(engine.name())).string();
+    auto probe = [&](double rps, std::string_view phase,
+                     int index) -> absl::StatusOr<v1::SweepPoint> {
+      v1::Scenario s = scenario;
+      s.clear_engines();
+      *s.add_engines() = engine;
+      v1::Load* load = s.mutable_load();
+      load->clear_requests();
+      load->set_duration_seconds(sweep.step_seconds());
+      v1::RateLoad* rate = load->mutable_rate();  // replaces the sweep in the oneof
+      rate->set_rps(rps);
+      rate->set_arrival(v1::ARRIVAL_CONSTANT);
+      s.mutable_outputs()->clear_dir();
+      RunOptions o = options;
+      o.quiet = true;
+      o.out_dir = (std::filesystem::path(engine_dir) /
+                   absl::StrFormat("probe-%02d-%.3frps", index, rps))
+                      .string();
+      if (!options.quiet) {
+        std::fprintf(stderr, "sweep %s: %s probe %d at %.3f req/s for %.1f s ...\n",
+                     engine.name().c_str(), std::string(phase).c_str(), index, rps,
+                     sweep.step_seconds());
+      }
+      absl::StatusOr<RunOutcome> run = RunScenario(s, o);
+      if (!run.ok()) return run.status();
+      v1::SweepPoint point = PointFromResult(run->result, engine.name(), rps);
+      point.set_out_dir(run->out_dir);
+      if (!options.quiet) {
+        std::fprintf(stderr, "  achieved %.2f req/s, E2E p50 %.1f ms, %llu requests\n",
+                     point.achieved_rps(), point.e2e_p50_ms(),
+                     static_cast<unsigned long long>(point.requests()));
+      }
+      return point;
+    };
+    absl::StatusOr<v1::SweepResult> searched =
+        RunSweepSearch(sweep, criteria, HasSlo(scenario.slo()), probe);
+    if (!searched.ok()) return searched.status();
+    searched->set_engine(engine.name());
+    if (searched->has_knee_rps()) {
+      for (const v1::SweepPoint& p : searched->points()) {
+        if (p.good() && p.offered_rps() == searched->knee_rps()) {
+          absl::StatusOr<v1::RunResult> loaded = LoadRunResult(p.out_dir());
+          if (loaded.ok()) {
+            knee_result = *std::move(loaded);
+            have_knee = true;
+          }
+          break;
+        }
+      }
+    }
+    if (have_knee) {
+      for (const v1::EngineResult& e : knee_result.engines()) {
+        if (e.engine() == engine.name()) *result.add_engines() = e;
+      }
+    } else {
+      v1::EngineResult* e = result.add_engines();
+      e->set_engine(engine.name());
+    }
+    *result.add_sweeps() = *std::move(searched);
+  }
+  result.set_run_id(run_id);
+  result.set_llmbench_version(kVersion);
+  *result.mutable_scenario() = scenario;
+  result.set_started_unix_ns(started_unix_ns);
+  result.set_finished_unix_ns(clock.UnixNowNs());
+  result.mutable_verdict()->set_state(v1::Verdict::STATE_VALID);
+  for (const v1::SweepResult& s : result.sweeps()) {
+    if (!s.has_knee_rps()) {
+      result.mutable_verdict()->add_reasons(absl::StrCat("sweep of ", s.engine(), ": ", s.note()));
+    }
+  }
+  AddCosts(&result);
+  LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, result, ScenarioToYaml(scenario)));
+  LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
+  outcome.out_dir = out_dir;
+  outcome.exit_status = kExitOk;
+  return outcome;
+}
+
+}  // namespace llmbench::coordinator

@@ -1,0 +1,301 @@
+// End-to-end tests of the capacity sweep, `llmbench diff` and `--repeat`: real llmbench-sim
+// processes (loopback, ephemeral ports), the real `llmbench` binary as a subprocess with one
+// local llmbench-worker, results read back from --out.
+//
+// The simulator runs a deterministic latency model (--jitter 0, --natural-tokens 0 and
+// ignore_eos: every request generates exactly max_tokens tokens, --ttft-per-token-us 0,
+// --itl-per-seq-us 0: a decode step lasts --itl-ms whatever the batch). A request holds one of
+// --max-batch slots for its prefill T plus L − 1 decode steps of S (plus up to one step
+// waiting to join the running batch), so the sim sustains about B / (T + (L − 1)·S) req/s.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/exporters.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "llmbench/v1/result.pb.h"
+#include "tests/harness/harness.h"
+
+namespace llmbench::sweep_test {
+namespace {
+
+namespace v1 = ::llmbench::v1;
+using llmbench::testing::SimProcess;
+using llmbench::testing::Subprocess;
+
+struct CliRun {
+  int code = -1;  // exit code, -1 when it did not exit normally
+  std::string out;
+  std::string err;
+};
+
+// Runs `llmbench ARGS...`, waiting up to `timeout`; the Subprocess destructor kills a hung one.
+CliRun RunLlmbench(const std::vector<std::string>& args,
+                   std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  std::vector<std::string> argv = {LLMBENCH_COORDINATOR_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CliRun run;
+  absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(argv);
+  if (!p.ok()) {
+    run.err = std::string(p.status().message());
+    return run;
+  }
+  absl::StatusOr<testing::ExitStatus> status = (*p)->Wait(timeout);
+  if (!status.ok()) {
+    ADD_FAILURE() << "llmbench " << absl::StrJoin(args, " ") << " still running after "
+                  << timeout.count() << " s";
+    (*p)->Stop();
+  } else if (status->exited) {
+    run.code = status->code;
+  }
+  run.out = absl::StrJoin((*p)->StdoutLines(), "\n");
+  run.err = (*p)->Stderr();
+  return run;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+class SweepTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Local workers get their own token; no outer token may leak in.
+    unsetenv("LLMBENCH_TOKEN");
+    unsetenv("LLMBENCH_WORKER_TOKEN");
+    setenv("LLMBENCH_WORKER_BIN", LLMBENCH_WORKER_BINARY, 1);
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("llmbench-sweep-", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                        "-", getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  static std::unique_ptr<SimProcess> StartSim(std::vector<std::string> args) {
+    SimProcess::Options options;
+    options.kinds = {"vllm"};
+    options.args = {"--jitter", "0", "--natural-tokens", "0", "--itl-per-seq-us", "0",
+                    "--ttft-per-token-us", "0", "--threads", "1"};
+    options.args.insert(options.args.end(), args.begin(), args.end());
+    absl::StatusOr<std::unique_ptr<SimProcess>> sim = SimProcess::Start(options);
+    EXPECT_TRUE(sim.ok()) << sim.status();
+    return sim.ok() ? *std::move(sim) : nullptr;
+  }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // `llmbench quick` against `url`: 60 requests, 2 streams, 8 output tokens.
+  CliRun Quick(const std::string& url, const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"quick",        "-e",           "vllm",  "-u",
+                                     url,            "-m",           "sim-model", "-n",
+                                     "60",           "-c",           "2",     "--max-tokens",
+                                     "8",            "--prompt-tokens", "16", "--ignore-eos",
+                                     "--local-workers", "1",         "--out", out,
+                                     "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunLlmbench(args);
+  }
+
+  std::filesystem::path dir_;
+};
+
+// The sweep's knee against the simulator's capacity. B = 4, T = 10 ms, S = 5 ms, L = 20:
+// capacity = 4 / (0.010 + 19 · 0.005) = 38.1 req/s (37.2 with the average half-step wait to
+// join the batch). Probes of 1.5 s from 6 req/s doubling: 6, 12, 24 good, 48 bad, then 4
+// bisections. Above capacity the backlog grows (achieved < 90% of offered, E2E p50 > 2× the
+// first probe's), so the knee lands within a few percent of capacity; the stated band is
+// ±30% (noise on a shared 2-core machine: a probe whose client is late counts as bad, so the
+// knee can only err low, and the band leaves room for that).
+TEST_F(SweepTest, KneeMatchesTheSimulatorsCapacity) {
+  std::unique_ptr<SimProcess> sim =
+      StartSim({"--max-batch", "4", "--ttft-base-ms", "10", "--itl-ms", "5"});
+  ASSERT_NE(sim, nullptr);
+  const std::string scenario = Path("sweep.yaml");
+  WriteFile(scenario, absl::StrCat(R"(name: sweep-sim
+engines:
+  - kind: vllm
+    name: sim
+    base_url: )", sim->BaseUrl("vllm"), R"(
+    model: sim-model
+    price_per_hour: 3.6
+    gpu_count: 1
+prompts:
+  synthetic:
+    input_tokens: {kind: fixed, mean: 16}
+generation:
+  max_tokens: 20
+  ignore_eos: true
+load:
+  sweep: {start_rps: 6, max_rps: 400, step_factor: 2, step_seconds: 1.5, bisect_iterations: 4}
+thresholds:
+  max_lateness_p99_ms: 50
+seed: 7
+)"));
+  // max_lateness_p99_ms: 50 — a probe has ~10–70 requests, so its p99 lateness is nearly its
+  // worst; 50 ms keeps one scheduling hiccup of the loaded CI machine from voiding a probe.
+  const std::string out = Path("sweep-out");
+  const auto started = std::chrono::steady_clock::now();
+  CliRun run = RunLlmbench({"run", scenario, "--out", out, "--local-workers", "1", "--quiet"},
+                           std::chrono::seconds(150));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->sweeps_size(), 1);
+  const v1::SweepResult& sweep = result->sweeps(0);
+  EXPECT_EQ(sweep.engine(), "sim");
+  ASSERT_TRUE(sweep.has_knee_rps()) << run.out;
+  const double capacity = 4 / (0.010 + 19 * 0.005);
+  EXPECT_GE(sweep.knee_rps(), 0.7 * capacity) << run.out;
+  EXPECT_LE(sweep.knee_rps(), 1.3 * capacity) << run.out;
+  ASSERT_TRUE(sweep.has_first_bad_rps());
+  EXPECT_GT(sweep.first_bad_rps(), sweep.knee_rps());
+  // Steps then bisections, every probe in its own results folder.
+  ASSERT_GE(sweep.points_size(), 4 + 4);
+  EXPECT_EQ(sweep.points(0).offered_rps(), 6);
+  EXPECT_EQ(sweep.points(0).phase(), "step");
+  EXPECT_TRUE(sweep.points(0).good()) << sweep.points(0).reason();
+  EXPECT_EQ(sweep.points(sweep.points_size() - 1).phase(), "bisect");
+  for (const v1::SweepPoint& p : sweep.points()) {
+    EXPECT_TRUE(std::filesystem::exists(p.out_dir() + "/summary.json")) << p.out_dir();
+    EXPECT_EQ(p.good(), p.reason().empty());
+  }
+  // At a good low rate the achieved rate is the offered one (±10%: a 1.5 s window).
+  EXPECT_NEAR(sweep.points(0).achieved_rps(), 6, 0.6);
+  // The top-level engine is the knee probe's, priced: 3.6/h = 0.001/s.
+  ASSERT_EQ(result->engines_size(), 1);
+  ASSERT_TRUE(result->engines(0).has_cost());
+  const v1::Aggregates& knee = result->engines(0).aggregates();
+  EXPECT_NEAR(result->engines(0).cost().per_request(), 0.001 / knee.request_throughput(), 1e-12);
+  EXPECT_NE(run.out.find("knee (max sustainable rate): "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("cost/req"), std::string::npos) << run.out;
+  EXPECT_TRUE(std::filesystem::exists(out + "/report.html"));
+  // `llmbench report` re-renders the sweep table from summary.json.
+  CliRun report = RunLlmbench({"report", out});
+  EXPECT_EQ(report.code, 0) << report.err;
+  EXPECT_NE(report.out.find("sweep of sim (req/s; latencies in ms):"), std::string::npos);
+  std::printf("sweep: knee %.2f req/s (capacity %.2f), first bad %.2f, %d probes, %.1f s\n",
+              sweep.knee_rps(), capacity, sweep.first_bad_rps(), sweep.points_size(), seconds);
+}
+
+// `llmbench diff` between real runs: TTFT 20 ms vs 40 ms is a regression (exit 5); the same
+// configuration twice passes (exit 0). Thresholds are a CI's: 30% for every metric, as the
+// loaded 2-core machine shifts ms-scale latencies by a few percent between runs.
+TEST_F(SweepTest, DiffDetectsATtftShiftAndPassesTheSameConfig) {
+  std::unique_ptr<SimProcess> fast = StartSim({"--ttft-base-ms", "20", "--itl-ms", "10"});
+  std::unique_ptr<SimProcess> slow = StartSim({"--ttft-base-ms", "40", "--itl-ms", "10"});
+  ASSERT_NE(fast, nullptr);
+  ASSERT_NE(slow, nullptr);
+  const std::string base = Path("base"), again = Path("again"), cand = Path("cand");
+  for (const auto& [url, out] : {std::pair{fast->BaseUrl("vllm"), base},
+                                 std::pair{fast->BaseUrl("vllm"), again},
+                                 std::pair{slow->BaseUrl("vllm"), cand}}) {
+    CliRun run = Quick(url, out);
+    ASSERT_EQ(run.code, 0) << run.out << run.err;
+  }
+  const std::string thresholds = Path("thresholds.yaml");
+  WriteFile(thresholds, "alpha: 0.05\ndefault_max_regression: 30%\n");
+
+  CliRun regressed =
+      RunLlmbench({"diff", base, cand, "--thresholds", thresholds, "--out", Path("diff1")});
+  EXPECT_EQ(regressed.code, 5) << regressed.out << regressed.err;
+  // TTFT p50 +100% (20 → 40 ms), significant; E2E 90 → 110 ms is +22%, under 30%.
+  EXPECT_NE(regressed.out.find("REGRESSED"), std::string::npos);
+  bool ttft_row = false;
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(regressed.out, '\n'))) {
+    if (line.starts_with("vllm    ttft_p50")) {
+      ttft_row = true;
+      EXPECT_TRUE(line.ends_with("REGRESSED")) << line;
+      EXPECT_NE(line.find("  yes  "), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(ttft_row) << regressed.out;
+  EXPECT_NE(regressed.out.find("diff: REGRESSED"), std::string::npos) << regressed.out;
+  const std::string html = ReadFile(Path("diff1") + "/diff.html");
+  EXPECT_NE(html.find("<tr class=\"REGRESSED\"><td>vllm</td><td>ttft_p50</td>"),
+            std::string::npos);
+
+  // The command line overrides the file: allowing TTFT +150% passes.
+  CliRun allowed = RunLlmbench({"diff", base, cand, "--thresholds", thresholds,
+                                "--max-regression", "ttft_p50=150%", "--max-regression",
+                                "ttft_p99=150%", "--out", Path("diff2")});
+  EXPECT_EQ(allowed.code, 0) << allowed.out << allowed.err;
+
+  CliRun same = RunLlmbench({"diff", base, again, "--thresholds", thresholds, "--out",
+                             Path("diff3")});
+  EXPECT_EQ(same.code, 0) << same.out << same.err;
+  EXPECT_NE(same.out.find("diff: PASS"), std::string::npos) << same.out;
+
+  // Errors: a folder without summary.json; an unknown metric.
+  CliRun missing = RunLlmbench({"diff", Path("nope"), base});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("llmbench: cannot read " + Path("nope") + "/summary.json"),
+            std::string::npos)
+      << missing.err;
+  CliRun bad = RunLlmbench({"diff", base, cand, "--max-regression", "latency=5%"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("unknown metric \"latency\""), std::string::npos) << bad.err;
+}
+
+TEST_F(SweepTest, RepeatWritesRunsAndRepeatJson) {
+  std::unique_ptr<SimProcess> sim = StartSim({"--ttft-base-ms", "15", "--itl-ms", "5"});
+  ASSERT_NE(sim, nullptr);
+  const std::string out = Path("repeat");
+  CliRun run = Quick(sim->BaseUrl("vllm"), out, {"--repeat", "3"});
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_TRUE(std::filesystem::exists(absl::StrCat(out, "/run-", i, "/summary.json")));
+  }
+  v1::RepeatSummary summary;
+  google::protobuf::util::JsonParseOptions options;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReadFile(out + "/repeat.json"), &summary,
+                                                          options)
+                  .ok());
+  EXPECT_EQ(summary.repeats(), 3u);
+  EXPECT_EQ(summary.scenario_name(), "quick");
+  ASSERT_EQ(summary.run_dirs_size(), 3);
+  EXPECT_EQ(summary.run_dirs(0), out + "/run-1");
+  ASSERT_EQ(summary.engines_size(), 1);
+  const v1::RepeatEngine& engine = summary.engines(0);
+  EXPECT_EQ(engine.engine(), "vllm");
+  ASSERT_EQ(engine.metrics_size(), 5);
+  const v1::RepeatMetric& ttft = engine.metrics(0);
+  EXPECT_EQ(ttft.name(), "ttft_p50_ms");
+  ASSERT_EQ(ttft.values_size(), 3);
+  // The model's TTFT is 15 ms; every run's median is at or a little above it.
+  for (double v : ttft.values()) {
+    EXPECT_GE(v, 15 - 0.2);
+    EXPECT_LE(v, 15 + 15);
+  }
+  EXPECT_LE(ttft.ci95_low(), ttft.mean());
+  EXPECT_GE(ttft.ci95_high(), ttft.mean());
+  EXPECT_TRUE(ttft.has_within_run_se());
+  EXPECT_NE(run.out.find("3 repetitions of quick:"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("repeat summary: " + out + "/repeat.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace llmbench::sweep_test
