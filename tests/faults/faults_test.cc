@@ -46,13 +46,13 @@ std::map<std::string, uint64_t> FaultCounts(const std::string& base_url) {
   std::map<std::string, uint64_t> counts;
   HttpResponse response = HttpGet(base_url + "/sim/metrics");
   EXPECT_EQ(response.status, 200) << response.curl_error;
-  for (std::string_view line : absl::StrSplit(response.body, '\n')) {
-    constexpr std::string_view kPrefix = "llmbench_sim_faults_total{kind=\"";
+  for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
+    constexpr absl::string_view kPrefix = "llmbench_sim_faults_total{kind=\"";
     if (!absl::StartsWith(line, kPrefix)) continue;
     line.remove_prefix(kPrefix.size());
     const size_t quote = line.find('"');
     const size_t space = line.rfind(' ');
-    if (quote == std::string_view::npos || space == std::string_view::npos) continue;
+    if (quote == absl::string_view::npos || space == absl::string_view::npos) continue;
     double value = 0;
     if (absl::SimpleAtod(line.substr(space + 1), &value)) {
       counts[std::string(line.substr(0, quote))] = static_cast<uint64_t>(value);

