@@ -373,7 +373,8 @@ int RunCli(int argc, char** argv) {
   diff->add_option("--default-max-regression", diff_default,
                    "Largest allowed worsening of metrics not named (default 10%)");
   diff->add_option("--thresholds", diff_thresholds_file,
-                   "YAML file: alpha, default_max_regression, max_regression: {METRIC: PERCENT}");
+                   "YAML file: alpha, default_max_regression, max_regression: {METRIC: PERCENT} "
+                   "(flags given on the command line win)");
   diff->add_option("--alpha", diff_alpha, "Significance level (default 0.05)")
       ->check(CLI::Range(1e-9, 0.5));
   diff->add_option("--seed", diff_seed, "Bootstrap seed (default 1)");
@@ -480,15 +481,18 @@ int RunCli(int argc, char** argv) {
   }
   if (diff->parsed()) {
     DiffOptions options;
-    absl::StatusOr<double> default_max = ParsePercent(diff_default, "--default-max-regression");
-    if (!default_max.ok()) return Fail(default_max.status());
-    options.thresholds.default_max_regression = *default_max;
-    options.thresholds.alpha = diff_alpha;
     if (!diff_thresholds_file.empty()) {
       absl::Status loaded = LoadThresholdsFile(diff_thresholds_file, &options.thresholds);
       if (!loaded.ok()) return Fail(loaded);
     }
-    for (const std::string& spec : diff_max) {  // the command line wins over the file
+    // The command line wins over the file.
+    if (diff->count("--default-max-regression") > 0) {
+      absl::StatusOr<double> default_max = ParsePercent(diff_default, "--default-max-regression");
+      if (!default_max.ok()) return Fail(default_max.status());
+      options.thresholds.default_max_regression = *default_max;
+    }
+    if (diff->count("--alpha") > 0) options.thresholds.alpha = diff_alpha;
+    for (const std::string& spec : diff_max) {
       absl::Status added = AddMaxRegression(spec, &options.thresholds);
       if (!added.ok()) return Fail(added);
     }

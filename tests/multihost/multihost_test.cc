@@ -117,6 +117,16 @@ class MultihostTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& [name, worker] : workers_) {
+        absl::StatusOr<ExitStatus> exit = worker->Wait(milliseconds(0));
+        std::printf("[multihost] worker %s: %s\n%s\n", name.c_str(),
+                    exit.ok() ? absl::StrCat("exited, code ", exit->code, " signal ",
+                                             exit->signal).c_str()
+                              : "running",
+                    worker->Stderr().c_str());
+      }
+    }
     lab_.reset();  // kills every process, deletes the namespaces
     if (!dir_.empty()) {
       if (HasFailure()) {

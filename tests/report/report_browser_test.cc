@@ -1,6 +1,6 @@
 // report.html in a real browser. A real run — `llmbench quick` against llmbench-sim over
-// loopback, with local llmbench-worker processes and a 5% fault rate so the error charts and
-// tables carry data — writes its results; headless Chromium (Debian's `chromium`) then loads
+// loopback, with local llmbench-worker processes and a 5% fault rate (errors that end at once,
+// no stalls) so the error charts and tables carry data — writes its results; headless Chromium (Debian's `chromium`) then loads
 // report.html from disk with the network-facing features off, and the test checks:
 //  - the page ran to the end (body data-rendered="ok") with no uncaught error and no console
 //    output at all (Chromium logs every console message to stderr as INFO:CONSOLE);
@@ -134,7 +134,8 @@ TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
   SimProcess::Options sim_options;
   sim_options.kinds = {"vllm"};
   sim_options.args = {"--ttft-base-ms", "20", "--itl-ms", "3", "--jitter", "0.3",
-                      "--fault-rate", "0.05", "--seed", "7"};
+                      "--fault-rate", "0.05", "--fault", "status_500", "--fault", "status_429",
+                      "--fault", "reset", "--fault", "stream_error", "--seed", "7"};
   auto sim = SimProcess::Start(sim_options);
   ASSERT_TRUE(sim.ok()) << sim.status();
   const std::string out_dir = tmp_ + "/run";

@@ -364,16 +364,16 @@
     });
   }
 
-  function xs(n, w) {
+  function xs(n, w) {  // bucket centres
     var x = new Array(n);
-    for (var i = 0; i < n; i++) x[i] = i * w;
+    for (var i = 0; i < n; i++) x[i] = (i + 0.5) * w;
     return x;
   }
 
   function overTime() {
     var s = section('over-time', 'Over time',
       R.has_requests
-        ? 'Each engine\'s clock starts at its first measured request (engines run one after another). Buckets of ' + R.bucket_s + ' s; rates per second. Latency points are successful requests at their send time' + scatterNote() + ', with per-bucket p50 and p99.'
+        ? 'Each engine\'s clock starts at its first measured request (engines run one after another). Buckets of ' + R.bucket_s + ' s, drawn at their centres; rates per second. Latency points are successful requests at their send time' + scatterNote() + ', with per-bucket p50 and p99.'
         : 'requests.csv was not written for this run (outputs.csv: false): no per-request time series.');
     if (!R.has_requests) return;
     var names = R.engines;
