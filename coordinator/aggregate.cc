@@ -605,9 +605,17 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
         when = absl::StrFormat(" %.1f s into the run",
                                (w.failed_at_unix_ns() - result.started_unix_ns()) / 1e9);
       }
-      degraded.push_back(absl::StrFormat(
-          "worker %s failed%s: %s; %d unfinished requests reassigned, %d lost", w.worker_id(),
-          when, w.failure(), w.requests_reassigned(), w.requests_lost()));
+      std::string reason =
+          absl::StrFormat("worker %s failed%s: %s", w.worker_id(), when, w.failure());
+      if (w.requests_reassigned() > 0) {
+        absl::StrAppendFormat(&reason, "; %d unfinished requests reassigned",
+                              w.requests_reassigned());
+      }
+      if (w.requests_lost() > 0) {
+        absl::StrAppendFormat(&reason, "; %d requests lost (no healthy worker left)",
+                              w.requests_lost());
+      }
+      degraded.push_back(std::move(reason));
     }
     if (w.records_dropped() > 0) {
       degraded.push_back(

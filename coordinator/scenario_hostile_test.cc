@@ -125,6 +125,13 @@ std::vector<HostileCase> HostileCases() {
        "requests, duration_seconds, warmup_requests, warmup_seconds, cooldown_seconds)"},
       {"ComplexKey", e + "? [a, b]\n: c\n",
        "hostile.yaml:5:3: scenario: keys must be plain strings"},
+      // yaml-cpp 0.7 alone loops forever on these (found by scenario_loader_fuzz).
+      {"StrayCommaAtDocumentStart", ",", "hostile.yaml:1:1: scenario: YAML syntax error: "
+       "unexpected \",\" outside a flow collection"},
+      {"StrayCommaAfterEngines", e + ", x\n", "hostile.yaml:5:1: scenario: YAML syntax error: "
+       "unexpected \",\" outside a flow collection"},
+      {"StrayCommaAfterDocumentMarker", "---\n  ,", "hostile.yaml:2:3: scenario: YAML syntax "
+       "error: unexpected \",\" outside a flow collection"},
       {"LongKey", e + std::string(1 << 20, 'k') + ": 1\n",
        "hostile.yaml:5:1048577: scenario: YAML syntax error: illegal map value"},
   };

@@ -13,6 +13,8 @@
 #include <exception>
 #include <limits>
 #include <set>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,8 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "yaml-cpp/depthguard.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
 #include "yaml-cpp/yaml.h"
 
 namespace llmbench::coordinator {
@@ -47,6 +51,39 @@ SourcePosition PositionOf(const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) return SourcePosition{};
   return SourcePosition{mark.line + 1, mark.column + 1};
 }
+
+// yaml-cpp 0.7 loops forever in YAML::LoadAll, allocating a null document per turn, when a
+// token that cannot start a node stands at document level (e.g. "," outside any flow
+// collection: found by scenario_loader_fuzz): the parser never consumes it, so every new
+// document starts at the same token. This event pass stops at the second document that starts
+// where the previous one did; it runs before LoadAll.
+class StuckDocumentGuard : public YAML::EventHandler {
+ public:
+  struct Stuck {
+    YAML::Mark mark;
+  };
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (started_ && mark.pos == last_start_.pos) throw Stuck{mark};
+    started_ = true;
+    last_start_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool started_ = false;
+  YAML::Mark last_start_;
+};
 
 std::string FormatNumber(double value) {
   if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
@@ -1102,7 +1139,23 @@ absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml, std::string_vi
   }
   std::vector<YAML::Node> documents;
   try {
+    {
+      std::istringstream stream{std::string(yaml)};
+      YAML::Parser parser(stream);
+      StuckDocumentGuard guard;
+      while (parser.HandleNextDocument(guard)) {
+      }
+    }
     documents = YAML::LoadAll(std::string(yaml));
+  } catch (const StuckDocumentGuard::Stuck& stuck) {
+    const size_t pos = stuck.mark.pos < 0 ? yaml.size() : static_cast<size_t>(stuck.mark.pos);
+    const unsigned char c = pos < yaml.size() ? static_cast<unsigned char>(yaml[pos]) : 0;
+    return absl::InvalidArgumentError(FileError(
+        filename, PositionOf(stuck.mark),
+        c > 0x20 && c < 0x7f
+            ? absl::StrCat("YAML syntax error: unexpected \"", std::string(1, static_cast<char>(c)),
+                           "\" outside a flow collection")
+            : std::string("YAML syntax error: unexpected token")));
   } catch (const YAML::DeepRecursion& e) {
     return absl::InvalidArgumentError(FileError(
         filename, PositionOf(e.mark),

@@ -61,8 +61,10 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
     {
       std::lock_guard<std::mutex> lock(mu_);
       call_cancelled_ = true;
+      // gRPC may deliver the cancellation after the pump thread has already seen a failed
+      // write, finished the shard and released the runner (a thawed SIGSTOPped worker).
+      if (runner_ != nullptr) runner_->Cancel();
     }
-    runner_->Cancel();
     cv_.notify_all();
   }
 
@@ -156,7 +158,10 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
         static_cast<double>(summary.elapsed_ns()) / 1e9);
     WorkerService* service = service_;
     service->OnShardDone();  // not busy any more: from here on BeginShutdown ignores us
-    runner_.reset();
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // OnCancel may look at runner_ concurrently
+      runner_.reset();
+    }
     Finish(cancelled_by_peer ? grpc::Status(grpc::StatusCode::CANCELLED, "RunShard cancelled")
                              : grpc::Status::OK);
     service->OnStreamFinished();

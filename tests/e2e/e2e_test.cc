@@ -28,9 +28,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -178,6 +178,12 @@ CliRun RunLlmbench(const std::vector<std::string>& args, const std::string& scra
     run.code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     run.signal = WTERMSIG(status);
+  }
+  // Local workers share the coordinator's process group; it must have stopped them. After a
+  // crash they would be orphans: stop them here either way.
+  if (kill(-pid, 0) == 0) {
+    if (run.exited) ADD_FAILURE() << "llmbench exited but left processes running (local workers?)";
+    kill(-pid, SIGKILL);
   }
   run.out = ReadFile(out_path);
   run.err = ReadFile(err_path);
