@@ -60,7 +60,7 @@ struct WorkerState {
   bool failed = false;
   std::string failure;
   double cpu_seconds = 0;
-  double elapsed_s = 0;
+  double cpu_wall_s = 0;  // wall time the cpu_seconds were measured over
   uint64_t records_dropped = 0;
   uint64_t in_flight = 0;
   int64_t failed_at_unix_ns = 0;
@@ -252,7 +252,7 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
               break;
             case v1::WorkerMessage::kSummary:
               states[i].cpu_seconds += message.summary().cpu_seconds();
-              states[i].elapsed_s += message.summary().elapsed_ns() / 1e9;
+              states[i].cpu_wall_s += message.summary().cpu_wall_ns() / 1e9;
               states[i].records_dropped += message.summary().records_dropped();
               states[i].in_flight = 0;
               break;
@@ -366,7 +366,9 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     report.requests_reassigned = s.requests_reassigned;
     report.requests_lost = s.requests_lost;
     report.duplicate_records = s.duplicate_records;
-    if (s.elapsed_s > 0) report.cpu_utilization = s.cpu_seconds / s.elapsed_s / s.loop_threads;
+    // Utilization over less than a second of work says more about thread start-up than about
+    // saturation: report it only from 1 s of measured wall time on.
+    if (s.cpu_wall_s >= 1.0) report.cpu_utilization = s.cpu_seconds / s.cpu_wall_s / s.loop_threads;
     finish.workers.push_back(std::move(report));
   }
   finish.thresholds = scenario.thresholds();

@@ -128,7 +128,7 @@ std::vector<HostileCase> HostileCases() {
       // yaml-cpp 0.7 alone loops forever on these (found by scenario_loader_fuzz).
       {"StrayCommaAtDocumentStart", ",", "hostile.yaml:1:1: scenario: YAML syntax error: "
        "unexpected \",\" outside a flow collection"},
-      {"StrayCommaAfterEngines", e + ", x\n", "hostile.yaml:5:1: scenario: YAML syntax error: "
+      {"StrayCommaAfterList", "- a\n,", "hostile.yaml:2:1: scenario: YAML syntax error: "
        "unexpected \",\" outside a flow collection"},
       {"StrayCommaAfterDocumentMarker", "---\n  ,", "hostile.yaml:2:3: scenario: YAML syntax "
        "error: unexpected \",\" outside a flow collection"},

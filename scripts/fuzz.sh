@@ -115,6 +115,6 @@ for t in "${targets[@]}"; do
   if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
 done
 wait
-crashes=$(find fuzz/crashes -type f 2>/dev/null | wc -l)
+crashes=$(find fuzz/crashes -type f ! -name .gitignore 2>/dev/null | wc -l)
 echo "fuzz: done; $crashes file(s) in fuzz/crashes/"
 [ "$crashes" -eq 0 ]

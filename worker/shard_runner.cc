@@ -328,6 +328,7 @@ absl::Status ShardRunner::Start() {
   if (shard_.start_unix_ns() > now_unix) epoch += shard_.start_unix_ns() - now_unix;
   epoch_ns_.store(epoch, std::memory_order_release);
   cpu_start_seconds_.store(ProcessCpuSeconds());
+  cpu_start_mono_ns_.store(now_mono, std::memory_order_release);
   absl::Status status = StartLoops();
   if (!status.ok()) {
     for (auto& loop : loops_) {
@@ -439,9 +440,13 @@ llmbench::v1::Progress ShardRunner::progress() const {
   const int64_t now = end != 0 ? end : EventLoop::MonotonicNowNs();
   const int64_t elapsed = started_.load() ? std::max<int64_t>(0, now - epoch) : 0;
   p.set_elapsed_ns(elapsed);
-  if (elapsed > 0) {
+  // CPU is measured from Start(), so divide by the wall time since Start(), not since the
+  // (later) start instant.
+  const int64_t cpu_wall = started_.load() ? now - cpu_start_mono_ns_.load() : 0;
+  if (cpu_wall > 0) {
     const double cpu_now = end != 0 ? cpu_end_seconds_.load() : ProcessCpuSeconds();
-    p.set_cpu_utilization((cpu_now - cpu_start_seconds_.load()) / (static_cast<double>(elapsed) / 1e9));
+    p.set_cpu_utilization((cpu_now - cpu_start_seconds_.load()) /
+                          (static_cast<double>(cpu_wall) / 1e9));
   }
   return p;
 }
@@ -458,6 +463,8 @@ llmbench::v1::ShardSummary ShardRunner::summary() const {
   if (started_.load()) {
     const double cpu_now = end != 0 ? cpu_end_seconds_.load() : ProcessCpuSeconds();
     s.set_cpu_seconds(cpu_now - cpu_start_seconds_.load());
+    const int64_t now = end != 0 ? end : EventLoop::MonotonicNowNs();
+    s.set_cpu_wall_ns(std::max<int64_t>(0, now - cpu_start_mono_ns_.load()));
   }
   s.set_max_lateness_ms(static_cast<double>(max_lateness_ns_.load()) / kNsPerMs);
   {

@@ -143,6 +143,7 @@ class ShardRunner {
   std::atomic<uint64_t> records_accepted_{0};
   std::atomic<int64_t> max_lateness_ns_{0};
   std::atomic<double> cpu_start_seconds_{0};
+  std::atomic<int64_t> cpu_start_mono_ns_{0};  // when cpu_start_seconds_ was read
   std::atomic<double> cpu_end_seconds_{0};
 
   mutable std::mutex mu_;

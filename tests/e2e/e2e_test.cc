@@ -894,13 +894,12 @@ TEST_F(E2eTest, ErrorRateOverThresholdExits3) {
   EXPECT_THAT(report.out, HasSubstr("\nexit status 3: error rate 1.0000 (10 of 10 requests)"));
 }
 
-// Known bug (worker/shard_runner.cc): a shard's CPU use is counted from ShardRunner::Start()
-// (cpu_start_seconds_), up to ~300 ms before the shard's start instant, while its elapsed
-// time is counted from that instant (epoch_ns_). For a shard of immediate failures (HTTP 500
-// at once: elapsed ~1 ms) the ratio is > 1 and the coordinator calls the run INVALID with
-// "worker ... is saturated: CPU utilization 2.00 per core", exit 4 instead of 3. Enable once
-// the worker measures CPU and elapsed time over the same window.
-TEST_F(E2eTest, DISABLED_ImmediateFailuresAreAnErrorRateNotASaturatedWorker) {
+// Regression: a shard's CPU use used to be counted from ShardRunner::Start(), up to ~300 ms
+// before the shard's start instant, while its elapsed time was counted from that instant, so a
+// shard of immediate failures looked like a saturated worker (INVALID, exit 4). The worker now
+// reports the wall time its CPU was measured over, and the coordinator judges saturation only
+// from 1 s of it.
+TEST_F(E2eTest, ImmediateFailuresAreAnErrorRateNotASaturatedWorker) {
   const std::string scenario =
       Scenario("faulty.yaml", FaultyScenario(Url("vllm"), "status_500", 4));
   const std::string out = Path("faulty");
