@@ -65,6 +65,9 @@ HttpAnswer HttpGet(const llmbench::v1::Engine& engine, const std::string& path, 
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer.body);
   curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
+  if (!engine.tls_ca_file().empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_CAINFO, engine.tls_ca_file().c_str());
+  }
   CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     answer.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);

@@ -708,7 +708,107 @@ constexpr char kErrorCaptureJs[] =
     "var ce=console.error;console.error=function(){mark(Array.prototype.join.call(arguments,' '));"
     "return ce.apply(console,arguments);};})();";
 
+void AppendOptional(bool has, double v, std::string* out) { AppendNumber(has ? v : kNull, out); }
+
 }  // namespace
+
+std::string CostSweepJson(const v1::RunResult& result) {
+  std::string out = "{\"costs\":[";
+  double cheapest = kNull;
+  for (const v1::EngineResult& e : result.engines()) {
+    if (!e.has_cost() || !e.cost().has_per_million_output_tokens()) continue;
+    const double v = e.cost().per_million_output_tokens();
+    if (v > 0 && (std::isnan(cheapest) || v < cheapest)) cheapest = v;
+  }
+  bool first = true;
+  for (const v1::EngineResult& e : result.engines()) {
+    if (!e.has_cost()) continue;
+    const v1::Cost& c = e.cost();
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{");
+    AppendKey("engine", &out);
+    AppendJsonString(e.engine(), &out);
+    out.append(",");
+    AppendKey("price_per_hour", &out);
+    AppendNumber(c.price_per_hour(), &out);
+    out.append(",");
+    AppendKey("gpu_count", &out);
+    AppendOptional(c.has_gpu_count(), c.gpu_count(), &out);
+    out.append(",");
+    AppendKey("per_million_output_tokens", &out);
+    AppendOptional(c.has_per_million_output_tokens(), c.per_million_output_tokens(), &out);
+    out.append(",");
+    AppendKey("per_million_total_tokens", &out);
+    AppendOptional(c.has_per_million_total_tokens(), c.per_million_total_tokens(), &out);
+    out.append(",");
+    AppendKey("per_request", &out);
+    AppendOptional(c.has_per_request(), c.per_request(), &out);
+    out.append(",");
+    AppendKey("output_vs_cheapest", &out);
+    AppendNumber(c.has_per_million_output_tokens() && !std::isnan(cheapest)
+                     ? c.per_million_output_tokens() / cheapest
+                     : kNull,
+                 &out);
+    out.append("}");
+  }
+  out.append("],\"sweeps\":[");
+  for (int s = 0; s < result.sweeps_size(); ++s) {
+    const v1::SweepResult& sweep = result.sweeps(s);
+    if (s > 0) out.push_back(',');
+    std::vector<int> order(static_cast<size_t>(sweep.points_size()));
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      const v1::SweepPoint& pa = sweep.points(a);
+      const v1::SweepPoint& pb = sweep.points(b);
+      if (pa.achieved_rps() != pb.achieved_rps()) return pa.achieved_rps() < pb.achieved_rps();
+      return pa.offered_rps() < pb.offered_rps();
+    });
+    int knee_index = -1;
+    std::vector<double> achieved, offered, ttft_p50, ttft_p99, e2e_p50, e2e_p99, good, probe;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const v1::SweepPoint& p = sweep.points(order[k]);
+      if (knee_index < 0 && sweep.has_knee_rps() && p.good() &&
+          p.offered_rps() == sweep.knee_rps()) {
+        knee_index = static_cast<int>(k);
+      }
+      achieved.push_back(p.achieved_rps());
+      offered.push_back(p.offered_rps());
+      ttft_p50.push_back(p.has_ttft_p50_ms() ? p.ttft_p50_ms() : kNull);
+      ttft_p99.push_back(p.has_ttft_p99_ms() ? p.ttft_p99_ms() : kNull);
+      e2e_p50.push_back(p.has_e2e_p50_ms() ? p.e2e_p50_ms() : kNull);
+      e2e_p99.push_back(p.has_e2e_p99_ms() ? p.e2e_p99_ms() : kNull);
+      good.push_back(p.good() ? 1 : 0);
+      probe.push_back(order[k]);
+    }
+    out.append("{");
+    AppendKey("engine", &out);
+    AppendJsonString(sweep.engine(), &out);
+    out.append(",");
+    AppendKey("knee_rps", &out);
+    AppendOptional(sweep.has_knee_rps(), sweep.knee_rps(), &out);
+    out.append(",");
+    AppendKey("first_bad_rps", &out);
+    AppendOptional(sweep.has_first_bad_rps(), sweep.first_bad_rps(), &out);
+    out.append(",");
+    AppendKey("note", &out);
+    AppendJsonString(sweep.note(), &out);
+    absl::StrAppend(&out, ",\"knee_index\":", knee_index);
+    for (const auto& [key, values] :
+         std::vector<std::pair<const char*, const std::vector<double>*>>{
+             {"achieved_rps", &achieved}, {"offered_rps", &offered},
+             {"ttft_p50_ms", &ttft_p50},  {"ttft_p99_ms", &ttft_p99},
+             {"e2e_p50_ms", &e2e_p50},    {"e2e_p99_ms", &e2e_p99},
+             {"good", &good},             {"probe", &probe}}) {
+      out.append(",");
+      AppendKey(key, &out);
+      AppendNumbers(*values, &out);
+    }
+    out.append("}");
+  }
+  out.append("]}");
+  return out;
+}
 
 absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
                                            std::istream* requests_csv) {
@@ -741,7 +841,8 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
   AppendJsonString(scenario_yaml, &data);
   data.append(",\"uplot_version\":");
   AppendJsonString(report_assets::UplotVersion(), &data);
-  absl::StrAppend(&data, ",\"requests\":", *requests, "}");
+  absl::StrAppend(&data, ",\"requests\":", *requests, ",\"derived\":", CostSweepJson(result),
+                  "}");
 
   std::string html;
   html.reserve(data.size() + 80'000);

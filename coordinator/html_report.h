@@ -11,7 +11,9 @@
 // requests.csv (see ReportDataJson), sized for the browser: CDFs of at most 501 points,
 // 40-bin histograms, per-second buckets (wider for runs over 20 minutes, at most 1200
 // buckets) and a latency scatter downsampled to at most 5000 requests per engine, so a run of
-// 100k+ requests stays fast to open.
+// 100k+ requests stays fast to open. Cost (EngineResult.cost) and capacity sweeps
+// (RunResult.sweeps) get their own sections, drawn from chart-ready series derived here
+// (CostSweepJson); each appears only when the run has that data.
 //
 // Thread-safe: free functions without shared state.
 #ifndef LLMBENCH_COORDINATOR_HTML_REPORT_H_
@@ -46,6 +48,20 @@ inline constexpr int kHistogramBins = 40;
 // file.
 absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
                                            std::istream* requests_csv);
+
+// Cost and sweep series, as one JSON object (compact):
+//   {"costs":[{"engine", "price_per_hour", "gpu_count", "per_million_output_tokens",
+//              "per_million_total_tokens", "per_request", "output_vs_cheapest"}...],
+//    "sweeps":[{"engine", "knee_rps", "first_bad_rps", "note", "knee_index",
+//               "achieved_rps":[...], "offered_rps":[...], "ttft_p50_ms":[...],
+//               "ttft_p99_ms":[...], "e2e_p50_ms":[...], "e2e_p99_ms":[...],
+//               "good":[0|1...], "probe":[...]}...]}
+// costs: engines with a price, in result order; an absent value is null; output_vs_cheapest
+// is per_million_output_tokens over the lowest one of the run (null without one). sweeps: one
+// per SweepResult with its points sorted by achieved rate (then offered rate), so a chart can
+// draw latency against throughput; probe is each point's index in probe order, knee_index the
+// sorted index of the good point probed at knee_rps (-1 without a knee).
+std::string CostSweepJson(const v1::RunResult& result);
 
 // The whole page. `summary_json` is summary.json's text (embedded verbatim), `scenario_yaml`
 // scenario.yaml's (may be empty), `requests_csv` as for ReportDataJson.

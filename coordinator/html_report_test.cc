@@ -269,6 +269,117 @@ TEST(RenderHtmlReportTest, SelfContainedAndEscaped) {
   EXPECT_EQ(html->find("@import"), std::string::npos);
 }
 
+// A run with two priced engines and one capacity sweep whose probes ran out of throughput order.
+v1::RunResult CostSweepResult() {
+  v1::RunResult result;
+  v1::EngineResult* a = result.add_engines();
+  a->set_engine("vllm");
+  a->mutable_cost()->set_price_per_hour(3.6);
+  a->mutable_cost()->set_gpu_count(1);
+  a->mutable_cost()->set_per_million_output_tokens(2.5);
+  a->mutable_cost()->set_per_million_total_tokens(1.25);
+  a->mutable_cost()->set_per_request(0.0004);
+  result.add_engines()->set_engine("unpriced");
+  v1::EngineResult* b = result.add_engines();
+  b->set_engine("tgi <x>");
+  b->mutable_cost()->set_price_per_hour(7.2);
+  b->mutable_cost()->set_per_million_output_tokens(5);  // no throughput for the others
+  v1::SweepResult* sweep = result.add_sweeps();
+  sweep->set_engine("vllm");
+  sweep->set_knee_rps(6);
+  sweep->set_first_bad_rps(8);
+  sweep->set_note("bisected");
+  auto add = [&](double offered, double achieved, bool good, bool has_latency) {
+    v1::SweepPoint* p = sweep->add_points();
+    p->set_offered_rps(offered);
+    p->set_achieved_rps(achieved);
+    p->set_good(good);
+    if (has_latency) {
+      p->set_ttft_p50_ms(10 * offered);
+      p->set_ttft_p99_ms(20 * offered);
+      p->set_e2e_p50_ms(100 * offered);
+      p->set_e2e_p99_ms(200 * offered);
+    }
+  };
+  add(2, 2, true, true);     // probe 0
+  add(8, 6.5, false, true);  // probe 1
+  add(4, 4, true, true);     // probe 2
+  add(16, 0, false, false);  // probe 3: nothing succeeded
+  add(6, 5.9, true, true);   // probe 4: the knee
+  return result;
+}
+
+TEST(CostSweepJsonTest, CostsAndSortedSweepSeries) {
+  const std::string json = CostSweepJson(CostSweepResult());
+  const Value data = ParseJson(json);
+  const Value& costs = At(data, "costs");
+  ASSERT_EQ(costs.list_value().values_size(), 2);  // the unpriced engine has no row
+  const Value& vllm = At(costs, 0);
+  EXPECT_EQ(At(vllm, "engine").string_value(), "vllm");
+  EXPECT_EQ(At(vllm, "price_per_hour").number_value(), 3.6);
+  EXPECT_EQ(At(vllm, "gpu_count").number_value(), 1);
+  EXPECT_EQ(At(vllm, "per_million_output_tokens").number_value(), 2.5);
+  EXPECT_EQ(At(vllm, "per_million_total_tokens").number_value(), 1.25);
+  EXPECT_EQ(At(vllm, "per_request").number_value(), 0.0004);
+  EXPECT_EQ(At(vllm, "output_vs_cheapest").number_value(), 1);
+  const Value& tgi = At(costs, 1);
+  EXPECT_EQ(At(tgi, "engine").string_value(), "tgi <x>");
+  EXPECT_TRUE(At(tgi, "gpu_count").has_null_value());
+  EXPECT_TRUE(At(tgi, "per_million_total_tokens").has_null_value());
+  EXPECT_TRUE(At(tgi, "per_request").has_null_value());
+  EXPECT_EQ(At(tgi, "output_vs_cheapest").number_value(), 2);
+  EXPECT_EQ(json.find('<'), std::string::npos) << "engine names are escaped";
+
+  const Value& sweeps = At(data, "sweeps");
+  ASSERT_EQ(sweeps.list_value().values_size(), 1);
+  const Value& sweep = At(sweeps, 0);
+  EXPECT_EQ(At(sweep, "engine").string_value(), "vllm");
+  EXPECT_EQ(At(sweep, "knee_rps").number_value(), 6);
+  EXPECT_EQ(At(sweep, "first_bad_rps").number_value(), 8);
+  EXPECT_EQ(At(sweep, "note").string_value(), "bisected");
+  // Sorted by achieved rate: probes 3 (0), 0 (2), 2 (4), 4 (5.9), 1 (6.5).
+  EXPECT_EQ(Nums(At(sweep, "probe")), (std::vector<double>{3, 0, 2, 4, 1}));
+  EXPECT_EQ(Nums(At(sweep, "achieved_rps")), (std::vector<double>{0, 2, 4, 5.9, 6.5}));
+  EXPECT_EQ(Nums(At(sweep, "offered_rps")), (std::vector<double>{16, 2, 4, 6, 8}));
+  EXPECT_EQ(Nums(At(sweep, "good")), (std::vector<double>{0, 1, 1, 1, 0}));
+  EXPECT_EQ(Nums(At(sweep, "ttft_p50_ms")), (std::vector<double>{-1, 20, 40, 60, 80}));
+  EXPECT_EQ(Nums(At(sweep, "ttft_p99_ms")), (std::vector<double>{-1, 40, 80, 120, 160}));
+  EXPECT_EQ(Nums(At(sweep, "e2e_p50_ms")), (std::vector<double>{-1, 200, 400, 600, 800}));
+  EXPECT_EQ(Nums(At(sweep, "e2e_p99_ms")), (std::vector<double>{-1, 400, 800, 1200, 1600}));
+  EXPECT_EQ(At(sweep, "knee_index").number_value(), 3);
+}
+
+TEST(CostSweepJsonTest, NoCostNoSweepAndNoKnee) {
+  EXPECT_EQ(CostSweepJson(GoldenResult()), "{\"costs\":[],\"sweeps\":[]}");
+  v1::RunResult result;
+  v1::SweepResult* sweep = result.add_sweeps();
+  sweep->set_engine("e");
+  sweep->set_note("no probe sustained its rate");
+  v1::SweepPoint* p = sweep->add_points();
+  p->set_offered_rps(1);
+  p->set_reason("no successful request");
+  EXPECT_EQ(CostSweepJson(result),
+            "{\"costs\":[],\"sweeps\":[{\"engine\":\"e\",\"knee_rps\":null,"
+            "\"first_bad_rps\":null,\"note\":\"no probe sustained its rate\",\"knee_index\":-1,"
+            "\"achieved_rps\":[0],\"offered_rps\":[1],\"ttft_p50_ms\":[null],"
+            "\"ttft_p99_ms\":[null],\"e2e_p50_ms\":[null],\"e2e_p99_ms\":[null],"
+            "\"good\":[0],\"probe\":[0]}]}");
+}
+
+TEST(RenderHtmlReportTest, EmbedsCostAndSweepData) {
+  const v1::RunResult result = CostSweepResult();
+  absl::StatusOr<std::string> summary = SummaryJson(result);
+  ASSERT_TRUE(summary.ok());
+  absl::StatusOr<std::string> html = RenderHtmlReport(result, *summary, "", nullptr);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_NE(html->find("\"requests\":{\"has_requests\":false},\"derived\":" +
+                       CostSweepJson(result) + "}</script>"),
+            std::string::npos);
+  // summary.json rides along verbatim, sweeps and costs included.
+  EXPECT_NE(html->find("\"per_million_output_tokens\": 2.5"), std::string::npos);
+  EXPECT_NE(html->find("\"knee_rps\": 6"), std::string::npos);
+}
+
 TEST(WriteHtmlReportTest, WritesReportBesideSummary) {
   const std::string dir = testing::TempDir() + "/html_report_test_run";
   std::filesystem::remove_all(dir);

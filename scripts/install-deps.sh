@@ -21,6 +21,8 @@ packages=(
   iproute2
   # tests/security: makes its own CA and certificates with the openssl command line
   openssl
+  # tests/worker engine_tls_test: nghttpx, a TLS + HTTP/2 reverse proxy in front of the sim
+  nghttp2-proxy
   # benchmarks: a real HTTP load tool
   wrk
   # report.html: npm installs the charting library (web/); a headless browser tests the page

@@ -16,7 +16,7 @@
 #   1. no "ERROR: LeakSanitizer" / "ERROR: AddressSanitizer" / "runtime error:" in any log;
 #   2. the worker, the sim and the coordinator exited 0;
 #   3. the worker's RSS grew by at most SOAK_MAX_GROWTH_PCT percent (default 10) between the
-#      sample at minute 2 and the last sample (minute 10): a steady state, no growth.
+#      sample at minute 2 and the last sample under load (minute 10): a steady state.
 # Exit status 0 when every check passes, 1 otherwise. Outputs in SOAK_OUT (default
 # results/soak-<UTC time>): rss.csv, *.log, the run's results, soak.txt (the numbers).
 set -euo pipefail
@@ -142,10 +142,12 @@ done
 grep -E "^(requests|errors|throughput|verdict)|req/s|requests" "$out/coordinator.out" | head -8 \
   | tee -a "$out/soak.txt" || true
 
-# RSS growth between minute 2 and the last sample.
-read -r rss2 rss_end t_end peak < <(awk -F, 'NR > 1 && $2 > 0 {
+# RSS growth between minute 2 and the last sample of the load (t <= duration: afterwards the
+# streams drain and RSS falls, which would hide growth).
+read -r rss2 rss_end t_end peak < <(awk -F, -v d="$duration" 'NR > 1 && $2 > 0 {
     if (!have2 && $1 >= 120) { rss2 = $2; have2 = 1 }
-    last = $2; t = $1; if ($3 > hwm) hwm = $3 }
+    if ($1 <= d) { last = $2; t = $1 }
+    if ($3 > hwm) hwm = $3 }
   END { print (have2 ? rss2 : 0), last + 0, t + 0, hwm + 0 }' "$out/rss.csv")
 if [ "$rss2" -gt 0 ]; then
   growth_pct=$(awk -v a="$rss2" -v b="$rss_end" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')

@@ -208,6 +208,9 @@ absl::Status CurlMultiTransport::Start(const HttpRequestSpec& spec,
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout_ms));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.total_timeout_ms));
   curl_easy_setopt(e, CURLOPT_MAXCONNECTS, std::max(config_.max_cached_connections, 1L));
+  if (!config_.tls_ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, config_.tls_ca_file.c_str());
+  }
   if (config_.http2) {
     const bool tls = absl::StartsWith(config_.base_url, "https://");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,

@@ -64,6 +64,8 @@ struct TransportConfig {
   std::vector<std::pair<std::string, std::string>> headers;  // sent on every request
   std::string api_key;  // sent as "Authorization: Bearer <key>" when not empty; never logged
   bool http2 = false;
+  // PEM CA bundle that verifies an https:// engine (CURLOPT_CAINFO); empty: the system store.
+  std::string tls_ca_file;
   int64_t connect_timeout_ms = 5000;
   int64_t first_byte_timeout_ms = 60000;
   int64_t total_timeout_ms = 600000;

@@ -364,6 +364,7 @@ absl::Status ShardRunner::StartLoops() {
     std::sort(config.headers.begin(), config.headers.end());
     config.api_key = api_key_;
     config.http2 = engine.http2();
+    config.tls_ca_file = engine.tls_ca_file();
     const llmbench::v1::Timeouts& timeouts = engine.timeouts();
     if (timeouts.has_connect_ms()) config.connect_timeout_ms = timeouts.connect_ms();
     if (timeouts.has_first_byte_ms()) config.first_byte_timeout_ms = timeouts.first_byte_ms();

@@ -11,6 +11,12 @@
 // A screenshot and the run's files are kept in the build tree (tests/report/last-run/) for a
 // human to look at.
 //
+// A second run is a real capacity sweep (`llmbench run` of a load.sweep scenario with
+// engines[].price_per_hour) against llmbench-sim: its report must add the Cost and Capacity
+// sweep sections — the throughput–latency chart drew its probes, the probe table has one row
+// per probe, and the cost cells show dollar amounts — with the same silent console. Its
+// screenshot lands in tests/report/last-run-sweep/.
+//
 // Chromium missing is a failure, not a skip: install it with scripts/install-deps.sh.
 // Timeouts are generous (the run 120 s, each browser load 120 s) for a loaded 2-core machine.
 #include <unistd.h>
@@ -111,6 +117,84 @@ BrowserRun RunChromium(const std::string& url, const std::vector<std::string>& m
   return run;
 }
 
+// The page's DOM after it ran, up to the embedded data (whose text would match too), with the
+// checks every report gets: it rendered to the end, no page error, no console output.
+std::string RenderedDom(const std::string& report_path, const std::string& profile_dir) {
+  BrowserRun run = RunChromium("file://" + report_path, {"--dump-dom"}, profile_dir);
+  EXPECT_TRUE(run.exit.exited && run.exit.code == 0) << "chromium failed; stderr:\n"
+                                                     << run.stderr_text;
+  const std::string& full_dom = run.stdout_text;
+  const size_t data_at = full_dom.find("id=\"llmbench-data\"");
+  if (data_at == std::string::npos) {
+    ADD_FAILURE() << "no data element in the DOM:\n" << full_dom.substr(0, 2000);
+    return "";
+  }
+  std::string dom = full_dom.substr(0, data_at);
+  const size_t body_tag = dom.find("<body");
+  EXPECT_NE(body_tag, std::string::npos);
+  if (body_tag != std::string::npos) {
+    EXPECT_EQ(AttributeInTag(dom, body_tag, "data-rendered"), "ok")
+        << "the report script did not finish; stderr:\n" << run.stderr_text;
+  }
+  const size_t html_tag = dom.find("<html");
+  EXPECT_NE(html_tag, std::string::npos);
+  if (html_tag != std::string::npos) {
+    EXPECT_EQ(AttributeInTag(dom, html_tag, "data-errors"), "")
+        << "page error: " << AttributeInTag(dom, html_tag, "data-last-error");
+  }
+  std::istringstream log(run.stderr_text);
+  for (std::string line; std::getline(log, line);) {
+    EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;
+  }
+  return dom;
+}
+
+// data-points of every chart container, by data-chart id.
+std::map<std::string, int> ChartPoints(const std::string& dom) {
+  std::map<std::string, int> points;
+  for (size_t at = dom.find("data-chart=\""); at != std::string::npos;
+       at = dom.find("data-chart=\"", at + 1)) {
+    const std::string id = AttributeInTag(dom, at, "data-chart");
+    points[id] = std::atoi(AttributeInTag(dom, at, "data-points").c_str());
+  }
+  return points;
+}
+
+// The text of each <td> of the first <table class="CLS">, row by row.
+std::vector<std::vector<std::string>> TableCells(const std::string& dom, const std::string& cls) {
+  std::vector<std::vector<std::string>> rows;
+  const size_t start = dom.find("<table class=\"" + cls + "\"");
+  if (start == std::string::npos) return rows;
+  const size_t body = dom.find("<tbody>", start);
+  const size_t end = dom.find("</tbody>", start);
+  for (size_t tr = dom.find("<tr>", body); tr != std::string::npos && tr < end;
+       tr = dom.find("<tr>", tr + 1)) {
+    const size_t tr_end = dom.find("</tr>", tr);
+    std::vector<std::string> cells;
+    for (size_t td = dom.find("<td", tr); td != std::string::npos && td < tr_end;
+         td = dom.find("<td", td + 1)) {
+      const size_t open_end = dom.find('>', td) + 1;
+      std::string text = dom.substr(open_end, dom.find("</td>", open_end) - open_end);
+      // Strip inner tags (a link or a tag span) down to their text.
+      std::string plain;
+      bool in_tag = false;
+      for (char c : text) {
+        if (c == '<') in_tag = true;
+        if (!in_tag) plain.push_back(c);
+        if (c == '>') in_tag = false;
+      }
+      cells.push_back(plain);
+    }
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// "$" then a digit: a dollar amount the page formatted (an absent value shows "–").
+bool IsDollars(const std::string& text) {
+  return text.size() >= 2 && text[0] == '$' && text[1] >= '0' && text[1] <= '9';
+}
+
 class ReportBrowserTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -158,34 +242,9 @@ TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
   const std::string html = ReadFile(report_path);
 
   // 2. The DOM after the page ran.
-  BrowserRun dom_run = RunChromium("file://" + report_path, {"--dump-dom"}, tmp_ + "/profile1");
-  ASSERT_TRUE(dom_run.exit.exited && dom_run.exit.code == 0)
-      << "chromium failed; stderr:\n" << dom_run.stderr_text;
-  // The page as built, up to the embedded data and scripts (whose text would match too).
-  const std::string& full_dom = dom_run.stdout_text;
-  const size_t data_at = full_dom.find("id=\"llmbench-data\"");
-  ASSERT_NE(data_at, std::string::npos) << full_dom.substr(0, 2000);
-  const std::string dom = full_dom.substr(0, data_at);
-  const size_t body_tag = dom.find("<body");
-  ASSERT_NE(body_tag, std::string::npos);
-  EXPECT_EQ(AttributeInTag(dom, body_tag, "data-rendered"), "ok")
-      << "the report script did not finish; stderr:\n" << dom_run.stderr_text;
-  const size_t html_tag = dom.find("<html");
-  ASSERT_NE(html_tag, std::string::npos);
-  EXPECT_EQ(AttributeInTag(dom, html_tag, "data-errors"), "")
-      << "page error: " << AttributeInTag(dom, html_tag, "data-last-error");
-  // Any console message (the page writes none) or uncaught error is a defect.
-  std::istringstream log(dom_run.stderr_text);
-  for (std::string line; std::getline(log, line);) {
-    EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;
-  }
-
-  std::map<std::string, int> points;
-  for (size_t at = dom.find("data-chart=\""); at != std::string::npos;
-       at = dom.find("data-chart=\"", at + 1)) {
-    const std::string id = AttributeInTag(dom, at, "data-chart");
-    points[id] = std::atoi(AttributeInTag(dom, at, "data-points").c_str());
-  }
+  const std::string dom = RenderedDom(report_path, tmp_ + "/profile1");
+  ASSERT_FALSE(dom.empty());
+  std::map<std::string, int> points = ChartPoints(dom);
   std::vector<std::string> ids;
   for (const auto& [id, n] : points) ids.push_back(id);
   EXPECT_EQ(points.size(), kExpectedCharts.size()) << absl::StrJoin(ids, ", ");
@@ -206,6 +265,9 @@ TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
   EXPECT_EQ(AttributeInTag(dom, verdict, "data-state"), state);
   EXPECT_NE(dom.find(">vllm</td>"), std::string::npos);
   EXPECT_NE(dom.find("Time to first token: first_token - sent"), std::string::npos);  // definitions
+  // No price and no sweep: neither section.
+  EXPECT_EQ(dom.find("id=\"cost\""), std::string::npos);
+  EXPECT_EQ(dom.find("id=\"sweep\""), std::string::npos);
 
   // 3. A screenshot for a human; the run's files beside it.
   const std::string artifacts = LLMBENCH_REPORT_ARTIFACTS_DIR;
@@ -230,6 +292,119 @@ TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
   ASSERT_TRUE(rerender_exit.ok()) << rerender_exit.status();
   EXPECT_EQ(rerender_exit->code, exit->code) << (*rerender)->Stderr();
   EXPECT_EQ(ReadFile(report_path), html);
+}
+
+TEST_F(ReportBrowserTest, SweepWithCostRendersInChromium) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  // A deterministic simulator (see tests/sweep/sweep_integration_test.cc): 4 slots, 10 ms
+  // prefill, 5 ms per decode step, 20 tokens: about 38 req/s. Probes of 1 s from 8 req/s
+  // doubling (8, 16, 32 good or not, 64 bad), then 2 bisections: 6–7 probes, ~15 s.
+  SimProcess::Options sim_options;
+  sim_options.kinds = {"vllm"};
+  sim_options.args = {"--jitter", "0", "--natural-tokens", "0", "--itl-per-seq-us", "0",
+                      "--ttft-per-token-us", "0", "--threads", "1", "--max-batch", "4",
+                      "--ttft-base-ms", "10", "--itl-ms", "5"};
+  auto sim = SimProcess::Start(sim_options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const std::string scenario = tmp_ + "/sweep.yaml";
+  std::ofstream(scenario) << "name: report-sweep\n"
+                             "engines:\n"
+                             "  - kind: vllm\n"
+                             "    name: sim\n"
+                             "    base_url: " << (*sim)->BaseUrl("vllm") << "\n"
+                             "    model: sim-model\n"
+                             "    price_per_hour: 3.6\n"
+                             "    gpu_count: 1\n"
+                             "prompts:\n"
+                             "  synthetic:\n"
+                             "    input_tokens: {kind: fixed, mean: 16}\n"
+                             "generation:\n"
+                             "  max_tokens: 20\n"
+                             "  ignore_eos: true\n"
+                             "load:\n"
+                             "  sweep: {start_rps: 8, max_rps: 400, step_factor: 2, "
+                             "step_seconds: 1, bisect_iterations: 2}\n"
+                             "thresholds:\n"
+                             "  max_lateness_p99_ms: 50\n"
+                             "seed: 7\n";
+  const std::string out_dir = tmp_ + "/sweep-run";
+  auto llmbench = Subprocess::Start({LLMBENCH_CLI_BINARY, "run", scenario, "--out", out_dir,
+                                     "--local-workers", "1", "--quiet"});
+  ASSERT_TRUE(llmbench.ok()) << llmbench.status();
+  auto exit = (*llmbench)->Wait(std::chrono::seconds(150));
+  ASSERT_TRUE(exit.ok()) << exit.status() << "\n" << (*llmbench)->Stderr();
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out_dir);
+  ASSERT_TRUE(result.ok()) << result.status() << "\nstderr:\n" << (*llmbench)->Stderr();
+  ASSERT_EQ(result->sweeps_size(), 1);
+  const v1::SweepResult& sweep = result->sweeps(0);
+  ASSERT_GE(sweep.points_size(), 2);
+  ASSERT_TRUE(sweep.has_knee_rps()) << "the first probe (8 req/s, a fifth of capacity) failed: "
+                                    << sweep.points(0).reason();
+  ASSERT_EQ(result->engines_size(), 1);
+  ASSERT_TRUE(result->engines(0).has_cost());
+  const std::string report_path = out_dir + "/report.html";
+  ASSERT_TRUE(std::filesystem::exists(report_path));
+
+  const std::string dom = RenderedDom(report_path, tmp_ + "/profile1");
+  ASSERT_FALSE(dom.empty());
+  // No requests.csv beside a sweep's summary: CDFs through the knee probe's percentiles, and
+  // the throughput–latency chart.
+  std::map<std::string, int> points = ChartPoints(dom);
+  std::vector<std::string> ids;
+  for (const auto& [id, n] : points) ids.push_back(id);
+  const std::vector<std::string> expected = {"e2e_ms-cdf", "itl_ms-cdf", "sweep-0",
+                                             "tpot_ms-cdf", "ttft_ms-cdf"};
+  EXPECT_EQ(ids, expected);
+  for (const auto& [id, n] : points) EXPECT_GT(n, 0) << "chart " << id << " drew no points";
+  // The sweep chart's series: E2E p50 and p99, TTFT p50 and p99 over every probe with a
+  // latency, then the good/bad markers (one per such probe) and the knee.
+  int with_latency = 0;
+  for (const v1::SweepPoint& p : sweep.points()) with_latency += p.has_e2e_p99_ms() ? 1 : 0;
+  EXPECT_EQ(points["sweep-0"], 5 * with_latency + 1);
+  const size_t sweep_chart = dom.find("data-chart=\"sweep-0\"");
+  ASSERT_NE(sweep_chart, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, sweep_chart, "data-series"), "7");
+
+  // The probe table: one row per probe, in probe order, the knee marked once.
+  std::vector<std::vector<std::string>> probes = TableCells(dom, "sweep");
+  ASSERT_EQ(probes.size(), static_cast<size_t>(sweep.points_size()));
+  int knees = 0;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    ASSERT_EQ(probes[i].size(), 14u);
+    EXPECT_EQ(probes[i][0], std::to_string(i));
+    EXPECT_EQ(probes[i][1], sweep.points(static_cast<int>(i)).phase());
+    const std::string expected_result =
+        sweep.points(static_cast<int>(i)).good() ? "good" : "bad";
+    EXPECT_EQ(probes[i][11].substr(0, expected_result.size()), expected_result) << i;
+    knees += probes[i][11] == "good · knee" ? 1 : 0;
+  }
+  EXPECT_EQ(knees, 1);
+  EXPECT_NE(dom.find("id=\"sweep\""), std::string::npos);
+
+  // Cost: the comparison table and the per-engine summary show dollar amounts.
+  std::vector<std::vector<std::string>> cost = TableCells(dom, "cost");
+  ASSERT_EQ(cost.size(), 1u);
+  ASSERT_EQ(cost[0].size(), 8u);
+  EXPECT_EQ(cost[0][0], "sim");
+  EXPECT_EQ(cost[0][1], "$3.60");
+  EXPECT_EQ(cost[0][2], "1");
+  for (int c : {5, 6, 7}) EXPECT_TRUE(IsDollars(cost[0][c])) << c << ": " << cost[0][c];
+  std::vector<std::vector<std::string>> agg = TableCells(dom, "agg");
+  ASSERT_EQ(agg.size(), 1u);
+  ASSERT_EQ(agg[0].size(), 17u);
+  for (int c : {14, 15, 16}) EXPECT_TRUE(IsDollars(agg[0][c])) << c << ": " << agg[0][c];
+  EXPECT_EQ(cost[0][5], agg[0][14]);
+
+  const std::string artifacts = std::string(LLMBENCH_REPORT_ARTIFACTS_DIR) + "-sweep";
+  std::error_code ec;
+  std::filesystem::remove_all(artifacts, ec);
+  std::filesystem::create_directories(artifacts);
+  BrowserRun shot = RunChromium("file://" + report_path,
+                                {"--screenshot=" + artifacts + "/report.png",
+                                 "--hide-scrollbars"},
+                                tmp_ + "/profile2");
+  EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
+  EXPECT_GT(std::filesystem::file_size(artifacts + "/report.png", ec), 10000u) << ec.message();
 }
 
 TEST_F(ReportBrowserTest, ReportCommandNamesAMissingFolder) {

@@ -12,6 +12,9 @@
   var DATA = JSON.parse(document.getElementById('llmbench-data').textContent);
   var S = DATA.summary || {};
   var R = DATA.requests || { has_requests: false };
+  var D = DATA.derived || {};
+  var COSTS = D.costs || [];   // engines with a price (coordinator/cost.h)
+  var SWEEPS = D.sweeps || []; // capacity sweeps, points sorted by achieved rate
   var COLORS = ['#2563eb', '#e11d48', '#059669', '#9333ea', '#ea580c', '#0891b2', '#ca8a04',
                 '#db2777', '#4f46e5', '#65a30d'];
   var charts = [];
@@ -50,6 +53,20 @@
     return v.toPrecision(2);
   }
 
+  function money(v) {  // US dollars, as precise as a small per-request cost needs
+    if (v === undefined || v === null || !isFinite(v)) return '–';
+    var a = Math.abs(v);
+    if (a >= 10000) return '$' + Math.round(v).toLocaleString('en-US');
+    if (a >= 1) return '$' + v.toFixed(2);
+    if (a === 0) return '$0';
+    return '$' + v.toPrecision(3);
+  }
+
+  function costOf(engine) {
+    for (var i = 0; i < COSTS.length; i++) if (COSTS[i].engine === engine) return COSTS[i];
+    return null;
+  }
+
   function pct(v) { return (v === undefined || v === null) ? '–' : (100 * v).toFixed(1) + '%'; }
 
   function color(i) { return COLORS[i % COLORS.length]; }
@@ -66,7 +83,7 @@
     return s;
   }
 
-  var NUMERIC = /^(–|[-+]?[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?%?)$/;
+  var NUMERIC = /^(–|[-+]?\$?[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?[%×]?)$/;
 
   function table(headers, rows, cls) {
     // A column is right-aligned (numbers) when every cell in it looks like a number.
@@ -121,7 +138,7 @@
       legend: { live: true },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
       scales: {
-        x: { time: false },
+        x: spec.xRange ? { time: false, range: spec.xRange } : { time: false },
         y: spec.yRange ? { range: spec.yRange } : { range: function (u, min, max) {
           if (spec.yMin0 !== false) min = Math.min(0, min);
           if (min === max) max = min + 1;
@@ -146,6 +163,7 @@
           }
           holder.setAttribute('data-points', String(n));
           holder.setAttribute('data-series', String(u.series.length - 1));
+          if (spec.onDraw) spec.onDraw(u);
         }],
       },
     };
@@ -233,6 +251,19 @@
       ['E2E p50 / p99', fmt(d('e2e_ms', 'p50')) + ' / ' + fmt(d('e2e_ms', 'p99')), 'ms'],
     ];
     if (o.goodput !== undefined) items.push(['Goodput', fmt(o.goodput) + ' req/s', pct(o.slo_attainment) + ' meet the SLOs']);
+    if (COSTS.length) {
+      var cheap = COSTS.slice().sort(function (a, b) {
+        return (a.per_million_output_tokens == null ? Infinity : a.per_million_output_tokens) -
+               (b.per_million_output_tokens == null ? Infinity : b.per_million_output_tokens);
+      })[0];
+      items.push(['$ / 1M output tokens', money(cheap.per_million_output_tokens),
+        (COSTS.length > 1 ? 'cheapest: ' + cheap.engine + ', ' : '') + money(cheap.price_per_hour) + '/h']);
+    }
+    SWEEPS.forEach(function (sw) {
+      items.push(['Max sustainable' + (SWEEPS.length > 1 ? ' · ' + sw.engine : ''),
+        sw.knee_rps != null ? fmt(sw.knee_rps) + ' req/s' : 'none',
+        sw.knee_rps != null ? 'capacity sweep knee' : (sw.note || 'no probe passed')]);
+    });
     document.getElementById('app').appendChild(el('div', { cls: 'kpis' }, items.map(function (it) {
       return el('div', { cls: 'kpi' }, [el('div', { cls: 'kpi-label', text: it[0] }),
         el('div', { cls: 'kpi-value', text: it[1] }), el('div', { cls: 'kpi-sub', text: it[2] })]);
@@ -254,10 +285,26 @@
   function summaryTables() {
     var s = section('summary', 'Summary',
       'Measured requests (warm-up excluded). Latencies in ms, percentiles exact (R-7); rates over each group\'s measured window.');
-    var rows = (S.engines || []).map(function (e) { return aggregateRow(e.engine, e.aggregates); });
-    if ((S.engines || []).length !== 1) rows.push(aggregateRow('all', S.overall));
+    var withCost = COSTS.length > 0;
+    var rows = (S.engines || []).map(function (e) {
+      var row = aggregateRow(e.engine, e.aggregates);
+      if (withCost) {
+        var c = costOf(e.engine) || {};
+        row.push(money(c.per_million_output_tokens), money(c.per_million_total_tokens), money(c.per_request));
+      }
+      return row;
+    });
+    if ((S.engines || []).length !== 1) {
+      var all = aggregateRow('all', S.overall);
+      if (withCost) all.push('–', '–', '–');
+      rows.push(all);
+    }
     s.appendChild(el('h3', { text: 'Per engine' }));
-    s.appendChild(table(AGG_HEADERS, rows, 'agg'));
+    s.appendChild(table(withCost ? AGG_HEADERS.concat(['$/1M out tok', '$/1M tok', '$/request']) : AGG_HEADERS,
+      rows, 'agg'));
+    if (SWEEPS.length) {
+      s.appendChild(el('p', { cls: 'caption', text: 'Capacity sweep: each engine\'s row is its knee probe (the highest sustained rate); every probe is in the Capacity sweep section.' }));
+    }
 
     var workers = S.workers || [];
     if (workers.length) {
@@ -287,6 +334,124 @@
     } else {
       s.appendChild(el('p', { cls: 'ok-note', text: 'No failed requests.' }));
     }
+  }
+
+  function costSection() {
+    if (!COSTS.length) return;
+    var s = section('cost', 'Cost',
+      'What the measured throughput costs at each engine\'s price per hour (the whole deployment): price / 3600 / throughput. ' +
+      'Lower is better' + (COSTS.length > 1 ? '; "vs cheapest" compares the cost per million output tokens.' : '.'));
+    var headers = ['engine', 'price / hour', 'GPUs', 'out tok/s', 'req/s', '$ / 1M output tokens',
+      '$ / 1M tokens (in + out)', '$ / request'];
+    if (COSTS.length > 1) headers.push('vs cheapest');
+    var byEngine = {};
+    (S.engines || []).forEach(function (e) { byEngine[e.engine] = e.aggregates || {}; });
+    s.appendChild(table(headers, COSTS.map(function (c) {
+      var a = byEngine[c.engine] || {};
+      var row = [c.engine, money(c.price_per_hour), c.gpu_count != null ? String(c.gpu_count) : '–',
+        fmt(num(a.output_token_throughput)), fmt(num(a.request_throughput)),
+        money(c.per_million_output_tokens), money(c.per_million_total_tokens), money(c.per_request)];
+      if (COSTS.length > 1) row.push(c.output_vs_cheapest != null ? c.output_vs_cheapest.toFixed(2) + '×' : '–');
+      return row;
+    }), 'cost'));
+    if (COSTS.length > 1) {
+      var max = 0;
+      COSTS.forEach(function (c) { if (c.per_million_output_tokens > max) max = c.per_million_output_tokens; });
+      s.appendChild(el('div', { cls: 'card bars' }, COSTS.map(function (c, i) {
+        var v = c.per_million_output_tokens;
+        var w = v != null && max > 0 ? Math.max(1, 100 * v / max) : 0;
+        return el('div', { cls: 'bar-row' }, [
+          el('div', { cls: 'bar-label', text: c.engine }),
+          el('div', { cls: 'bar-track' }, [el('div', { cls: 'bar', style: 'width:' + w.toFixed(1) + '%;background:' + color(i) })]),
+          el('div', { cls: 'bar-value', text: money(v) + ' / 1M output tokens' }),
+        ]);
+      })));
+    }
+  }
+
+  function sweepSection() {
+    if (!SWEEPS.length) return;
+    var s = section('sweep', 'Capacity sweep',
+      'Open-loop probes at rising offered rates (step, then bisect between the last good and the first bad rate). ' +
+      'Each point is one probe: achieved throughput against its latency percentiles. Green probes were sustained, red ones failed ' +
+      '(errors, throughput below the offered rate, SLO attainment or a sharp latency turn); the knee is the highest sustained offered rate.');
+    var probes = (S.sweeps || []);
+    SWEEPS.forEach(function (sw, si) {
+      var n = sw.achieved_rps.length;
+      s.appendChild(el('h3', { cls: 'metric-title', text: sw.engine + ' — ' +
+        (sw.knee_rps != null ? 'max sustainable ' + fmt(sw.knee_rps) + ' req/s offered' : 'no sustained rate') +
+        (sw.first_bad_rps != null ? ', first failing ' + fmt(sw.first_bad_rps) + ' req/s' : '') +
+        (sw.note ? ' (' + sw.note + ')' : '') }));
+      var grid = el('div', { cls: 'grid-sweep' });
+      s.appendChild(grid);
+      var goodY = [], badY = [], kneeY = [];
+      for (var i = 0; i < n; i++) {
+        var y = sw.e2e_p99_ms[i] != null ? sw.e2e_p99_ms[i] : sw.ttft_p99_ms[i];
+        goodY.push(sw.good[i] ? y : null);
+        badY.push(sw.good[i] ? null : y);
+        kneeY.push(i === sw.knee_index ? y : null);
+      }
+      var kneeX = sw.knee_index >= 0 ? sw.achieved_rps[sw.knee_index] : null;
+      var maxX = 0;
+      sw.achieved_rps.forEach(function (x) { if (x > maxX) maxX = x; });
+      var series = [
+        lineSeries('E2E p50', 0, { width: 2 }),
+        lineSeries('E2E p99', 0, { width: 1.5, dash: [6, 4] }),
+        lineSeries('TTFT p50', 3, { width: 2 }),
+        lineSeries('TTFT p99', 3, { width: 1.5, dash: [6, 4] }),
+        scatterSeries('sustained', '#16a34a', 9),
+        scatterSeries('failed', '#dc2626', 9),
+        { label: 'knee', stroke: '#0f172a', width: 0, paths: function () { return null; },
+          points: { show: true, size: 16, stroke: '#0f172a', fill: 'rgba(0,0,0,0)', width: 2.5 },
+          value: function (u, v) { return v == null ? '–' : fmt(v); } },
+      ];
+      chart(grid, {
+        id: 'sweep-' + si, title: 'Throughput vs latency — ' + sw.engine,
+        xLabel: 'achieved throughput (req/s)', yLabel: 'latency (ms)',
+        data: [sw.achieved_rps, sw.e2e_p50_ms, sw.e2e_p99_ms, sw.ttft_p50_ms, sw.ttft_p99_ms, goodY, badY, kneeY],
+        series: series,
+        xRange: function (u, min, max) { return [0, (max > 0 ? max : 1) * 1.08]; },
+        caption: 'Markers sit on each probe\'s E2E p99.' + (kneeX != null ? ' Dashed line: the knee at ' + fmt(kneeX) + ' req/s achieved.' : '') +
+          ' Probes without a successful request have no latency and appear only in the table.',
+        empty: 'No probe measured a latency',
+        onDraw: function (u) {
+          if (kneeX == null) return;
+          var cx = u.valToPos(kneeX, 'x', true);
+          var ctx = u.ctx;
+          ctx.save();
+          ctx.strokeStyle = 'rgba(15,23,42,0.55)';
+          ctx.lineWidth = 1.5 * (window.devicePixelRatio || 1);
+          ctx.setLineDash([5, 4]);
+          ctx.beginPath();
+          ctx.moveTo(cx, u.bbox.top);
+          ctx.lineTo(cx, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          ctx.fillStyle = '#0f172a';
+          ctx.font = (11 * (window.devicePixelRatio || 1)) + 'px system-ui, sans-serif';
+          ctx.fillText('knee ' + fmt(sw.knee_rps) + ' req/s', cx + 5, u.bbox.top + 14 * (window.devicePixelRatio || 1));
+          ctx.restore();
+        },
+      });
+      // The probes in the order they ran, from summary.json.
+      var pts = (probes[si] || {}).points || [];
+      var kneeRps = (probes[si] || {}).knee_rps;  // exact, as summary.json has it
+      var kneeMarked = false;
+      var rows = pts.map(function (p, k) {
+        var knee = !!p.good && !kneeMarked && kneeRps !== undefined && num(p.offered_rps) === num(kneeRps);
+        if (knee) kneeMarked = true;
+        var res = el('span', { cls: p.good ? 'tag good' : 'tag bad', text: p.good ? (knee ? 'good · knee' : 'good') : 'bad' });
+        var why = p.good ? '' : (p.reason || '');
+        var folder = (p.out_dir || '').split('/').filter(function (x) { return x; });
+        return [String(k), p.phase || '–', fmt(num(p.offered_rps)), fmt(num(p.achieved_rps)),
+          fmt(p.ttft_p50_ms), fmt(p.ttft_p99_ms), fmt(p.e2e_p50_ms), fmt(p.e2e_p99_ms),
+          p.slo_attainment !== undefined ? pct(p.slo_attainment) : '–', pct(num(p.error_rate)),
+          num(p.requests).toLocaleString('en-US'), res, why,
+          folder.length >= 2 ? el('a', { href: folder.slice(-2).join('/') + '/report.html', title: p.out_dir, text: folder[folder.length - 1].replace(/-[0-9.]+rps$/, '') }) : '–'];
+      });
+      grid.appendChild(table(['#', 'phase', 'offered req/s', 'achieved req/s', 'TTFT p50', 'TTFT p99',
+        'E2E p50', 'E2E p99', 'SLO met', 'errors', 'requests', 'result', 'why not', 'probe report'], rows, 'sweep'));
+    });
   }
 
   var METRICS = [
@@ -490,7 +655,10 @@
   }
 
   function nav() {
-    var links = [['summary', 'Summary'], ['distributions', 'Distributions'], ['over-time', 'Over time']];
+    var links = [['summary', 'Summary']];
+    if (COSTS.length) links.push(['cost', 'Cost']);
+    if (SWEEPS.length) links.push(['sweep', 'Capacity sweep']);
+    links.push(['distributions', 'Distributions'], ['over-time', 'Over time']);
     if (R.has_requests && R.workers.length) links.push(['workers', 'Workers']);
     links.push(['scenario', 'Scenario'], ['definitions', 'Definitions']);
     document.getElementById('app').appendChild(el('nav', null, links.map(function (l) {
@@ -506,6 +674,8 @@
   nav();
   kpis();
   summaryTables();
+  costSection();
+  sweepSection();
   distributions();
   overTime();
   perWorker();
