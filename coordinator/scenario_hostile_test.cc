@@ -132,6 +132,11 @@ std::vector<HostileCase> HostileCases() {
        "unexpected \",\" outside a flow collection"},
       {"StrayCommaAfterDocumentMarker", "---\n  ,", "hostile.yaml:2:3: scenario: YAML syntax "
        "error: unexpected \",\" outside a flow collection"},
+      // The quoted value is cut at 60 bytes; the cut must not split a character (found by
+      // scenario_loader_fuzz): 59 ASCII bytes, then a 2-byte character across the cut.
+      {"LongValueCutOnCharacter", std::string(59, 'a') + "\xd9\x9b" + "bbb\n",
+       "hostile.yaml:1:1: scenario: expected a mapping of scenario keys, got \"" +
+           std::string(59, 'a') + "...\""},
       {"LongKey", e + std::string(1 << 20, 'k') + ": 1\n",
        "hostile.yaml:5:1048577: scenario: YAML syntax error: illegal map value"},
   };

@@ -125,7 +125,13 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::string Quote(std::string_view text) {
   constexpr size_t kMaxShown = 60;
-  std::string shown(text.substr(0, kMaxShown));
+  // Cut on a UTF-8 character boundary (the file was checked to be valid UTF-8), so that the
+  // message stays valid UTF-8 (found by scenario_loader_fuzz).
+  size_t cut = std::min(kMaxShown, text.size());
+  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  std::string shown(text.substr(0, cut));
   if (text.size() > kMaxShown) shown += "...";
   std::string out = "\"";
   for (char c : shown) {

@@ -379,6 +379,14 @@ TEST_F(ReportBrowserTest, SweepWithCostRendersInChromium) {
     knees += probes[i][11] == "good · knee" ? 1 : 0;
   }
   EXPECT_EQ(knees, 1);
+  // Each probe row links to the probe's own report, relative to this one.
+  for (const v1::SweepPoint& p : sweep.points()) {
+    const std::filesystem::path probe_dir(p.out_dir());
+    const std::string href = (probe_dir.parent_path().filename() / probe_dir.filename()).string() +
+                             "/report.html";
+    EXPECT_NE(dom.find("href=\"" + href + "\""), std::string::npos) << href;
+    EXPECT_TRUE(std::filesystem::exists(out_dir + "/" + href)) << href;
+  }
   EXPECT_NE(dom.find("id=\"sweep\""), std::string::npos);
 
   // Cost: the comparison table and the per-engine summary show dollar amounts.
@@ -405,6 +413,9 @@ TEST_F(ReportBrowserTest, SweepWithCostRendersInChromium) {
                                 tmp_ + "/profile2");
   EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
   EXPECT_GT(std::filesystem::file_size(artifacts + "/report.png", ec), 10000u) << ec.message();
+  std::filesystem::copy(out_dir, artifacts, std::filesystem::copy_options::recursive |
+                                                std::filesystem::copy_options::overwrite_existing,
+                        ec);
 }
 
 TEST_F(ReportBrowserTest, ReportCommandNamesAMissingFolder) {

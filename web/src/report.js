@@ -241,6 +241,8 @@
 
   function kpis() {
     var o = S.overall || {};
+    // A capacity sweep records no run-wide aggregates; one engine's knee probe stands in.
+    if (!num(o.requests) && (S.engines || []).length === 1) o = S.engines[0].aggregates || {};
     function d(name, p) { return o[name] ? o[name][p] : null; }
     var items = [
       ['Requests', num(o.requests).toLocaleString('en-US'), pct(num(o.success_rate)) + ' success'],
@@ -256,7 +258,7 @@
         return (a.per_million_output_tokens == null ? Infinity : a.per_million_output_tokens) -
                (b.per_million_output_tokens == null ? Infinity : b.per_million_output_tokens);
       })[0];
-      items.push(['$ / 1M output tokens', money(cheap.per_million_output_tokens),
+      items.push(['$ / 1M out tok', money(cheap.per_million_output_tokens),
         (COSTS.length > 1 ? 'cheapest: ' + cheap.engine + ', ' : '') + money(cheap.price_per_hour) + '/h']);
     }
     SWEEPS.forEach(function (sw) {
@@ -290,7 +292,8 @@
       var row = aggregateRow(e.engine, e.aggregates);
       if (withCost) {
         var c = costOf(e.engine) || {};
-        row.push(money(c.per_million_output_tokens), money(c.per_million_total_tokens), money(c.per_request));
+        row.push(money(c.per_million_output_tokens), money(c.per_million_total_tokens),
+          money(c.per_request != null ? 1000 * c.per_request : null));
       }
       return row;
     });
@@ -300,7 +303,7 @@
       rows.push(all);
     }
     s.appendChild(el('h3', { text: 'Per engine' }));
-    s.appendChild(table(withCost ? AGG_HEADERS.concat(['$/1M out tok', '$/1M tok', '$/request']) : AGG_HEADERS,
+    s.appendChild(table(withCost ? AGG_HEADERS.concat(['$/1M out', '$/1M tok', '$/1k req']) : AGG_HEADERS,
       rows, 'agg'));
     if (SWEEPS.length) {
       s.appendChild(el('p', { cls: 'caption', text: 'Capacity sweep: each engine\'s row is its knee probe (the highest sustained rate); every probe is in the Capacity sweep section.' }));
