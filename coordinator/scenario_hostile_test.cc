@@ -137,6 +137,12 @@ std::vector<HostileCase> HostileCases() {
       {"LongValueCutOnCharacter", std::string(59, 'a') + "\xd9\x9b" + "bbb\n",
        "hostile.yaml:1:1: scenario: expected a mapping of scenario keys, got \"" +
            std::string(59, 'a') + "...\""},
+      // Unknown keys are shown up to 80 bytes; the same boundary rule (found by
+      // scenario_loader_fuzz): 79 ASCII bytes, then a 3-byte character across the cut.
+      {"LongUnknownKeyCutOnCharacter", std::string(79, 'k') + "\xee\x91\x9ezz: 1\n",
+       "hostile.yaml:1:1: " + std::string(79, 'k') +
+           "...: unknown key (expected one of name, description, engines, prompts, generation, "
+           "load, slo, thresholds, outputs, seed)"},
       {"LongKey", e + std::string(1 << 20, 'k') + ": 1\n",
        "hostile.yaml:5:1048577: scenario: YAML syntax error: illegal map value"},
   };

@@ -123,15 +123,20 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 60;
-  // Cut on a UTF-8 character boundary (the file was checked to be valid UTF-8), so that the
-  // message stays valid UTF-8 (found by scenario_loader_fuzz).
-  size_t cut = std::min(kMaxShown, text.size());
+// The first at most `max_bytes` bytes of `text`, cut on a UTF-8 character boundary (the file
+// was checked to be valid UTF-8), so that messages stay valid UTF-8 (found by
+// scenario_loader_fuzz).
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  size_t cut = std::min(max_bytes, text.size());
   while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
     --cut;
   }
-  std::string shown(text.substr(0, cut));
+  return text.substr(0, cut);
+}
+
+std::string Quote(std::string_view text) {
+  constexpr size_t kMaxShown = 60;
+  std::string shown(Utf8Prefix(text, kMaxShown));
   if (text.size() > kMaxShown) shown += "...";
   std::string out = "\"";
   for (char c : shown) {
@@ -259,7 +264,8 @@ class YamlMapper {
         return Error(key.Mark(), path, "keys must be plain strings");
       }
       const std::string& name = key.Scalar();
-      const std::string shown = name.size() > 80 ? name.substr(0, 80) + "..." : name;
+      const std::string shown =
+          name.size() > 80 ? absl::StrCat(Sv(Utf8Prefix(name, 80)), "...") : name;
       const std::string key_path = path.empty() ? shown : absl::StrCat(path, ".", shown);
       const pb::FieldDescriptor* field = descriptor->FindFieldByName(name);
       if (field == nullptr) {
