@@ -124,15 +124,7 @@ HttpRequestSpec OllamaProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
   body.append("{\"model\":");
   AppendJsonString(&body, model_);
   if (chat_) {
-    body.append(",\"messages\":[");
-    if (!prompt.system().empty()) {
-      body.append("{\"role\":\"system\",\"content\":");
-      AppendJsonString(&body, prompt.system());
-      body.append("},");
-    }
-    body.append("{\"role\":\"user\",\"content\":");
-    AppendJsonString(&body, prompt.text());
-    body.append("}]");
+    AppendChatMessages(&body, prompt);
   } else {
     body.append(",\"prompt\":");
     AppendJsonString(&body, prompt.text());

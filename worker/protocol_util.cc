@@ -411,4 +411,16 @@ void ResponseParserBase::FailFraming(const absl::Status& status) {
   Fail(llmbench::v1::ERROR_CLASS_PARSE, absl::StrCat("framing error: ", status.message()));
 }
 
+void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt) {
+  out->append(",\"messages\":[");
+  if (!prompt.system().empty()) {
+    out->append("{\"role\":\"system\",\"content\":");
+    AppendJsonString(out, prompt.system());
+    out->append("},");
+  }
+  out->append("{\"role\":\"user\",\"content\":");
+  AppendJsonString(out, prompt.text());
+  out->append("}]");
+}
+
 }  // namespace llmbench::worker

@@ -47,6 +47,10 @@ GenerationSettings ResolveGeneration(const llmbench::v1::Generation& generation)
 // Appends `s` as a quoted JSON string. Control characters, '"' and '\\' are escaped; invalid
 // UTF-8 bytes become U+FFFD so that the body is always valid JSON.
 void AppendJsonString(std::string* out, std::string_view s);
+
+// Appends `,"messages":[...]` for a chat request: the prompt's system message (when set)
+// and its user message. Shared by the Ollama /api/chat and OpenAI chat builders.
+void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt);
 // Appends a JSON number for a finite double (shortest round-trip form, e.g. 0.7, 0, 1e-05).
 void AppendJsonDouble(std::string* out, double value);
 
