@@ -259,6 +259,7 @@ int CurlMultiTransport::TimerCallback(CURLM* /*multi*/, long timeout_ms, void* u
     if (!self->curl_timeout_deferred_) {
       self->curl_timeout_deferred_ = true;
       self->loop_->Defer([self] {
+        if (!self->curl_timeout_deferred_) return;  // Flush() ran it already
         self->curl_timeout_deferred_ = false;
         self->OnCurlTimeout();
       });
@@ -270,6 +271,12 @@ int CurlMultiTransport::TimerCallback(CURLM* /*multi*/, long timeout_ms, void* u
     self->OnCurlTimeout();
   });
   return 0;
+}
+
+void CurlMultiTransport::Flush() {
+  if (!curl_timeout_deferred_) return;
+  curl_timeout_deferred_ = false;
+  OnCurlTimeout();
 }
 
 void CurlMultiTransport::OnCurlTimeout() {

@@ -91,6 +91,12 @@ class CurlMultiTransport {
                      std::unique_ptr<llmbench::v1::RequestRecord> record,
                      std::unique_ptr<ResponseParser> parser);
 
+  // Runs curl's pending zero timeout now rather than at the start of the next loop turn, so
+  // that requests Start()ed from a loop callback are handed to their (reused) connections and
+  // sent before the loop handles anything else. No-op when curl asked for nothing. Must not be
+  // called from inside a curl callback or a completion callback.
+  void Flush();
+
   // Aborts every request in flight: each is finished with `error_class` / `message` and
   // handed to the completion callback.
   void AbortAll(llmbench::v1::ErrorClass error_class, const std::string& message);

@@ -66,6 +66,12 @@ int64_t EventLoop::MonotonicNowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t EventLoop::ThreadCpuNowNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 absl::Status EventLoop::WatchFd(int fd, uint32_t events, IoCallback callback) {
   epoll_event ev{};
   ev.events = events;
@@ -154,15 +160,19 @@ int EventLoop::RunPostedTasks() {
 int EventLoop::RunDueTimers() {
   int ran = 0;
   const int64_t now = MonotonicNowNs();
-  // Only timers due now run in this turn; timers they add for "now" run in the next one.
-  std::vector<Task> due;
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    auto node = timers_.extract(timers_.begin());
-    timer_deadlines_.erase(node.key().second);
-    due.push_back(std::move(node.mapped()));
+  // Only timers due now run in this turn; timers they add for "now" run in the next one. The
+  // keys are taken first and each timer is looked up again before it runs, so that a timer
+  // cancelled by an earlier one of the same batch does not run.
+  due_keys_.clear();
+  for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= now; ++it) {
+    due_keys_.push_back(it->first);
   }
-  for (Task& task : due) {
-    task();
+  for (size_t i = 0; i < due_keys_.size(); ++i) {
+    auto it = timers_.find(due_keys_[i]);
+    if (it == timers_.end()) continue;  // cancelled by a timer that ran before it
+    auto node = timers_.extract(it);
+    timer_deadlines_.erase(node.key().second);
+    node.mapped()();
     ++ran;
   }
   return ran;
@@ -190,24 +200,30 @@ int EventLoop::RunOnce(int64_t max_wait_ns) {
   // syscall. A timer cancelled after arming only causes a spurious, harmless wake-up.
   ArmTimerFd();
   epoll_event events[kMaxEvents];
+  wait_start_ns_ = MonotonicNowNs();
   const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
-  bool timer_ready = false;
+  wake_ns_ = MonotonicNowNs();
+  if (stamp_thread_cpu_) wake_thread_cpu_ns_ = ThreadCpuNowNs();
   bool posted_ready = false;
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
     if (fd == timer_fd_.get()) {
       uint64_t expirations;
       [[maybe_unused]] ssize_t r = ::read(fd, &expirations, sizeof(expirations));
-      timer_ready = true;
       armed_deadline_ns_ = -1;  // a one-shot timerfd is disarmed once it expired
-      continue;
-    }
-    if (fd == event_fd_.get()) {
+    } else if (fd == event_fd_.get()) {
       uint64_t count;
       [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof(count));
       posted_ready = true;
-      continue;
     }
+  }
+  // Due timers first (see the header): whatever woke the loop, a timer that is due now does
+  // not wait behind this turn's socket callbacks. Checked by time, not by the timerfd alone:
+  // a deadline may have passed without the timerfd having fired yet.
+  if (!timers_.empty() && timers_.begin()->first.first <= wake_ns_) ran += RunDueTimers();
+  for (int i = 0; i < n; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == timer_fd_.get() || fd == event_fd_.get()) continue;
     auto it = watches_.find(fd);
     if (it == watches_.end()) continue;  // unwatched by an earlier callback of this turn
     std::shared_ptr<IoCallback> callback = it->second.callback;
@@ -215,8 +231,8 @@ int EventLoop::RunOnce(int64_t max_wait_ns) {
     ++ran;
   }
   if (posted_ready) ran += RunPostedTasks();
-  // Timers are checked every turn: a deadline can pass while callbacks run.
-  if (timer_ready || (!timers_.empty() && timers_.begin()->first.first <= MonotonicNowNs())) {
+  // A deadline can pass while the callbacks run: those timers run now, not a turn later.
+  if (!timers_.empty() && timers_.begin()->first.first <= MonotonicNowNs()) {
     ran += RunDueTimers();
   }
   return ran;

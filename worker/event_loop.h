@@ -3,6 +3,11 @@
 // watched with WatchFd, curl's single timeout is a timer, and a zero timeout is Defer()red to
 // the next loop turn instead of running inside the timer callback.
 //
+// Order within one turn: deferred tasks (before waiting), then epoll_wait, then the timers that
+// are due, then socket callbacks, then posted tasks, then timers that fell due meanwhile. Timers
+// run before socket callbacks so that a burst of ready sockets (e.g. many completions) does not
+// delay a due timer (an open-loop arrival) by the time it takes to handle them.
+//
 // Thread-safety: Post() and Stop() may be called from any thread; every other method must be
 // called on the loop's thread (the thread that calls Run/RunOnce), including from callbacks.
 // Lifetime: callbacks may add or remove watches and timers (also their own) while they run.
@@ -87,6 +92,20 @@ class EventLoop {
   // posted or deferred tasks, and runs what is ready. Returns the number of callbacks run.
   int RunOnce(int64_t max_wait_ns);
 
+  // Monotonic ns (MonotonicNowNs clock) just before the current (or last) turn's epoll_wait
+  // and just after it returned: a callback that runs late can tell time spent blocked in the
+  // kernel (wake_ns() - deadline, when the deadline came after wait_start_ns()) from time the
+  // loop was busy. 0 before the first turn.
+  int64_t wait_start_ns() const { return wait_start_ns_; }
+  int64_t wake_ns() const { return wake_ns_; }
+  // Opt-in (benchmarks: it costs a clock_gettime syscall per turn): also stamp this thread's
+  // CPU time (CLOCK_THREAD_CPUTIME_ID, ns) when epoll_wait returns, so that a callback can
+  // tell its CPU work since the wake-up from time it was preempted. 0 while off.
+  void set_stamp_thread_cpu(bool on) { stamp_thread_cpu_ = on; }
+  int64_t wake_thread_cpu_ns() const { return wake_thread_cpu_ns_; }
+  // CPU time of the calling thread in ns.
+  static int64_t ThreadCpuNowNs();
+
   size_t watched_fds() const { return watches_.size(); }
   size_t pending_timers() const { return timers_.size(); }
   bool stopped() const { return stop_.load(std::memory_order_acquire); }
@@ -111,7 +130,12 @@ class EventLoop {
   std::unordered_map<TimerId, int64_t> timer_deadlines_;
   TimerId next_timer_id_ = 1;
   int64_t armed_deadline_ns_ = -1;
+  int64_t wait_start_ns_ = 0;
+  int64_t wake_ns_ = 0;
+  bool stamp_thread_cpu_ = false;
+  int64_t wake_thread_cpu_ns_ = 0;
   std::vector<Task> deferred_;
+  std::vector<std::pair<int64_t, TimerId>> due_keys_;  // RunDueTimers' scratch, kept allocated
   std::atomic<bool> stop_{false};
 
   std::mutex posted_mu_;

@@ -105,6 +105,89 @@ TEST(EventLoopTest, WatchedFdReportsReadableAndUnwatchStopsIt) {
   EXPECT_EQ(seen, 0u);
 }
 
+TEST(EventLoopTest, DueTimersRunBeforeTheSocketCallbacksOfTheSameTurn) {
+  auto loop = NewLoop();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ScopedFd read_end(fds[0]);
+  ScopedFd write_end(fds[1]);
+  std::vector<std::string> order;
+  ASSERT_TRUE(
+      loop->WatchFd(read_end.get(), EPOLLIN, [&](uint32_t) { order.push_back("socket"); }).ok());
+  ASSERT_EQ(::write(write_end.get(), "x", 1), 1);
+  // Both ready before the turn: the socket is readable and the deadline has passed.
+  loop->AddTimerAt(EventLoop::MonotonicNowNs() - 1, [&] { order.push_back("timer"); });
+  EXPECT_EQ(loop->RunOnce(0), 2);
+  EXPECT_EQ(order, (std::vector<std::string>{"timer", "socket"}));
+}
+
+TEST(EventLoopTest, TimerThatFallsDueDuringSocketCallbacksRunsInTheSameTurn) {
+  auto loop = NewLoop();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ScopedFd read_end(fds[0]);
+  ScopedFd write_end(fds[1]);
+  std::vector<std::string> order;
+  ASSERT_TRUE(loop->WatchFd(read_end.get(), EPOLLIN, [&](uint32_t) {
+                    order.push_back("socket");
+                    // Already due when added: stands for a deadline passing while callbacks run.
+                    loop->AddTimerAt(EventLoop::MonotonicNowNs() - 1,
+                                     [&] { order.push_back("timer"); });
+                  }).ok());
+  ASSERT_EQ(::write(write_end.get(), "x", 1), 1);
+  EXPECT_EQ(loop->RunOnce(0), 2);
+  EXPECT_EQ(order, (std::vector<std::string>{"socket", "timer"}));
+  EXPECT_EQ(loop->pending_timers(), 0u);
+}
+
+TEST(EventLoopTest, DueTimerCancelledByAnEarlierOneOfTheSameTurnDoesNotRun) {
+  auto loop = NewLoop();
+  const int64_t now = EventLoop::MonotonicNowNs();
+  std::vector<int> order;
+  EventLoop::TimerId second = 0;
+  loop->AddTimerAt(now - 20, [&] {
+    order.push_back(1);
+    EXPECT_TRUE(loop->CancelTimer(second));
+  });
+  second = loop->AddTimerAt(now - 10, [&] { order.push_back(2); });
+  loop->AddTimerAt(now - 5, [&] { order.push_back(3); });
+  EXPECT_EQ(loop->RunOnce(0), 2);
+  EXPECT_EQ(order, (std::vector<int>{1, 3}));
+  EXPECT_EQ(loop->pending_timers(), 0u);
+}
+
+TEST(EventLoopTest, TimerAddedAsDueByADueTimerRunsAfterItsBatch) {
+  auto loop = NewLoop();
+  std::vector<int> order;
+  loop->AddTimerAt(EventLoop::MonotonicNowNs() - 10, [&] {
+    order.push_back(1);
+    loop->AddTimerAt(EventLoop::MonotonicNowNs() - 20, [&] { order.push_back(2); });
+  });
+  EXPECT_EQ(loop->RunOnce(0), 2);  // the end-of-turn check picks the new one up
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST(EventLoopTest, TurnRecordsWhenItsWaitStartedAndEnded) {
+  auto loop = NewLoop();
+  EXPECT_EQ(loop->wait_start_ns(), 0);
+  EXPECT_EQ(loop->wake_ns(), 0);
+  int64_t seen_wait_start = -1;
+  int64_t seen_wake = -1;
+  const int64_t before = EventLoop::MonotonicNowNs();
+  loop->AddTimerAt(before - 1, [&] {
+    seen_wait_start = loop->wait_start_ns();
+    seen_wake = loop->wake_ns();
+  });
+  EXPECT_EQ(loop->RunOnce(0), 1);
+  const int64_t after = EventLoop::MonotonicNowNs();
+  // The callback saw this turn's stamps: before <= wait start <= wake <= after.
+  EXPECT_EQ(seen_wait_start, loop->wait_start_ns());
+  EXPECT_EQ(seen_wake, loop->wake_ns());
+  EXPECT_LE(before, seen_wait_start);
+  EXPECT_LE(seen_wait_start, seen_wake);
+  EXPECT_LE(seen_wake, after);
+}
+
 TEST(EventLoopTest, WatchingABadFdIsAnError) {
   auto loop = NewLoop();
   absl::Status status = loop->WatchFd(-1, EPOLLIN, [](uint32_t) {});

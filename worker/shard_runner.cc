@@ -34,6 +34,8 @@ double ProcessCpuSeconds() {
 namespace {
 
 constexpr int64_t kNsPerMs = 1'000'000;
+// Open loop: most arrivals dispatched in one loop turn (see OnDispatchTimer).
+constexpr uint32_t kMaxDispatchBatch = 64;
 
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -59,6 +61,9 @@ struct ShardRunner::Loop {
   bool started = false;
   bool stopping = false;
   bool finished = false;
+  uint64_t connections_counted = 0;  // transport->connections_opened() already added
+  bool tracing = false;               // options.dispatch_trace is set
+  std::vector<DispatchTrace> traces;  // this dispatch batch's, until flushed
 
   int64_t RelNow() const {
     return EventLoop::MonotonicNowNs() - runner->epoch_ns_.load(std::memory_order_relaxed);
@@ -100,15 +105,36 @@ struct ShardRunner::Loop {
   void OnDispatchTimer() {
     timer = 0;
     const uint32_t stride = runner->loop_count_;
+    uint32_t dispatched = 0;
     while (!stopping) {
       if (!runner->InBounds(next_own_index, next_scheduled_ns)) {
         stopping = true;
         break;
       }
       if (next_scheduled_ns > RelNow()) break;
+      // A loop that fell behind sends its overdue arrivals in batches, handling the sockets
+      // that became ready between them: completions hand their connections back to the pool
+      // before the next batch needs them (one unbounded batch would open a connection for
+      // every overdue arrival and make the loop fall further behind).
+      if (dispatched == kMaxDispatchBatch) break;
+      ++dispatched;
+      if (tracing) Trace(next_own_index, next_scheduled_ns);
       Dispatch(next_own_index, next_scheduled_ns);
       next_own_index += stride;
       AdvanceSchedule(stride - 1);
+    }
+    // Send what was just dispatched now, in this callback, instead of at the start of the
+    // next loop turn (after this turn's socket callbacks).
+    transport->Flush();
+    if (tracing && !traces.empty()) {
+      const int64_t flushed = RelNow();
+      const int64_t cpu = EventLoop::ThreadCpuNowNs() - loop->wake_thread_cpu_ns();
+      for (DispatchTrace& trace : traces) {
+        trace.flushed_ns = flushed;
+        trace.turn_cpu_ns = cpu;
+        runner->options_.dispatch_trace(trace);
+      }
+      traces.clear();
     }
     if (!stopping) {
       timer = loop->AddTimerAt(runner->epoch_ns_.load(std::memory_order_relaxed) +
@@ -116,6 +142,17 @@ struct ShardRunner::Loop {
                                [this] { OnDispatchTimer(); });
     }
     MaybeFinish();
+  }
+
+  void Trace(uint64_t k, int64_t scheduled_ns) {
+    const int64_t epoch = runner->epoch_ns_.load(std::memory_order_relaxed);
+    DispatchTrace trace;
+    trace.request_id = runner->RequestIdFor(k);
+    trace.scheduled_ns = scheduled_ns;
+    trace.wait_start_ns = loop->wait_start_ns() - epoch;
+    trace.wake_ns = loop->wake_ns() - epoch;
+    trace.dispatch_ns = RelNow();
+    traces.push_back(trace);
   }
 
   void Dispatch(uint64_t k, std::optional<int64_t> scheduled_ns) {
@@ -157,6 +194,12 @@ struct ShardRunner::Loop {
   }
 
   void OnComplete(std::unique_ptr<RequestRecord> record) {
+    const uint64_t connections = transport->connections_opened();
+    if (connections != connections_counted) {
+      runner->connections_opened_.fetch_add(connections - connections_counted,
+                                            std::memory_order_relaxed);
+      connections_counted = connections;
+    }
     if (record->error_class() == llmbench::v1::ERROR_CLASS_CANCELLED && !record->warmup() &&
         runner->count_bounded_) {
       runner->AddUnfinishedId(record->request_id());
@@ -372,7 +415,11 @@ absl::Status ShardRunner::StartLoops() {
     if (open_loop_) {
       LLMBENCH_ASSIGN_OR_RETURN(loop->schedule,
                                 MakeArrivalSchedule(shard_.load().rate(), shard_.load().seed()));
-      config.max_cached_connections = 256;
+      // In-flight requests are not capped in an open loop: keep as many idle connections as
+      // the worker accepts concurrent requests, so that a burst's connections are reused
+      // afterwards instead of being closed and opened again.
+      config.max_cached_connections =
+          std::max<long>(256, static_cast<long>(options_.max_concurrency));
     } else {
       loop->concurrency = concurrency / loop_count_ + (i < concurrency % loop_count_ ? 1 : 0);
       config.max_cached_connections = static_cast<long>(loop->concurrency) + 4;
@@ -384,6 +431,10 @@ absl::Status ShardRunner::StartLoops() {
                                    [raw](std::unique_ptr<RequestRecord> record) {
                                      raw->OnComplete(std::move(record));
                                    }));
+    if (options_.dispatch_trace && open_loop_) {
+      loop->tracing = true;
+      loop->loop->set_stamp_thread_cpu(true);
+    }
     loop->timer = loop->loop->AddTimerAt(epoch, [raw] { raw->OnStart(); });
     loops_.push_back(std::move(loop));
   }

@@ -13,7 +13,10 @@
 //   * Open loop (ShardLoad.rate): one arrival sequence from MakeArrivalSchedule(rate, seed);
 //     loop i sends arrivals i, i+L, i+2L, ... at their scheduled times. A request whose time
 //     has passed is sent at once and keeps its scheduled_ns (lateness = sent − scheduled): the
-//     generator never queues silently and never drops. In-flight requests are not capped.
+//     generator never queues silently and never drops. In-flight requests are not capped. A
+//     loop that fell behind sends overdue arrivals at most 64 per loop turn, handling ready
+//     sockets in between (so completions free their connections for the next batch); the
+//     connection cache keeps up to max(256, max_concurrency) idle connections.
 //   * Request indices k = 0, 1, 2, ...: the first `warmup_requests` are warm-up requests
 //     (warmup = true) with ids WarmupRequestId(shard_index, k); then, count-bounded
 //     (request_ids not empty): request_ids[k - warmup_requests], exactly once each;
@@ -37,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,11 +64,32 @@ inline uint64_t WarmupRequestId(uint32_t shard_index, uint64_t ordinal) {
          (ordinal & 0xffffffffu);
 }
 
+// What the loop thread saw when it dispatched one open-loop arrival (times are shard-relative
+// ns, as in RequestRecord). With the record's sent_ns this splits lateness (sent - scheduled)
+// into: the kernel waking the loop late (wake - max(scheduled, wait_start): timer expiry plus
+// scheduling delay), the loop being busy with earlier work when the arrival fell due
+// (wait_start - scheduled, when positive), and this turn's processing until the request went
+// out (sent - wake). Of the processing, turn_cpu_ns is what the loop thread actually ran;
+// (flushed - wake) - turn_cpu_ns is time it was runnable or interrupted but not running.
+struct DispatchTrace {
+  uint64_t request_id = 0;
+  int64_t scheduled_ns = 0;
+  int64_t wait_start_ns = 0;  // the loop's last epoll_wait began (EventLoop::wait_start_ns)
+  int64_t wake_ns = 0;        // and returned (EventLoop::wake_ns)
+  int64_t dispatch_ns = 0;    // Dispatch began
+  int64_t flushed_ns = 0;     // every arrival of this turn's batch was handed to curl
+  int64_t turn_cpu_ns = 0;    // loop thread CPU time from wake to flushed
+};
+
 struct ShardRunnerOptions {
   uint32_t loop_threads = 1;         // event-loop threads (>= 1)
   uint32_t max_concurrency = 10000;  // largest closed-loop concurrency accepted
   size_t queue_capacity = kDefaultRecordQueueCapacity;
   std::string worker_id;             // copied into every record
+  // Benchmark/debug hook, off when empty: called on the loop thread for every open-loop
+  // arrival, once its dispatch batch was handed to curl. It must be cheap and must not block.
+  // Turning it on costs two clock_gettime(CLOCK_THREAD_CPUTIME_ID) calls per loop turn.
+  std::function<void(const DispatchTrace&)> dispatch_trace;
 };
 
 class ShardRunner {
@@ -97,6 +122,9 @@ class ShardRunner {
   const llmbench::v1::Shard& shard() const { return shard_; }
   // Loop threads this shard uses (known after Create).
   uint32_t loop_count() const { return loop_count_; }
+  // Connections curl opened for finished requests (CURLINFO_NUM_CONNECTS summed): about the
+  // number of connections when the pool works, about the request count when it does not.
+  uint64_t connections_opened() const { return connections_opened_.load(); }
 
  private:
   struct Loop;
@@ -142,6 +170,7 @@ class ShardRunner {
   std::atomic<uint64_t> output_tokens_{0};
   std::atomic<uint64_t> records_accepted_{0};
   std::atomic<int64_t> max_lateness_ns_{0};
+  std::atomic<uint64_t> connections_opened_{0};
   std::atomic<double> cpu_start_seconds_{0};
   std::atomic<int64_t> cpu_start_mono_ns_{0};  // when cpu_start_seconds_ was read
   std::atomic<double> cpu_end_seconds_{0};

@@ -4,7 +4,9 @@
 #   nonstream           non-streaming requests/s on one loop thread, CPU us per request, and
 #                       wrk against the same endpoint with the same body and connection count
 #   concurrent-streams  10,000 streams held in one worker, worker memory per stream
-#   lateness            open-loop lateness p50/p99/max at 2,000 requests/s
+#   lateness            open-loop lateness p50/p99/max at 2,000 requests/s, split into kernel
+#                       wake-up / loop busy / worker processing, next to a bare-timer baseline
+#                       (the same schedule on an idle EventLoop, no requests)
 # Builds nothing: it runs ${BUILD_DIR:-build}/sim/llmbench-sim and
 # ${BUILD_DIR:-build}/bench/worker/worker_bench. A fresh sim per mode is pinned to CPU
 # ${SIM_CPU:-0}; worker_bench and wrk are pinned to CPU ${WORKER_CPU:-1} (taskset).
@@ -12,6 +14,11 @@
 #   bench/worker/run.sh                          # all four modes
 #   bench/worker/run.sh nonstream lateness       # some of them
 #   DURATION=5 STREAMS=2000 BUILD_DIR=build-h10 bench/worker/run.sh
+#
+# Lateness knob (off by default, and printed when used): LATENESS_CHRT=N runs worker_bench
+# (and the baseline) under SCHED_FIFO priority N (chrt; needs CAP_SYS_NICE). On a core shared
+# with other work this takes the run-queue wait out of the measurement; it is NOT how the
+# worker runs in production.
 #
 # Output: each mode's "key value" lines (worker_bench's, plus sim_* and wrk_* lines), then a
 # summary table against the issue's targets (see bench/README.md, "Worker").
@@ -33,6 +40,8 @@ STREAMS="${STREAMS:-10000}"         # concurrent-streams: streams held
 HOLD_ITL_MS="${HOLD_ITL_MS:-1000}"  # concurrent-streams: one token per stream per second
 RATE="${RATE:-2000}"                # lateness: open-loop requests/s
 LATENESS_DURATION="${LATENESS_DURATION:-20}"
+BASELINE_DURATION="${BASELINE_DURATION:-5}"  # lateness: seconds of the bare-timer baseline
+LATENESS_CHRT="${LATENESS_CHRT:-}"  # lateness: SCHED_FIFO priority for worker_bench (off)
 MODES=("$@")
 [ ${#MODES[@]} -gt 0 ] || MODES=(stream-events nonstream concurrent-streams lateness)
 
@@ -145,10 +154,21 @@ for mode in "${MODES[@]}"; do
       sim_cpu_report | tee -a "$out"
       ;;
     lateness)
+      rt=()
+      if [ -n "$LATENESS_CHRT" ]; then
+        rt=(chrt -f "$LATENESS_CHRT")
+        echo "scheduling SCHED_FIFO priority $LATENESS_CHRT (LATENESS_CHRT; not the default)" |
+          tee "$out"
+      fi
+      echo "load_average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
+      # The machine's own timer lateness: the same Poisson schedule on an idle EventLoop.
+      taskset -c "$WORKER_CPU" "${rt[@]}" "$BENCH" --mode timer-baseline --rate "$RATE" \
+        --duration "$BASELINE_DURATION" --warmup 0 | sed 's/^/baseline_/' | tee -a "$out" || true
       start_sim "${fast_sim[@]}" --itl-ms 0
       sim_mark
-      bench --mode lateness --rate "$RATE" --max-tokens "$NONSTREAM_TOKENS" --stream false \
-        --duration "$LATENESS_DURATION" --warmup 2 | tee "$out" || true
+      taskset -c "$WORKER_CPU" "${rt[@]}" "$BENCH" --url "$base" --mode lateness --rate "$RATE" \
+        --max-tokens "$NONSTREAM_TOKENS" --stream false --duration "$LATENESS_DURATION" \
+        --warmup 2 | tee -a "$out" || true
       sim_cpu_report | tee -a "$out"
       ;;
     *)
@@ -186,4 +206,19 @@ if [ -f "$f" ]; then
       -v a="$(val achieved_rps "$f")" -v q="$(val lateness_p50_ms "$f")" 'BEGIN {
     printf "lateness at %s rps (achieved %s): p50 %s ms, p99 %s ms (target <= 1 ms: %s), max %s ms\n",
       '"$RATE"', a, q, p, (p != "" && p <= 1 ? "met" : "MISSED"), m }'
+  awk -v n="$(val late_arrivals "$f")" -v k="$(val late_kernel_wake_share "$f")" \
+      -v b="$(val late_loop_busy_share "$f")" -v w="$(val late_worker_cpu_share "$f")" \
+      -v x="$(val late_not_running_share "$f")" \
+      -v kp="$(val split_kernel_wake_p99_ms "$f")" -v bp="$(val split_loop_busy_p99_ms "$f")" \
+      -v wp="$(val split_worker_cpu_p99_ms "$f")" -v xp="$(val split_not_running_p99_ms "$f")" \
+      -v c="$(val cpu_us_per_request "$f")" -v rq="$(val run_queue_wait_s "$f")" \
+      -v wl="$(val wall_s "$f")" -v co="$(val connections_opened "$f")" 'BEGIN {
+    printf "  split of every arrival, p99: kernel wake-up %s ms, loop busy %s ms, worker CPU %s ms, not running %s ms\n", kp, bp, wp, xp;
+    printf "  worker CPU %s us/request; run-queue wait %s s of %s s; connections opened %s\n", c, rq, wl, co;
+    if (n > 0) printf "  late arrivals (> 1 ms): %d; their lateness: %.0f%% kernel wake-up, %.0f%% loop busy, %.0f%% worker CPU, %.0f%% not running\n",
+      n, k * 100, b * 100, w * 100, x * 100 }'
+  awk -v p="$(val baseline_lateness_p99_ms "$f")" -v q="$(val baseline_lateness_p50_ms "$f")" \
+      -v m="$(val baseline_lateness_max_ms "$f")" 'BEGIN {
+    if (p != "") printf "  bare-timer baseline (idle EventLoop, same schedule): p50 %s ms, p99 %s ms, max %s ms\n", q, p, m }'
+  grep '^scheduling ' "$f" | sed 's/^/  /' || true
 fi

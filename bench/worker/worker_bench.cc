@@ -10,12 +10,21 @@
 //                       slow, e.g. llmbench-sim --itl-ms 1000): once every stream is in flight
 //                       (and, with --sim-metrics, the sim's llmbench_sim_running gauge agrees),
 //                       samples RSS, reports (RSS - idle RSS) / streams, then cancels.
-//   lateness            open loop at --rate: lateness (sent - scheduled) p50/p99/max.
+//   lateness            open loop at --rate: lateness (sent - scheduled) p50/p99/max, and
+//                       its split (ShardRunnerOptions::dispatch_trace): kernel wake-up
+//                       (the loop woke after the arrival was due), loop busy (the loop was
+//                       still running earlier work when it fell due) and processing (from the
+//                       wake-up until curl handed the request to the socket), the latter
+//                       split into the loop thread's CPU time and time it was not running.
+//   timer-baseline      no requests: one EventLoop on this thread with a timer per arrival of
+//                       the same --rate Poisson schedule, reporting wake-up - scheduled. The
+//                       lateness this machine gives any epoll + timerfd loop, for comparison.
 // --print-request prints the HTTP method, path and body the worker sends and exits (run.sh
 // feeds the same body to wrk).
 //
 // Output: one "key value" line per measurement (machine-readable; run.sh greps them).
 #include <curl/curl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +35,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -41,6 +52,7 @@
 #include "worker/curl_transport.h"
 #include "worker/engine_protocol.h"
 #include "worker/event_loop.h"
+#include "worker/load_profile.h"
 #include "worker/shard_runner.h"
 
 namespace llmbench::worker {
@@ -65,6 +77,7 @@ struct BenchOptions {
   double hold_s = 5;
   bool print_request = false;
   size_t drain_batch = 256;  // records the consumer waits for (the gRPC service's default)
+  int64_t timer_slack_ns = -1;  // timer-baseline: prctl(PR_SET_TIMERSLACK) first (-1 = leave)
 };
 
 // A "VmRSS:" / "VmHWM:" field of /proc/self/status in KiB; -1 when unreadable.
@@ -235,6 +248,7 @@ struct RecordTotals {
   std::vector<double> lateness_ms;  // measured open-loop records
   std::vector<double> lateness_all_ms;
   std::vector<std::pair<int64_t, int64_t>> late_ns;  // (scheduled, lateness) over 1 ms
+  std::unordered_map<uint64_t, int64_t> sent_by_id;  // measured open-loop records: sent_ns
 
   void Add(const llmbench::v1::RequestRecord& r) {
     ++records;
@@ -252,10 +266,31 @@ struct RecordTotals {
     if (r.has_scheduled_ns()) {
       const double late_ms = static_cast<double>(r.sent_ns() - r.scheduled_ns()) / 1e6;
       lateness_all_ms.push_back(late_ms);
-      if (!r.warmup()) lateness_ms.push_back(late_ms);
+      if (!r.warmup()) {
+        lateness_ms.push_back(late_ms);
+        sent_by_id.emplace(r.request_id(), r.sent_ns());
+      }
       if (late_ms > 1.0) late_ns.emplace_back(r.scheduled_ns(), r.sent_ns() - r.scheduled_ns());
     }
   }
+};
+
+// Dispatch traces of the open loop, appended on the loop thread.
+class TraceLog {
+ public:
+  void Reserve(size_t n) { traces_.reserve(n); }
+  void Add(const DispatchTrace& t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    traces_.push_back(t);
+  }
+  std::vector<DispatchTrace> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(traces_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<DispatchTrace> traces_;
 };
 
 void Print(const std::string& key, double value, int precision = 0) {
@@ -272,7 +307,129 @@ void PrintLateness(const std::string& prefix, std::vector<double>& values) {
   Print(prefix + "_max_ms", s->max, 3);
 }
 
+// Lateness split (see the file comment) over the measured arrivals: every component's
+// p50/p99/max, and for the late ones (lateness > 1 ms) each component's share of their total
+// lateness and how many of them each component dominated. Processing (sent - wake) is split
+// further with the loop thread's CPU time: "worker_cpu" is at most the CPU the thread ran
+// between the wake-up and the send (min(processing, CPU from wake-up to the batch's flush):
+// an upper bound, so the worker is never under-charged), "not_running" the rest (preempted,
+// interrupted or waiting for the CPU).
+void PrintLatenessSplit(const std::vector<DispatchTrace>& traces,
+                        const std::unordered_map<uint64_t, int64_t>& sent_by_id) {
+  constexpr int kParts = 4;
+  const char* const names[kParts] = {"kernel_wake", "loop_busy", "worker_cpu", "not_running"};
+  std::vector<double> values[kParts];
+  std::vector<double> processing_ms;
+  double late_sum[kParts] = {};
+  uint64_t late = 0;
+  uint64_t late_mostly[kParts] = {};
+  for (const DispatchTrace& t : traces) {
+    auto it = sent_by_id.find(t.request_id);
+    if (it == sent_by_id.end()) continue;  // warm-up, or not recorded
+    const int64_t sent = it->second;
+    const int64_t processing = std::max<int64_t>(0, sent - t.wake_ns);
+    const int64_t cpu = std::min(processing, t.turn_cpu_ns);
+    const int64_t part[kParts] = {
+        std::max<int64_t>(0, t.wake_ns - std::max(t.scheduled_ns, t.wait_start_ns)),
+        std::max<int64_t>(0, std::min(t.wait_start_ns, t.wake_ns) - t.scheduled_ns),
+        cpu,
+        processing - cpu,
+    };
+    processing_ms.push_back(static_cast<double>(processing) / 1e6);
+    for (int i = 0; i < kParts; ++i) values[i].push_back(static_cast<double>(part[i]) / 1e6);
+    if (sent - t.scheduled_ns > 1'000'000) {
+      ++late;
+      int most = 0;
+      for (int i = 0; i < kParts; ++i) {
+        late_sum[i] += static_cast<double>(part[i]) / 1e6;
+        if (part[i] > part[most]) most = i;
+      }
+      ++late_mostly[most];
+    }
+  }
+  Print("split_arrivals", static_cast<double>(processing_ms.size()));
+  for (int i = 0; i <= kParts; ++i) {
+    std::vector<double>& v = i < kParts ? values[i] : processing_ms;
+    const std::optional<SummaryStats> s = Summarize(v);
+    if (!s.has_value()) continue;
+    const std::string prefix = std::string("split_") + (i < kParts ? names[i] : "processing");
+    Print(prefix + "_p50_ms", s->p50, 3);
+    Print(prefix + "_p99_ms", s->p99, 3);
+    Print(prefix + "_max_ms", s->max, 3);
+  }
+  Print("late_arrivals", static_cast<double>(late));
+  if (late > 0) {
+    double total = 0;
+    for (double v : late_sum) total += v;
+    for (int i = 0; i < kParts; ++i) {
+      Print(std::string("late_") + names[i] + "_share", total > 0 ? late_sum[i] / total : 0, 3);
+    }
+    for (int i = 0; i < kParts; ++i) {
+      Print(std::string("late_mostly_") + names[i], static_cast<double>(late_mostly[i]));
+    }
+  }
+}
+
+// timer-baseline: the lateness of an idle EventLoop's timers on the same schedule.
+int RunTimerBaseline(const BenchOptions& o) {
+  if (o.timer_slack_ns >= 0 &&
+      ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(o.timer_slack_ns), 0, 0, 0) != 0) {
+    std::perror("worker_bench: prctl(PR_SET_TIMERSLACK)");
+    return 1;
+  }
+  llmbench::v1::RateLoad rate;
+  rate.set_rps(o.rate);
+  rate.set_arrival(llmbench::v1::ARRIVAL_POISSON);
+  absl::StatusOr<std::unique_ptr<ArrivalSchedule>> schedule = MakeArrivalSchedule(rate, 1);
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+  if (!schedule.ok() || !loop.ok()) {
+    std::cerr << "worker_bench: " << (schedule.ok() ? loop.status() : schedule.status()) << "\n";
+    return 2;
+  }
+  std::printf("mode timer-baseline\n");
+  Print("rate_rps", o.rate, 1);
+  Print("timer_slack_ns", static_cast<double>(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)));
+  const int64_t epoch = EventLoop::MonotonicNowNs() + 10'000'000;
+  const int64_t warmup_end = static_cast<int64_t>(o.warmup_s * 1e9);
+  const int64_t end = static_cast<int64_t>((o.warmup_s + o.duration_s) * 1e9);
+  std::vector<double> late_ms, kernel_ms;
+  late_ms.reserve(static_cast<size_t>(o.rate * o.duration_s * 1.2) + 16);
+  kernel_ms.reserve(late_ms.capacity());
+  int64_t scheduled = (*schedule)->Next();
+  bool done = false;
+  std::function<void()> fire = [&] {
+    const int64_t now = EventLoop::MonotonicNowNs() - epoch;
+    const EventLoop& l = **loop;
+    while (scheduled <= now && !done) {
+      if (scheduled >= warmup_end) {
+        late_ms.push_back(static_cast<double>(now - scheduled) / 1e6);
+        kernel_ms.push_back(
+            static_cast<double>(std::max<int64_t>(
+                0, l.wake_ns() - epoch - std::max(scheduled, l.wait_start_ns() - epoch))) /
+            1e6);
+      }
+      scheduled = (*schedule)->Next();
+      done = scheduled >= end;
+    }
+    if (!done) (*loop)->AddTimerAt(epoch + scheduled, fire);
+  };
+  const double cpu0 = ProcessCpuSeconds();
+  const double t0 = NowSeconds();
+  (*loop)->AddTimerAt(epoch + scheduled, fire);
+  while (!done) (*loop)->RunOnce(-1);
+  const double wall = NowSeconds() - t0;
+  Print("wall_s", wall, 3);
+  Print("cpu_us_per_timer", (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(late_ms.size()), 2);
+  uint64_t over_1ms = 0;
+  for (double v : late_ms) over_1ms += v > 1.0 ? 1 : 0;
+  Print("lateness_over_1ms", static_cast<double>(over_1ms));
+  PrintLateness("lateness", late_ms);
+  PrintLateness("kernel_wake", kernel_ms);
+  return 0;
+}
+
 int Run(const BenchOptions& o) {
+  if (o.mode == "timer-baseline") return RunTimerBaseline(o);
   absl::StatusOr<llmbench::v1::Shard> shard = MakeShard(o);
   if (!shard.ok()) {
     std::cerr << "worker_bench: " << shard.status().message() << "\n";
@@ -300,6 +457,11 @@ int Run(const BenchOptions& o) {
   options.worker_id = "worker-bench";
   // Concurrent streams: one cancelled record per stream arrives at once at the end.
   options.queue_capacity = std::max<size_t>(kDefaultRecordQueueCapacity, o.concurrency * 2);
+  TraceLog traces;
+  if (o.mode == "lateness") {
+    traces.Reserve(static_cast<size_t>(o.rate * (o.duration_s + o.warmup_s) * 1.2) + 1024);
+    options.dispatch_trace = [&traces](const DispatchTrace& t) { traces.Add(t); };
+  }
   absl::StatusOr<std::unique_ptr<ShardRunner>> created =
       ShardRunner::Create(*shard, options);
   if (!created.ok()) {
@@ -458,8 +620,10 @@ int Run(const BenchOptions& o) {
     }
     Print("late_episodes", episodes);
     PrintLateness("lateness_incl_warmup", totals.lateness_all_ms);
+    PrintLatenessSplit(traces.Take(), totals.sent_by_id);
   }
   Print("summary_max_lateness_ms", summary.max_lateness_ms(), 3);
+  Print("connections_opened", static_cast<double>(runner.connections_opened()));
   Print("peak_rss_kib", static_cast<double>(ProcStatusKib("VmHWM")));
   std::fflush(stdout);
   return exit_code;
@@ -472,8 +636,10 @@ int main(int argc, char** argv) {
   llmbench::worker::BenchOptions o;
   std::string stream = "default";
   CLI::App app{"worker_bench: ShardRunner throughput, CPU, memory and lateness"};
-  app.add_option("--mode", o.mode, "stream-events | nonstream | concurrent-streams | lateness")
-      ->check(CLI::IsMember({"stream-events", "nonstream", "concurrent-streams", "lateness"}));
+  app.add_option("--mode", o.mode,
+                 "stream-events | nonstream | concurrent-streams | lateness | timer-baseline")
+      ->check(CLI::IsMember(
+          {"stream-events", "nonstream", "concurrent-streams", "lateness", "timer-baseline"}));
   app.add_option("--url", o.url, "engine base URL, e.g. http://127.0.0.1:8000");
   app.add_option("--kind", o.kind, "engine kind: vllm | ollama | tgi | openai");
   app.add_option("--api", o.api, "default | completions | chat | ollama-generate | tgi-generate");
@@ -495,6 +661,8 @@ int main(int argc, char** argv) {
   app.add_option("--hold", o.hold_s, "concurrent-streams: seconds all streams stay held first");
   app.add_option("--drain-batch", o.drain_batch, "records the reader waits for per pop")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  app.add_option("--timer-slack-ns", o.timer_slack_ns,
+                 "timer-baseline: set this thread's timer slack first (-1 = leave it)");
   app.add_flag("--print-request", o.print_request, "print method, path and body, then exit");
   try {
     app.parse(argc, argv);

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -263,6 +264,53 @@ TEST(ShardRunnerTest, OpenLoopKeepsEachRequestsScheduleAndRecordsLateness) {
   EXPECT_LT(Median(lateness_ms), 3.0);
   EXPECT_DOUBLE_EQ(result.summary.max_lateness_ms(), static_cast<double>(max_lateness) / 1e6);
   ExpectKnownLatencies(result.records);
+}
+
+TEST(ShardRunnerTest, DispatchTraceSplitsEachArrivalsLatenessAndReusedConnectionsSendAtOnce) {
+  Shard shard = MakeShard(Vllm(), Ids(0, 20), /*concurrency=*/0);
+  shard.mutable_load()->mutable_rate()->set_rps(50);  // constant: arrival k at k * 20 ms
+  shard.mutable_load()->mutable_rate()->set_arrival(llmbench::v1::ARRIVAL_CONSTANT);
+  ShardRunnerOptions options = RunnerOptions();
+  options.loop_threads = 1;
+  std::mutex mu;
+  std::vector<DispatchTrace> traces;
+  options.dispatch_trace = [&](const DispatchTrace& t) {
+    std::lock_guard<std::mutex> lock(mu);
+    traces.push_back(t);
+  };
+  uint64_t connections = 0;
+  RunResult result = RunInProcess(shard, options, [&](const ShardRunner& runner) {
+    connections = runner.connections_opened();  // read while the runner lives
+    return false;
+  });
+  ASSERT_EQ(result.records.size(), 20u);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(traces.size(), 20u);
+  std::map<uint64_t, int64_t> sent_by_id;
+  for (const RequestRecord& r : result.records) {
+    ASSERT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_NONE) << r.error_message();
+    sent_by_id[r.request_id()] = r.sent_ns();
+  }
+  int sent_inside_the_dispatch_callback = 0;
+  for (size_t i = 0; i < traces.size(); ++i) {
+    const DispatchTrace& t = traces[i];
+    EXPECT_EQ(t.request_id, i);  // one loop: arrivals in order, each once
+    EXPECT_NEAR(static_cast<double>(t.scheduled_ns), static_cast<double>(i) * 20e6, 1.0);
+    EXPECT_LE(t.wait_start_ns, t.wake_ns);
+    EXPECT_LE(t.wake_ns, t.dispatch_ns);
+    EXPECT_LE(t.scheduled_ns, t.dispatch_ns) << "dispatched before its time";
+    EXPECT_LE(t.dispatch_ns, t.flushed_ns);
+    EXPECT_GT(t.turn_cpu_ns, 0);
+    ASSERT_EQ(sent_by_id.count(t.request_id), 1u);
+    const int64_t sent = sent_by_id[t.request_id];
+    EXPECT_GE(sent, t.dispatch_ns);
+    if (sent <= t.flushed_ns) ++sent_inside_the_dispatch_callback;
+  }
+  // Every request either reused a pooled connection, and then went out inside the dispatch
+  // callback (CurlMultiTransport::Flush), or opened a connection first (sent a turn later).
+  EXPECT_GE(connections, 1u);
+  EXPECT_LE(connections, 20u);
+  EXPECT_GE(static_cast<uint64_t>(sent_inside_the_dispatch_callback) + connections, 20u);
 }
 
 TEST(ShardRunnerTest, OpenLoopSendsLateRequestsAtOnceAndRecordsTheirLateness) {
