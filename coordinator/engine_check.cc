@@ -117,11 +117,25 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
       worker::InterpretHealth(engine.kind(), static_cast<int>(health.status), health.body);
   report.healthy = verdict.healthy;
   report.health_detail = verdict.detail;
+  // GET /health is llama.cpp's (and vLLM's) route, not the OpenAI API's: a generic
+  // OpenAI-compatible server (Ollama's /v1, llama-cpp-python) answers 404. For kind `openai`
+  // the model list (GET /v1/models, fetched below) then stands in as the health probe.
+  const bool openai_without_health =
+      engine.kind() == llmbench::v1::ENGINE_KIND_OPENAI && health.status == 404;
   if (std::string path = VersionPath(engine.kind()); !path.empty()) {
     HttpAnswer version = HttpGet(engine, path, timeout_ms);
     if (version.ok && version.status / 100 == 2) report.version = ParseVersion(version.body);
   }
   HttpAnswer models = HttpGet(engine, worker::ModelsPathFor(engine.kind()), timeout_ms);
+  if (openai_without_health) {
+    report.healthy = models.ok && models.status / 100 == 2;
+    const std::string answer =
+        models.ok ? absl::StrCat("HTTP ", models.status) : models.error;
+    report.health_detail =
+        report.healthy ? std::string()
+                       : absl::StrCat("no /health route (404) and ",
+                                      worker::ModelsPathFor(engine.kind()), " answered ", answer);
+  }
   if (!models.ok) {
     report.models_error = models.error;
   } else if (models.status / 100 != 2) {

@@ -7,4 +7,13 @@ scripts/install-deps.sh
 scripts/build.sh
 build_dir="${BUILD_DIR:-build}"
 # Integration tests start real processes on loopback; run two at a time on two cores.
-ctest --test-dir "$build_dir" --output-on-failure --parallel "${TEST_JOBS:-2}" "$@"
+# The real-engine suite (label real_engines) needs engines started for it: run below.
+ctest --test-dir "$build_dir" --output-on-failure --parallel "${TEST_JOBS:-2}" \
+  --label-exclude real_engines "$@"
+# The real-engine suite runs when scripts/install-engines.sh has installed Ollama and llama.cpp
+# on this machine (this script does not install them: it takes an hour on 2 cores).
+if why="$(scripts/real-engines.sh --check)"; then
+  BUILD_DIR="$build_dir" scripts/real-engines.sh
+else
+  echo "real-engine suite NOT run: ${why#real-engine suite: }"
+fi
