@@ -7,6 +7,7 @@
 #include <span>
 
 #include "absl/strings/str_format.h"
+#include "coordinator/resources.h"
 
 namespace llmbench::coordinator {
 
@@ -568,6 +569,7 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     wr->set_requests_reassigned(w.requests_reassigned);
     wr->set_requests_lost(w.requests_lost);
     wr->set_duplicate_records(w.duplicate_records);
+    if (w.resources) *wr->mutable_resources() = *w.resources;
   }
 
   *result.mutable_verdict() = ComputeVerdict(result, options.thresholds);
@@ -623,6 +625,7 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
     }
   }
   v1::Verdict verdict;
+  for (std::string& r : SaturatedHostReasons(result)) verdict.add_warnings(std::move(r));
   if (!invalid.empty()) {
     verdict.set_state(v1::Verdict::STATE_INVALID);
   } else if (!degraded.empty()) {

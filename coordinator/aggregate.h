@@ -69,6 +69,8 @@ struct WorkerReport {
   uint64_t requests_reassigned = 0;  // its unfinished requests given to other workers
   uint64_t requests_lost = 0;        // unfinished requests no worker could run
   uint64_t duplicate_records = 0;    // records dropped because their id was already counted
+  // Procfs samples of its host and process (coordinator/resources.h), when it sent any.
+  std::optional<v1::ResourceSeries> resources;
 };
 
 struct FinishOptions {
@@ -131,7 +133,8 @@ class Aggregator {
 
 // Verdict from the aggregates already in `result` (overall and workers): INVALID when the
 // generator fell behind (lateness p99 over the threshold, overall or on any worker) or a worker
-// is saturated; DEGRADED when a worker failed or dropped records; VALID otherwise.
+// is saturated; DEGRADED when a worker failed or dropped records; VALID otherwise. A saturated
+// load host (SaturatedHostReasons, coordinator/resources.h) is a warning, whatever the state.
 v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds);
 
 // The name, unit and definition of every metric in Aggregates (RunResult.definitions).

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/cli_health.h"
 #include "coordinator/diff.h"
 #include "coordinator/dispatch.h"
 #include "coordinator/dispatch_repeat.h"
@@ -20,6 +22,7 @@
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
+#include "coordinator/live_metrics.h"
 #include "coordinator/scenario_loader.h"
 
 namespace llmbench::coordinator {
@@ -42,11 +45,13 @@ struct RunFlags {
   double worker_timeout_s = 5;
   std::string tls_ca, tls_cert, tls_key, token_file;
   int repeat = 1;
+  std::vector<std::string> monitors;
+  std::string metrics_listen;
 
   void Add(CLI::App* app) {
     app->add_option("--workers", workers,
-                    "Remote llmbench-worker addresses host:port (comma-separated); "
-                    "default: start local workers")
+                    "Remote llmbench-worker addresses host:port (comma-separated); a DNS name "
+                    "stands for every address it resolves to; default: start local workers")
         ->delimiter(',');
     app->add_option("--out", out, "Results folder (default results/<run-id>)");
     app->add_option("--local-workers", local_workers, "Local worker processes (default: one per core)");
@@ -74,6 +79,13 @@ struct RunFlags {
         ->check(CLI::Range(1, 1000));
     app->add_option("--token-file", token_file,
                     "File holding the remote workers' shared token (default: $LLMBENCH_TOKEN)");
+    app->add_option("--monitor", monitors,
+                    "Host monitor HOST:PORT (`llmbench-worker --monitor`, usually on the engine "
+                    "host) sampled for the length of the run: CPU, memory, network, GPU "
+                    "(repeatable)");
+    app->add_option("--metrics-listen", metrics_listen,
+                    "Serve live Prometheus metrics at http://HOST:PORT/metrics during the run "
+                    "(port 0: any free port; the address is printed to stderr)");
   }
   RunOptions Options(const std::string& base_dir) const {
     RunOptions o;
@@ -91,6 +103,8 @@ struct RunFlags {
     o.tls_key = tls_key;
     o.token_file = token_file;
     o.repeat = repeat;
+    o.monitors = monitors;
+    o.metrics_listen = metrics_listen;
     return o;
   }
 };
@@ -208,7 +222,16 @@ int Fail(const absl::Status& status) {
   return kExitError;
 }
 
-int RunAndReport(v1::Scenario scenario, const RunOptions& options) {
+int RunAndReport(v1::Scenario scenario, RunOptions options) {
+  LiveMetrics live_metrics;  // served for the whole command when --metrics-listen is given
+  std::unique_ptr<LiveMetricsServer> live_server;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<LiveMetricsServer>> served =
+        ServeLiveMetrics(options.metrics_listen, &live_metrics);
+    if (!served.ok()) return Fail(served.status());
+    live_server = *std::move(served);
+    options.live_metrics = &live_metrics;
+  }
   // A sweep profile runs the capacity sweep; --repeat K runs the scenario K times.
   if (scenario.load().has_sweep()) {
     if (options.repeat > 1) {
@@ -382,6 +405,9 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::Range(10, 100000));
   diff->add_option("--out", diff_out, "Folder for diff.html (default: the candidate folder)");
 
+  HealthCommand health;  // llmbench health ADDRESS: container and Kubernetes probes
+  health.Add(&app);
+
   CLI::App* report = app.add_subcommand("report", "Re-render results from a stored summary.json");
   report->footer("Example:\n  llmbench report results/20261127-120000-ab12");
   std::string report_dir;
@@ -518,6 +544,7 @@ int RunCli(int argc, char** argv) {
     std::fflush(stdout);
     return DiffExitStatus(*compared);
   }
+  if (health.Parsed()) return health.Run();
   if (report->parsed()) {
     absl::StatusOr<v1::RunResult> result = LoadRunResult(report_dir);
     if (!result.ok()) return Fail(result.status());

@@ -10,8 +10,10 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -23,13 +25,18 @@
 #include "common/version.h"
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
+#include "coordinator/dispatch_monitors.h"
 #include "coordinator/engine_check.h"
+#include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
+#include "coordinator/live_metrics.h"
 #include "coordinator/local_workers.h"
 #include "coordinator/prompts.h"
+#include "coordinator/resources.h"
 #include "coordinator/scenario_loader.h"
 #include "coordinator/sharding.h"
+#include "coordinator/worker_addresses.h"
 #include "coordinator/worker_client.h"
 
 namespace llmbench::coordinator {
@@ -67,6 +74,7 @@ struct WorkerState {
   uint64_t requests_reassigned = 0;
   uint64_t requests_lost = 0;
   uint64_t duplicate_records = 0;
+  std::optional<v1::ResourceSeries> resources;  // WorkerMessage.resources, on the run's clock
 };
 
 bool AllEmpty(const std::vector<std::deque<v1::Shard>>& queues) {
@@ -106,6 +114,7 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
 
   // 1. Everything that can fail does so before any request is sent.
   LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
+  LLMBENCH_RETURN_IF_ERROR(ValidateTelemetry(scenario));
   absl::StatusOr<std::vector<v1::Prompt>> prompts =
       BuildPrompts(scenario.prompts(), scenario.seed(), options.base_dir);
   if (!prompts.ok()) return prompts.status();
@@ -118,8 +127,16 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   absl::StatusOr<WorkerClientSecurity> security = LoadWorkerClientSecurity(
       options.tls_ca, options.tls_cert, options.tls_key, options.token_file);
   if (!security.ok()) return security.status();
+  const WorkerClientSecurity monitor_security = *security;  // local workers replace *security
   std::unique_ptr<LocalWorkers> local;
-  std::vector<std::string> addresses = options.workers;
+  // A DNS name in --workers stands for every address it resolves to (worker_addresses.h).
+  std::vector<std::string> addresses, tls_names;
+  LLMBENCH_ASSIGN_OR_RETURN(std::vector<WorkerAddress> remote,
+                            ExpandWorkerAddresses(options.workers));
+  for (const WorkerAddress& w : remote) {
+    addresses.push_back(w.address);
+    tls_names.push_back(w.tls_name);
+  }
   if (addresses.empty()) {
     int count = options.local_workers > 0
                     ? options.local_workers
@@ -135,7 +152,9 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   std::vector<std::unique_ptr<WorkerClient>> clients;
   std::vector<WorkerState> states(addresses.size());
   for (size_t i = 0; i < addresses.size(); ++i) {
-    clients.push_back(std::make_unique<WorkerClient>(addresses[i], *security));
+    WorkerClientSecurity worker_security = *security;
+    if (i < tls_names.size()) worker_security.tls_server_name = tls_names[i];
+    clients.push_back(std::make_unique<WorkerClient>(addresses[i], std::move(worker_security)));
     absl::StatusOr<WorkerInfo> info = clients.back()->Describe();
     if (!info.ok()) return info.status();
     if (info->describe.protocol_version() != kProtocolVersion) {
@@ -148,6 +167,16 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     states[i].worker_id = info->describe.worker_id();
     states[i].loop_threads = std::max<uint32_t>(1, info->describe.loop_threads());
     states[i].clock_offset_ns = info->clock_offset_ns;
+  }
+
+  // Host monitors (--monitor, scenario monitors) for the length of the run.
+  std::vector<std::string> monitor_addresses = options.monitors;
+  monitor_addresses.insert(monitor_addresses.end(), scenario.monitors().begin(),
+                           scenario.monitors().end());
+  std::unique_ptr<HostMonitors> monitors;
+  if (!monitor_addresses.empty()) {
+    LLMBENCH_ASSIGN_OR_RETURN(
+        monitors, HostMonitors::Start(monitor_addresses, monitor_security, started_unix_ns));
   }
 
   // 2. Outputs.
@@ -172,6 +201,7 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   std::mutex mu;  // guards everything below that reader threads touch
   std::condition_variable work_cv;
   Aggregator aggregator(scenario.slo());
+  if (options.live_metrics != nullptr) options.live_metrics->BeginRun(run_id, scenario);
   struct sigaction action {};
   action.sa_handler = &OnInterrupt;
   struct sigaction old_int {}, old_term {};
@@ -184,12 +214,15 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   const int64_t heartbeat_timeout_ns = int64_t{options.worker_timeout_ms} * 1'000'000;
   bool interrupted = false;
   uint32_t next_shard_index = 0;
+  std::map<std::string, v1::EngineTelemetry> telemetry_by_engine;  // engine_telemetry.h
   for (int e = 0; e < scenario.engines_size() && !interrupted; ++e) {
     std::vector<size_t> healthy;
     for (size_t i = 0; i < states.size(); ++i) {
       if (!states[i].failed) healthy.push_back(i);
     }
     if (healthy.empty()) return absl::UnavailableError("every worker has failed");
+    // The engine's own metrics: scraped now, periodically, and after its last record.
+    std::unique_ptr<EngineTelemetryCollector> telemetry = StartEngineTelemetry(scenario, e, clock);
     const int64_t start_unix_ns = clock.UnixNowNs() + 300'000'000;  // time for every shard to arrive
     absl::StatusOr<std::vector<v1::Shard>> shards = MakeShards(
         scenario, e, *prompts, static_cast<uint32_t>(healthy.size()), run_id, start_unix_ns);
@@ -225,6 +258,10 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
         queues[i].pop_front();
         shard.set_start_unix_ns(std::max(shard.start_unix_ns(), clock.UnixNowNs()) +
                                 states[i].clock_offset_ns);
+        // Resource samples count from the shard's start instant (worker clock); on the run's:
+        const double resources_offset_s =
+            static_cast<double>(shard.start_unix_ns() - states[i].clock_offset_ns -
+                                started_unix_ns) / 1e9;
         ++busy;
         running_shard[i] = true;
         last_heard[i] = clock.NowNs();
@@ -233,6 +270,10 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
         absl::Status status = clients[i]->RunShard(shard, [&](const v1::WorkerMessage& message) {
           std::lock_guard<std::mutex> guard(mu);
           last_heard[i] = clock.NowNs();
+          if (options.live_metrics != nullptr) {
+            options.live_metrics->OnWorkerMessage(states[i].worker_id, states[i].loop_threads,
+                                                  message);
+          }
           switch (message.kind_case()) {
             case v1::WorkerMessage::kRecords:
               for (const v1::RequestRecord& record : message.records().records()) {
@@ -244,11 +285,17 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
                 }
                 finished.insert(record.request_id());
                 aggregator.Add(record);
+                if (telemetry) telemetry->AddRecord(record);
+                if (options.live_metrics != nullptr) options.live_metrics->Add(record);
                 if (csv) csv->Append(record);
               }
               break;
             case v1::WorkerMessage::kProgress:
               states[i].in_flight = message.progress().in_flight();
+              break;
+            case v1::WorkerMessage::kResources:
+              if (!states[i].resources) states[i].resources.emplace();
+              AppendResources(message.resources(), resources_offset_s, &*states[i].resources);
               break;
             case v1::WorkerMessage::kSummary:
               states[i].cpu_seconds += message.summary().cpu_seconds();
@@ -347,10 +394,13 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
       work_cv.notify_all();
     }
     for (std::thread& t : readers) t.join();
+    if (telemetry) telemetry_by_engine[scenario.engines(e).name()] = telemetry->Finish();
     if (!options.quiet && tty) std::fprintf(stderr, "\n");
   }
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
+  std::vector<v1::HostMonitor> monitor_results;
+  if (monitors) monitor_results = monitors->Stop();
 
   // 4. Aggregate and write.
   FinishOptions finish;
@@ -366,6 +416,7 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
     report.requests_reassigned = s.requests_reassigned;
     report.requests_lost = s.requests_lost;
     report.duplicate_records = s.duplicate_records;
+    report.resources = s.resources;
     // Utilization over less than a second of work says more about thread start-up than about
     // saturation: report it only from 1 s of measured wall time on.
     if (s.cpu_wall_s >= 1.0) report.cpu_utilization = s.cpu_seconds / s.cpu_wall_s / s.loop_threads;
@@ -381,11 +432,14 @@ absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOp
   outcome.result.set_finished_unix_ns(clock.UnixNowNs());
   *outcome.result.mutable_verdict() = ComputeVerdict(outcome.result, scenario.thresholds());
   AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
+  for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
+  AttachTelemetry(telemetry_by_engine, &outcome.result);  // coordinator/engine_telemetry.h
   if (interrupted) {
     outcome.result.mutable_verdict()->add_reasons("run interrupted by the user: partial results");
   }
   if (csv) LLMBENCH_RETURN_IF_ERROR(csv->Close());
   LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, outcome.result, ScenarioToYaml(scenario)));
+  LLMBENCH_RETURN_IF_ERROR(WriteResourcesCsv(out_dir, outcome.result));
   LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
   outcome.out_dir = out_dir;
   outcome.exit_status = ExitStatusFor(outcome.result, scenario.thresholds(), &outcome.exit_reason);

@@ -16,6 +16,8 @@
 
 namespace llmbench::coordinator {
 
+class LiveMetrics;
+
 struct RunOptions {
   std::vector<std::string> workers;  // host:port of remote workers; empty = start local ones
   int local_workers = 0;             // 0 = one per core
@@ -37,6 +39,13 @@ struct RunOptions {
   std::string token_file;
   // --repeat K: the CLI runs the scenario K times (dispatch_repeat.h); RunScenario ignores it.
   int repeat = 1;
+  // --metrics-listen HOST:PORT: the CLI serves `live_metrics` there (coordinator/live_metrics.h)
+  // for the whole command; RunScenario feeds it when set (not owned).
+  std::string metrics_listen;
+  LiveMetrics* live_metrics = nullptr;
+  // --monitor ADDR (repeatable): host monitors sampled for the length of the run, beside the
+  // scenario's `monitors` (coordinator/dispatch_monitors.h). Same TLS and token as --workers.
+  std::vector<std::string> monitors;
 };
 
 struct RunOutcome {

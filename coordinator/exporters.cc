@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
+#include "coordinator/engine_telemetry.h"
 #include "coordinator/sweep.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -117,6 +118,8 @@ absl::Status WriteRunResults(const std::string& dir, const v1::RunResult& result
   if (!scenario_yaml.empty()) {
     status = WriteFile(std::filesystem::path(dir) / kScenarioFileName, scenario_yaml);
   }
+  // engine_metrics.csv beside requests.csv when some engine has telemetry (engine_telemetry.h).
+  if (status.ok() && result.scenario().outputs().csv()) status = WriteEngineMetricsCsv(dir, result);
   return status;
 }
 
@@ -327,6 +330,9 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   absl::StrAppend(&out, "verdict: ", VerdictName(result.verdict().state()), "\n");
   for (const std::string& reason : result.verdict().reasons()) {
     absl::StrAppend(&out, "  - ", reason, "\n");
+  }
+  for (const std::string& warning : result.verdict().warnings()) {
+    absl::StrAppend(&out, "  warning: ", warning, "\n");
   }
   return out;
 }

@@ -13,7 +13,10 @@
 // buckets) and a latency scatter downsampled to at most 5000 requests per engine, so a run of
 // 100k+ requests stays fast to open. Cost (EngineResult.cost) and capacity sweeps
 // (RunResult.sweeps) get their own sections, drawn from chart-ready series derived here
-// (CostSweepJson); each appears only when the run has that data.
+// (CostSweepJson); each appears only when the run has that data. Engines with telemetry
+// (EngineResult.telemetry, coordinator/engine_telemetry.h) get a "Client vs server" section
+// drawn from summary.json: client and server TTFT/E2E/ITL and token counts side by side, the
+// server histograms and counters, Ollama /api/ps and per-request timings, and a gauge chart.
 //
 // Thread-safe: free functions without shared state.
 #ifndef LLMBENCH_COORDINATOR_HTML_REPORT_H_

@@ -65,6 +65,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  if (security.tls && !security.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(security.tls_server_name);
+  }
   return grpc::CreateCustomChannel(address, MakeCredentials(security), args);
 }
 
@@ -209,6 +212,32 @@ absl::Status WorkerClient::RunShard(
   std::unique_ptr<grpc::ClientReader<llmbench::v1::WorkerMessage>> reader =
       stub->RunShard(&context, request);
   llmbench::v1::WorkerMessage message;
+  while (reader->Read(&message)) on_message(message);
+  grpc::Status status = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = nullptr;
+  }
+  if (!status.ok()) return WithAddress(address_, status);
+  return absl::OkStatus();
+}
+
+absl::Status WorkerClient::Monitor(
+    uint32_t interval_ms,
+    const std::function<void(const llmbench::v1::ResourceSeries&)>& on_message) {
+  auto stub = llmbench::v1::MonitorService::NewStub(channel_);
+  grpc::ClientContext context;
+  if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_) return absl::CancelledError(absl::StrCat("worker ", address_, ": cancelled"));
+    running_ = &context;
+  }
+  llmbench::v1::MonitorRequest request;
+  request.set_interval_ms(interval_ms);
+  std::unique_ptr<grpc::ClientReader<llmbench::v1::ResourceSeries>> reader =
+      stub->Monitor(&context, request);
+  llmbench::v1::ResourceSeries message;
   while (reader->Read(&message)) on_message(message);
   grpc::Status status = reader->Finish();
   {

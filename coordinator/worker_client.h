@@ -35,6 +35,9 @@ struct WorkerClientSecurity {
   std::string ca_pem;   // PEM roots the worker's certificate must chain to
   std::string cert_pem; // client certificate chain for mutual TLS ("" = none)
   std::string key_pem;  // its private key
+  // Name the worker's certificate is verified against when the address dialled is an IP found
+  // through a DNS name (coordinator/worker_addresses.h); "" = the host of the address.
+  std::string tls_server_name;
 };
 
 // Reads --tls-ca, --tls-cert, --tls-key and --token-file (each "" = not given; without
@@ -74,7 +77,13 @@ class WorkerClient {
   absl::Status RunShard(const llmbench::v1::Shard& shard,
                         const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message);
 
-  // Cancels a running RunShard (the worker flushes what it measured).
+  // Streams host monitoring (MonitorService.Monitor) until Cancel(), calling `on_message` for
+  // every ResourceSeries (on this thread). Returns the stream's end status, prefixed with the
+  // address; CANCELLED after Cancel().
+  absl::Status Monitor(uint32_t interval_ms,
+                       const std::function<void(const llmbench::v1::ResourceSeries&)>& on_message);
+
+  // Cancels a running RunShard or Monitor (the worker flushes what it measured).
   void Cancel();
 
  private:

@@ -4,10 +4,24 @@
 # index is refreshed only when a package is missing. Then installs web/'s npm packages
 # (the charting library inlined into report.html) with `npm ci --prefix web`, only when
 # web/node_modules is missing or older than web/package-lock.json.
+#
+# Usage: scripts/install-deps.sh [--build-only]
+#   --build-only  only what building the three binaries needs (the container image's build
+#                 stage, deploy/Dockerfile): no test, benchmark or browser packages, and no
+#                 deployment validators.
+# Without it, also installs the deployment validators (scripts/check-deploy.sh --install-tools:
+# a Python venv under ~/.cache, skipped quietly when that cannot be done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
+build_only=false
+case "${1:-}" in
+  --build-only) build_only=true ;;
+  "") ;;
+  *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;
+esac
+
+build_packages=(
   # toolchain
   build-essential g++ cmake ninja-build ccache pkg-config git
   # control plane and schemas
@@ -15,6 +29,10 @@ packages=(
   # libraries
   libabsl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libsimdjson-dev
   libyaml-cpp-dev libcli11-dev libboost-dev libssl-dev
+  # report.html's charting library comes from npm (web/) at build time
+  nodejs ca-certificates
+)
+test_packages=(
   # tests
   libgtest-dev libgmock-dev googletest curl python3
   # multi-host tests (tests/multihost): network namespaces and veth links
@@ -27,7 +45,11 @@ packages=(
   wrk
   # report.html: npm installs the charting library (web/); a headless browser tests the page
   nodejs chromium fonts-dejavu-core
+  # deployment checks (scripts/check-deploy.sh): a venv for the manifest validators
+  python3-venv
 )
+packages=("${build_packages[@]}")
+if [ "$build_only" = false ]; then packages+=("${test_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -60,4 +82,10 @@ else
   echo "install-deps: npm ci --prefix web"
   npm ci --prefix web --no-audit --no-fund
   echo "$lock_hash" > "$stamp"
+fi
+
+# Deployment validators (kubernetes-validate, dockerfile-parse, composecheck) for the `deploy`
+# ctest; idempotent and cheap once installed. Failure here only makes that test skip.
+if [ "$build_only" = false ]; then
+  scripts/check-deploy.sh --install-tools || echo "install-deps: deployment validators not installed (the deploy test will skip)"
 fi

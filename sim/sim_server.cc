@@ -101,6 +101,7 @@ class Engine {
         tgi_duration_(TgiDurationBuckets()),
         tgi_queue_(TgiDurationBuckets()),
         tgi_inference_(TgiDurationBuckets()),
+        tgi_mean_tpt_(TgiDurationBuckets()),
         tgi_generated_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192}),
         tgi_input_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192}),
         sim_ttft_({0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
@@ -282,7 +283,7 @@ class Engine {
   uint64_t prefills_ = 0;
   uint64_t backpressure_stalls_ = 0;
   Histogram vllm_ttft_, vllm_itl_, vllm_e2e_, vllm_queue_;
-  Histogram tgi_duration_, tgi_queue_, tgi_inference_, tgi_generated_, tgi_input_;
+  Histogram tgi_duration_, tgi_queue_, tgi_inference_, tgi_mean_tpt_, tgi_generated_, tgi_input_;
   Histogram sim_ttft_, sim_step_;
 };
 
@@ -665,6 +666,10 @@ void Engine::OnTimer() {
         vllm_e2e_.Observe(e2e);
         tgi_duration_.Observe(e2e);
         tgi_inference_.Observe(static_cast<double>(ev.at_ns - ev.admitted_ns) * 1e-9);
+        if (ev.token_index > 0) {  // TGI: the request's mean time per token after the first
+          tgi_mean_tpt_.Observe(static_cast<double>(ev.at_ns - live.first_ns) * 1e-9 /
+                                static_cast<double>(ev.token_index));
+        }
         tgi_generated_.Observe(live.output_tokens);
         ++tgi_request_success_;
         ++outcomes_[static_cast<int>(Outcome::kSuccess)];
@@ -765,6 +770,7 @@ std::string Engine::EngineMetrics() {
         {"tgi_request_duration", &tgi_duration_},
         {"tgi_request_queue_duration", &tgi_queue_},
         {"tgi_request_inference_duration", &tgi_inference_},
+        {"tgi_request_mean_time_per_token_duration", &tgi_mean_tpt_},
         {"tgi_request_generated_tokens", &tgi_generated_},
         {"tgi_request_input_length", &tgi_input_},
     };

@@ -3,6 +3,10 @@
 // gracefully on SIGTERM/SIGINT: new shards are refused, the running shard is cancelled and
 // flushed, and the process exits 0. TLS, mutual TLS, the shared token and the server limits:
 // worker/worker_service_security.h and docs/security.md.
+// --monitor: serve only host monitoring (MonitorService, worker/worker_service_monitor.h) and
+// health, with GPU samples through NVML (worker/nvml.h) where libnvidia-ml.so.1 loads; run it on
+// the engine host. A normal worker serves MonitorService too (procfs only), and
+// --gpu-telemetry adds the GPU samples to it and to its RunShard resource samples.
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,7 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/version.h"
+#include "worker/nvml.h"
 #include "worker/worker_service.h"
+#include "worker/worker_service_monitor.h"
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
@@ -31,6 +37,8 @@ int main(int argc, char** argv) {
   std::string worker_id;
   llmbench::worker::WorkerSecurityOptions security_options;
   unsigned max_message_mb = 64;
+  bool monitor_only = false;
+  bool gpu_telemetry = false;
   CLI::App app{"llmbench-worker: runs benchmark shards for the llmbench coordinator"};
   app.add_option("--listen", listen,
                  "gRPC address HOST:PORT (PORT 0 = ephemeral); default 127.0.0.1:50051, "
@@ -59,6 +67,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-message-mb", max_message_mb,
                  "Largest gRPC message received or sent, in MiB (default 64)")
       ->check(CLI::Range(1u, 1024u));
+  auto* monitor_flag = app.add_flag(
+      "--monitor", monitor_only,
+      "Monitor mode: serve only host monitoring (CPU, memory, network and GPU samples through "
+      "NVML from libnvidia-ml.so.1) and health, for `llmbench --monitor ADDR`; run it on the "
+      "engine host");
+  app.add_flag("--gpu-telemetry", gpu_telemetry,
+               "A normal worker that also samples the host's GPUs (NVML) in its resource samples "
+               "and Monitor stream")
+      ->excludes(monitor_flag);
   app.set_version_flag("--version", std::string(llmbench::kVersion));
   try {
     app.parse(argc, argv);
@@ -84,13 +101,38 @@ int main(int argc, char** argv) {
 
   char host_buffer[256] = {};
   gethostname(host_buffer, sizeof(host_buffer) - 1);
+  // GPU telemetry: NVML loaded at run time; where it is absent the samples say why.
+  std::unique_ptr<llmbench::worker::Nvml> nvml;
+  std::string gpu_note =
+      absl::StrCat(llmbench::worker::kNoGpuTelemetry,
+                   "not requested (llmbench-worker --monitor or --gpu-telemetry)");
+  if (monitor_only || gpu_telemetry) {
+    absl::StatusOr<std::unique_ptr<llmbench::worker::Nvml>> loaded =
+        llmbench::worker::Nvml::Load();
+    if (loaded.ok()) {
+      nvml = *std::move(loaded);
+      gpu_note.clear();
+      logger->info("GPU telemetry: {} GPU(s) through {}", nvml->devices().size(), nvml->library());
+    } else {
+      gpu_note = std::string(loaded.status().message());
+      logger->warn("{}", gpu_note);
+    }
+  }
   llmbench::worker::WorkerServiceOptions options;
   options.hostname = host_buffer;
   options.worker_id = worker_id.empty() ? absl::StrCat(options.hostname, "-", getpid()) : worker_id;
   options.loop_threads = loop_threads;
   options.max_concurrency = max_concurrency;
   options.token = security->token;
+  options.nvml = nvml.get();
+  options.gpu_note = gpu_note;
   llmbench::worker::WorkerService service(options);
+  llmbench::worker::MonitorServiceOptions monitor_options;
+  monitor_options.hostname = options.hostname;
+  monitor_options.token = security->token;
+  monitor_options.nvml = nvml.get();
+  monitor_options.gpu_note = gpu_note;
+  llmbench::worker::MonitorService monitor(monitor_options);
 
   // The health service answers without a token (it tells only SERVING, and orchestrators'
   // probes cannot send one); reflection is off when a token is required.
@@ -99,7 +141,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, security->credentials, &port);
-  builder.RegisterService(&service);
+  if (!monitor_only) builder.RegisterService(&service);
+  builder.RegisterService(&monitor);
   llmbench::worker::WorkerServerLimits limits;
   limits.max_message_bytes = static_cast<int>(max_message_mb) << 20;
   llmbench::worker::ConfigureWorkerServerBuilder(&builder, limits);
@@ -111,8 +154,9 @@ int main(int argc, char** argv) {
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("listening grpc://%s:%d\n", host.c_str(), port);
   std::fflush(stdout);
-  logger->info("llmbench-worker {} listening on {}:{} ({} loop threads, id {}, {}, {})",
-               llmbench::kVersion, host, port, loop_threads, options.worker_id,
+  logger->info("llmbench-worker {} listening on {}:{} ({}, {} loop threads, id {}, {}, {})",
+               llmbench::kVersion, host, port, monitor_only ? "monitor only" : "worker",
+               loop_threads, options.worker_id,
                security->mutual_tls ? "mutual TLS" : (security->tls ? "TLS" : "plaintext"),
                security->token.empty() ? "no token" : "token required");
   const bool loopback = host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
@@ -131,11 +175,14 @@ int main(int argc, char** argv) {
   // connected client would otherwise hold Shutdown until its deadline); a stream stuck on a
   // client that stopped reading is cancelled by it.
   service.BeginShutdown();
-  if (!service.WaitIdleFor(std::chrono::seconds(10))) {
+  monitor.BeginShutdown();
+  if (!service.WaitIdleFor(std::chrono::seconds(10)) ||
+      !monitor.WaitIdleFor(std::chrono::seconds(1))) {
     logger->warn("the running shard did not flush within 10 s; cancelling its stream");
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   service.WaitIdle();
+  monitor.WaitIdle();
   logger->info("stopped");
   return 0;
 }

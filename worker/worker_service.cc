@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/grpc_status.h"
 #include "common/version.h"
 #include "spdlog/spdlog.h"
 #include "worker/event_loop.h"
+#include "worker/resource_sampler.h"
 #include "worker/shard_runner.h"
 
 namespace llmbench::worker {
@@ -112,10 +114,62 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
     return true;
   }
 
+  // Starts the resource sampler (worker/resource_sampler.h); sample times count from the
+  // shard's start instant. Without procfs the first resources message carries the note.
+  void StartSampling() {
+    const WorkerServiceOptions& options = service_->options_;
+    const Clock& clock = SteadyClock::Get();
+    const int64_t start_unix_ns = runner_->shard().start_unix_ns();
+    const int64_t ahead_ns =
+        start_unix_ns > 0 ? std::max<int64_t>(0, start_unix_ns - clock.UnixNowNs()) : 0;
+    ResourceSamplerOptions sampler_options;
+    sampler_options.procfs_root = options.procfs_root;
+    sampler_options.reference_ns = clock.NowNs() + ahead_ns;
+    sampler_options.nvml = options.nvml;
+    sampler_ = std::make_unique<ResourceSampler>(sampler_options);
+    absl::Status primed = sampler_->Prime();
+    *pending_resources_.mutable_resources() =
+        ResourceSeriesHeader(options.hostname, sampler_->cores(), options.resource_interval_ms,
+                             options.nvml, options.gpu_note);
+    if (!primed.ok()) {
+      pending_resources_.mutable_resources()->set_note(
+          absl::StrCat("procfs unavailable: ", primed.message()));
+      sampler_.reset();
+    }
+  }
+
+  // Samples when one is due (at the end: when 200 ms have passed since the last reading, or
+  // always when nothing was sent yet, so every shard reports at least one sample) and writes
+  // the resources message. False when the stream is no longer writable.
+  bool MaybeSendResources(int64_t progress_interval_ns, bool final) {
+    if (sampler_ == nullptr) {  // procfs unreadable: the note goes out once
+      if (resources_header_sent_) return true;
+      resources_header_sent_ = true;
+      return WriteAndWait(pending_resources_);
+    }
+    const int64_t interval_ns = service_->options_.resource_interval_ms * 1'000'000;
+    const int64_t due_ns =
+        final ? (resources_header_sent_ ? 200'000'000 : 0)
+              : std::max<int64_t>(0, interval_ns - progress_interval_ns / 2);
+    if (SteadyClock::Get().NowNs() - sampler_->last_reading_ns() < due_ns) return true;
+    absl::StatusOr<llmbench::v1::ResourceSample> sample = sampler_->Sample();
+    llmbench::v1::ResourceSeries* series = pending_resources_.mutable_resources();
+    if (sample.ok()) {
+      *series->add_samples() = *std::move(sample);
+    } else {
+      series->set_note(absl::StrCat("procfs unavailable: ", sample.status().message()));
+    }
+    const bool writable = WriteAndWait(pending_resources_);
+    resources_header_sent_ = true;
+    series->Clear();
+    return writable;
+  }
+
   void Pump() {
     const llmbench::v1::Shard& shard = runner_->shard();
     const size_t batch_size = shard.record_batch_size();
     const int64_t interval_ns = static_cast<int64_t>(shard.progress_interval_ms()) * 1'000'000;
+    StartSampling();
     RecordQueue& queue = runner_->records();
     std::vector<llmbench::v1::RequestRecord> records;
     records.reserve(batch_size);
@@ -127,7 +181,7 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
       if (writable && EventLoop::MonotonicNowNs() >= next_progress) {
         WorkerMessage message;
         *message.mutable_progress() = runner_->progress();
-        writable = WriteAndWait(message);
+        writable = WriteAndWait(message) && MaybeSendResources(interval_ns, false);
         next_progress = EventLoop::MonotonicNowNs() + interval_ns;
       }
       if (queue.drained()) break;
@@ -138,6 +192,7 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
     runner_->Join();
     // Whatever the loops produced after the last batch.
     while (writable && queue.TryPop(&records, batch_size) > 0) writable = WriteRecords(&records);
+    if (writable) writable = MaybeSendResources(interval_ns, true);
     llmbench::v1::ShardSummary summary = runner_->summary();
     summary.set_records_sent(records_written_);
     bool cancelled_by_peer;
@@ -172,6 +227,9 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
   std::unique_ptr<ShardRunner> runner_;
   std::atomic<int> refs_{2};
   uint64_t records_written_ = 0;  // pump thread only
+  std::unique_ptr<ResourceSampler> sampler_;    // pump thread only
+  WorkerMessage pending_resources_;             // pump thread only
+  bool resources_header_sent_ = false;          // pump thread only
   std::mutex mu_;
   std::condition_variable cv_;
   bool write_in_flight_ = false;

@@ -6,6 +6,8 @@
 //             progress interval with whatever has completed; a batch is also cut at ~1 MiB so
 //             that no message nears gRPC's default 4 MiB receive limit), a Progress heartbeat
 //             every progress_interval_ms even when nothing completes, and a final ShardSummary.
+//             About once a second (and once when the shard ends) a ResourceSeries message
+//             with procfs samples of this host and process (options.resource_interval_ms).
 //             Cancelling the call cancels the shard (in-flight requests become
 //             ERROR_CLASS_CANCELLED records) and flushes what the stream still accepts.
 //   Every call first checks the shared token (options.token, see worker_service_security.h):
@@ -35,6 +37,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "llmbench/v1/worker.grpc.pb.h"
+#include "worker/nvml.h"
 #include "worker/record_queue.h"
 #include "worker/worker_service_security.h"
 
@@ -49,6 +52,14 @@ struct WorkerServiceOptions {
   uint32_t max_concurrency = 10000;
   size_t queue_capacity = kDefaultRecordQueueCapacity;
   std::string token;  // shared token every call must carry; "" = none
+  // Resource samples sent during RunShard (WorkerMessage.resources, worker/resource_sampler.h):
+  // one every resource_interval_ms (checked at each progress interval) and one at the end.
+  int64_t resource_interval_ms = 1000;
+  std::string procfs_root = "/proc";
+  // GPU samples in them when set (--gpu-telemetry; not owned, must outlive the service);
+  // otherwise gpu_note says why there are none.
+  const Nvml* nvml = nullptr;
+  std::string gpu_note;
 };
 
 class WorkerService final : public llmbench::v1::WorkerService::CallbackService {

@@ -52,7 +52,10 @@ const std::vector<std::string> kExpectedCharts = {
     "ttft_ms-cdf",     "ttft_ms-hist",       "itl_ms-cdf",          "itl_ms-hist",
     "tpot_ms-cdf",     "tpot_ms-hist",       "e2e_ms-cdf",          "e2e_ms-hist",
     "ttft_ms-time",    "e2e_ms-time",        "throughput-time",     "tokens-time",
-    "concurrency-time", "errors-time",       "worker-throughput",   "worker-concurrency"};
+    "concurrency-time", "errors-time",       "worker-throughput",   "worker-concurrency",
+    // Engine telemetry (the sim's vLLM /metrics gauges) and the workers' procfs samples.
+    "telemetry-gauges-0", "resources-host-cpu", "resources-process-cpu", "resources-host-mem",
+    "resources-net"};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -353,7 +356,7 @@ TEST_F(ReportBrowserTest, SweepWithCostRendersInChromium) {
   std::vector<std::string> ids;
   for (const auto& [id, n] : points) ids.push_back(id);
   const std::vector<std::string> expected = {"e2e_ms-cdf", "itl_ms-cdf", "sweep-0",
-                                             "tpot_ms-cdf", "ttft_ms-cdf"};
+                                             "telemetry-gauges-0", "tpot_ms-cdf", "ttft_ms-cdf"};
   EXPECT_EQ(ids, expected);
   for (const auto& [id, n] : points) EXPECT_GT(n, 0) << "chart " << id << " drew no points";
   // The sweep chart's series: E2E p50 and p99, TTFT p50 and p99 over every probe with a

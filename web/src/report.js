@@ -234,6 +234,8 @@
         (v.reasons && v.reasons.length) ? el('ul', null, v.reasons.map(function (r) {
           return el('li', { text: r });
         })) : null,
+        (v.warnings && v.warnings.length) ? el('ul', { cls: 'verdict-warnings' },
+          v.warnings.map(function (w) { return el('li', { text: 'warning: ' + w }); })) : null,
       ]),
     ]);
     document.getElementById('app').appendChild(box);
@@ -649,6 +651,197 @@
     }), 'defs'));
   }
 
+  // ----------------------------------------------------------------------------------------
+  // Engine telemetry (coordinator/engine_telemetry.h, docs/metrics.md "Engine telemetry"):
+  // per engine, the client's measurements beside the engine's own over the same window.
+
+  function telemetryEngines() {
+    return (S.engines || []).filter(function (e) { return e.telemetry; });
+  }
+
+  function opt(v) {  // an optional proto field: absent is '–', never 0
+    return v === undefined || v === null ? '–' : fmt(Number(v));
+  }
+
+  function telemetrySection() {
+    var engines = telemetryEngines();
+    if (!engines.length) return;
+    var s = section('client-vs-server', 'Client vs server',
+      'What each engine said about itself (its Prometheus /metrics, or Ollama\'s /api/ps), scraped before, ' +
+      'periodically during and after its run, beside what the client measured over the same window ' +
+      '(warm-up included: the engine served those too). Server quantiles are estimated from histogram ' +
+      'buckets as PromQL\'s histogram_quantile does; client − server TTFT is the time spent outside the ' +
+      'engine (network, HTTP, queueing in front of it).');
+    engines.forEach(function (e, ei) {
+      var t = e.telemetry;
+      var card = el('div', { cls: 'card telemetry', 'data-engine': e.engine });
+      s.appendChild(card);
+      card.appendChild(el('h3', { text: e.engine + ' · ' + (t.dialect || 'unknown') + ' · ' +
+        num(t.scrapes) + ' scrapes' + (num(t.scrape_errors) ? ', ' + num(t.scrape_errors) + ' failed' : '') +
+        ' over ' + fmt(num(t.window_s)) + ' s (' + (t.url || '') + ')' }));
+      var c = t.client_vs_server;
+      if (c) {
+        var rows = [
+          ['TTFT p50 (ms)', c.client_ttft_p50_ms, c.server_ttft_p50_ms, c.ttft_p50_diff_ms],
+          ['TTFT p99 (ms)', c.client_ttft_p99_ms, c.server_ttft_p99_ms, c.ttft_p99_diff_ms],
+          ['E2E p50 (ms)', c.client_e2e_p50_ms, c.server_e2e_p50_ms, c.e2e_p50_diff_ms],
+          ['E2E p99 (ms)', c.client_e2e_p99_ms, c.server_e2e_p99_ms, c.e2e_p99_diff_ms],
+          ['ITL p50 (ms)', c.client_itl_p50_ms, c.server_itl_p50_ms, null],
+          ['output tokens', c.client_output_tokens, c.server_generation_tokens, c.output_tokens_diff],
+          ['input tokens', c.client_input_tokens, c.server_prompt_tokens, c.input_tokens_diff],
+          ['successful requests', num(c.client_successes), c.server_requests_success, null],
+        ];
+        card.appendChild(table(['metric', 'client', 'server', 'client − server'], rows.map(function (r) {
+          return [r[0], opt(r[1]), opt(r[2]), opt(r[3])];
+        }), 'client-vs-server'));
+      }
+      var hists = [['TTFT', t.server_ttft], ['ITL', t.server_itl], ['E2E', t.server_e2e],
+        ['queue', t.server_queue], ['inference', t.server_inference]].filter(function (h) { return h[1]; });
+      if (hists.length) {
+        card.appendChild(table(['server histogram', 'metric', 'count', 'mean (ms)', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)'],
+          hists.map(function (h) {
+            var v = h[1];
+            return [h[0], el('code', { text: v.metric || '' }), opt(num(v.count)), opt(v.mean_ms),
+              opt(v.p50_ms), opt(v.p90_ms), opt(v.p99_ms)];
+          }), 'server-histograms'));
+      }
+      if ((t.counters || []).length) {
+        card.appendChild(table(['counter', 'metric', 'increase over the window'], t.counters.map(function (d) {
+          return [d.name + (d.reset ? ' (reset)' : ''), el('code', { text: d.metric || '' }), opt(num(d.delta))];
+        }), 'server-counters'));
+      }
+      var st = t.server_timings;
+      if (st) {
+        var timing = [['load (ms)', st.load_ms], ['prompt eval (ms)', st.prompt_eval_ms],
+          ['prompt eval (tok/s)', st.prompt_eval_tokens_per_s], ['decode (tok/s)', st.decode_tokens_per_s],
+          ['total (ms)', st.total_ms], ['queue (ms)', st.queue_ms], ['server TTFT (ms)', st.server_ttft_ms]]
+          .filter(function (r) { return r[1]; });
+        card.appendChild(table(['per-request server timing', 'requests', 'mean', 'p50', 'p90', 'p99', 'max'],
+          timing.map(function (r) {
+            var v = r[1];
+            return [r[0], opt(num(v.count)), opt(num(v.mean)), opt(num(v.p50)), opt(num(v.p90)),
+              opt(num(v.p99)), opt(num(v.max))];
+          }), 'server-timings'));
+      }
+      var ps = t.ps_samples || [];
+      if (ps.length) {
+        var last = ps[ps.length - 1];
+        card.appendChild(table(['loaded model (/api/ps, last of ' + ps.length + ' samples)', 'size (MiB)',
+          'VRAM (MiB)', 'context'], (last.models || []).map(function (m) {
+          return [m.name || '', fmt(num(m.size_bytes) / 1048576), fmt(num(m.size_vram_bytes) / 1048576),
+            m.context_length != null ? String(m.context_length) : '–'];
+        }), 'ollama-ps'));
+      }
+      var gauges = (t.gauges || []).filter(function (g) { return (g.t_s || []).length; });
+      if (gauges.length) {
+        var grid = el('div', { cls: 'grid2' });
+        card.appendChild(grid);
+        chart(grid, {
+          id: 'telemetry-gauges-' + ei, title: e.engine + ': engine gauges',
+          caption: 'Sampled at every scrape; seconds since the first scrape.',
+          data: join(gauges.map(function (g) { return [g.t_s, g.values]; })),
+          series: gauges.map(function (g, i) { return lineSeries(g.name, i); }),
+          xLabel: 's', yLabel: 'value',
+        });
+      }
+      if ((t.notes || []).length) {
+        card.appendChild(el('ul', { cls: 'telemetry-notes' }, t.notes.map(function (n) {
+          return el('li', { text: n });
+        })));
+      }
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // Resources and monitors (coordinator/resources.h, docs/metrics.md "Resources and monitors"):
+  // procfs samples of every worker's host and process, and host monitors with GPU samples.
+
+  function resourceSources() {
+    var out = [];
+    (S.workers || []).forEach(function (w) {
+      if (w.resources) out.push({ kind: 'worker', name: w.worker_id, r: w.resources });
+    });
+    (S.monitors || []).forEach(function (m) {
+      out.push({ kind: 'monitor', name: m.address, r: m.resources || {}, error: m.error });
+    });
+    return out;
+  }
+
+  function resourcesSection() {
+    var srcs = resourceSources();
+    if (!srcs.length) return;
+    var s = section('resources', 'Resources',
+      'What the hardware did: each worker\'s host and process (procfs, about once a second) and each host monitor ' +
+      '(llmbench-worker --monitor) with its GPUs (NVML). Host CPU: 100% = every core busy; process CPU: 100% = one core. ' +
+      'A load host at >= 95% CPU for 3 samples in a row makes the verdict DEGRADED.');
+    function stats(samples, key) {
+      var v = samples.map(function (x) { return x[key]; }).filter(function (x) { return x != null; }).map(Number);
+      if (!v.length) return ['–', '–'];
+      var sum = 0, max = -Infinity;
+      v.forEach(function (x) { sum += x; if (x > max) max = x; });
+      return [fmt(sum / v.length), fmt(max)];
+    }
+    s.appendChild(table(['source', 'name', 'host', 'cores', 'samples', 'host CPU % mean', 'host CPU % max',
+      'process CPU % mean', 'process CPU % max', 'RSS max (MiB)', 'GPUs'], srcs.map(function (x) {
+      var sm = x.r.samples || [];
+      var hc = stats(sm, 'host_cpu_percent'), pc = stats(sm, 'process_cpu_percent');
+      var rss = 0;
+      sm.forEach(function (v) { rss = Math.max(rss, num(v.process_rss_bytes)); });
+      var gpus = (x.r.gpus || []).length ? x.r.gpus.map(function (g) { return g.name; }).join(', ')
+        : (x.r.gpu_note || '–');
+      var notes = [x.r.note, x.error].filter(function (n) { return n; });
+      return [x.kind, x.name, x.r.hostname || '–', String(num(x.r.cores)), String(sm.length), hc[0], hc[1],
+        pc[0], pc[1], sm.length ? fmt(rss / 1048576) : '–', gpus + (notes.length ? ' · ' + notes.join(' · ') : '')];
+    }), 'resources'));
+    var grid = el('div', { cls: 'grid2' });
+    s.appendChild(grid);
+    function seriesChart(id, title, yLabel, pick, list) {
+      var tables = [], series = [];
+      list.forEach(function (x, i) {
+        var sm = x.r.samples || [];
+        if (!sm.length) return;
+        tables.push([sm.map(function (v) { return num(v.t_s); }), sm.map(function (v) {
+          var y = pick(v);
+          return y == null ? null : y;
+        })]);
+        series.push(lineSeries(x.kind + ' ' + x.name, i));
+      });
+      if (!tables.length) return;
+      chart(grid, { id: id, title: title, xLabel: 'time since run start (s)', yLabel: yLabel,
+        data: join(tables), series: series });
+    }
+    function n(v) { return v == null ? null : Number(v); }
+    seriesChart('resources-host-cpu', 'Host CPU', '%', function (v) { return n(v.host_cpu_percent); }, srcs);
+    seriesChart('resources-process-cpu', 'Process CPU (worker or monitor)', '% of one core',
+      function (v) { return n(v.process_cpu_percent); }, srcs);
+    seriesChart('resources-host-mem', 'Host memory used', 'GiB',
+      function (v) { return num(v.host_mem_used_bytes) / 1073741824; }, srcs);
+    seriesChart('resources-net', 'Network receive + transmit', 'MB/s', function (v) {
+      return v.net_rx_bytes_per_s == null && v.net_tx_bytes_per_s == null ? null
+        : (num(v.net_rx_bytes_per_s) + num(v.net_tx_bytes_per_s)) / 1e6;
+    }, srcs);
+    // GPUs: one line per (source, device).
+    var gpuLines = [];
+    srcs.forEach(function (x) {
+      (x.r.gpus || []).forEach(function (g) {
+        gpuLines.push({ kind: x.kind, name: x.name + ' GPU' + num(g.index) + ' ' + g.name,
+          r: { samples: (x.r.samples || []).map(function (v) {
+            var gs = (v.gpus || []).filter(function (q) { return num(q.index) === num(g.index); })[0] || {};
+            gs = Object.assign({ t_s: v.t_s }, gs);
+            return gs;
+          }) } });
+      });
+    });
+    if (gpuLines.length) {
+      seriesChart('resources-gpu-util', 'GPU utilization', '%', function (v) { return n(v.util_percent); }, gpuLines);
+      seriesChart('resources-gpu-mem', 'GPU memory used', 'GiB', function (v) {
+        return v.mem_used_bytes == null ? null : num(v.mem_used_bytes) / 1073741824;
+      }, gpuLines);
+      seriesChart('resources-gpu-power', 'GPU power', 'W', function (v) { return n(v.power_w); }, gpuLines);
+      seriesChart('resources-gpu-clock', 'GPU SM clock', 'MHz', function (v) { return n(v.sm_clock_mhz); }, gpuLines);
+    }
+  }
+
   function footer() {
     document.getElementById('app').appendChild(el('footer', null, [
       'Generated by llmbench ' + (S.llmbench_version || '?') + ' · charts: uPlot ' + DATA.uplot_version +
@@ -661,8 +854,10 @@
     var links = [['summary', 'Summary']];
     if (COSTS.length) links.push(['cost', 'Cost']);
     if (SWEEPS.length) links.push(['sweep', 'Capacity sweep']);
+    if (telemetryEngines().length) links.push(['client-vs-server', 'Client vs server']);
     links.push(['distributions', 'Distributions'], ['over-time', 'Over time']);
     if (R.has_requests && R.workers.length) links.push(['workers', 'Workers']);
+    if (resourceSources().length) links.push(['resources', 'Resources']);
     links.push(['scenario', 'Scenario'], ['definitions', 'Definitions']);
     document.getElementById('app').appendChild(el('nav', null, links.map(function (l) {
       return el('a', { href: '#' + l[0], text: l[1] });
@@ -679,9 +874,11 @@
   summaryTables();
   costSection();
   sweepSection();
+  telemetrySection();
   distributions();
   overTime();
   perWorker();
+  resourcesSection();
   scenario();
   definitions();
   footer();
