@@ -21,61 +21,26 @@ struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
-struct HttpAnswer {
-  bool ok = false;  // a response arrived
-  long status = 0;
-  std::string body;
-  std::string error;
+struct BodySink {
+  std::string* body;
+  size_t max_bytes;
 };
 
 size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
+  auto* sink = static_cast<BodySink*>(user);
   const size_t n = size * count;
-  if (body->size() + n > (8u << 20)) return 0;  // discovery answers are small; cap at 8 MiB
-  body->append(data, n);
+  if (sink->body->size() + n > sink->max_bytes) return 0;
+  sink->body->append(data, n);
   return n;
 }
 
+using HttpAnswer = EngineHttpAnswer;
+
+// Discovery answers are small: cap them at 8 MiB.
 HttpAnswer HttpGet(const llmbench::v1::Engine& engine, const std::string& path, int timeout_ms) {
-  HttpAnswer answer;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
-  if (!curl) {
-    answer.error = "curl_easy_init failed";
-    return answer;
-  }
   std::string url = engine.base_url();
   while (!url.empty() && url.back() == '/') url.pop_back();
-  url += path;
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  curl_slist* list = nullptr;
-  for (const auto& [name, value] : engine.headers()) {
-    list = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
-  }
-  if (!engine.api_key_env().empty()) {
-    if (const char* key = std::getenv(engine.api_key_env().c_str()); key != nullptr) {
-      list = curl_slist_append(list, absl::StrCat("Authorization: Bearer ", key).c_str());
-    }
-  }
-  headers.reset(list);
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
-  if (!engine.tls_ca_file().empty()) {
-    curl_easy_setopt(curl.get(), CURLOPT_CAINFO, engine.tls_ca_file().c_str());
-  }
-  CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) {
-    answer.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    return answer;
-  }
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &answer.status);
-  answer.ok = true;
-  return answer;
+  return EngineHttpGet(engine, url + path, timeout_ms, size_t{8} << 20);
 }
 
 std::string VersionPath(llmbench::v1::EngineKind kind) {
@@ -102,6 +67,46 @@ std::optional<std::string> ParseVersion(std::string_view body) {
 }
 
 }  // namespace
+
+EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::string& url,
+                               int timeout_ms, size_t max_body_bytes) {
+  EngineHttpAnswer answer;
+  std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
+  if (!curl) {
+    answer.error = "curl_easy_init failed";
+    return answer;
+  }
+  curl_slist* list = nullptr;
+  for (const auto& [name, value] : engine.headers()) {
+    list = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
+  }
+  if (!engine.api_key_env().empty()) {
+    if (const char* key = std::getenv(engine.api_key_env().c_str()); key != nullptr) {
+      list = curl_slist_append(list, absl::StrCat("Authorization: Bearer ", key).c_str());
+    }
+  }
+  std::unique_ptr<curl_slist, SlistDeleter> headers(list);
+  BodySink sink{&answer.body, max_body_bytes};
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
+  if (!engine.tls_ca_file().empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_CAINFO, engine.tls_ca_file().c_str());
+  }
+  CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    answer.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    return answer;
+  }
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &answer.status);
+  answer.ok = true;
+  return answer;
+}
 
 EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
   EngineReport report;

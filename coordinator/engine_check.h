@@ -6,6 +6,7 @@
 #ifndef LLMBENCH_COORDINATOR_ENGINE_CHECK_H_
 #define LLMBENCH_COORDINATOR_ENGINE_CHECK_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,18 @@ struct EngineReport {
   std::string models_error;
   bool model_served = false;             // Engine.model is among `models`
 };
+
+// One GET of `url` with the engine's headers, API key (Engine.api_key_env) and CA file; the
+// body is capped at `max_body_bytes` (a longer one fails the transfer). Shared by discovery and
+// the telemetry scraper (engine_telemetry.h).
+struct EngineHttpAnswer {
+  bool ok = false;  // a response arrived
+  long status = 0;  // NOLINT(runtime/int): curl's type
+  std::string body;
+  std::string error;  // when !ok: curl's reason
+};
+EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::string& url,
+                               int timeout_ms, size_t max_body_bytes);
 
 // Asks the engine's health, version and model routes (each with `timeout_ms`).
 EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms = 5000);

@@ -1,7 +1,5 @@
 #include "coordinator/engine_telemetry.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -13,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "coordinator/engine_check.h"
+#include "coordinator/exporters.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
@@ -206,21 +206,6 @@ std::string TrimmedBaseUrl(const v1::Engine& engine) {
   return url;
 }
 
-struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
-size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  const size_t n = size * count;
-  if (body->size() + n > (16u << 20)) return 0;  // a /metrics page is far smaller
-  body->append(data, n);
-  return n;
-}
-
 // Shortest text that reads back as the same double.
 std::string Num(double v) {
   if (std::isnan(v)) return "NaN";
@@ -228,17 +213,6 @@ std::string Num(double v) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, ec == std::errc() ? end : buf);
-}
-
-std::string CsvCell(std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
 }
 
 }  // namespace
@@ -273,41 +247,13 @@ std::string TelemetryUrl(const v1::Engine& engine) {
 
 TelemetryFetcher CurlTelemetryFetcher(const v1::Engine& engine, int timeout_ms) {
   return [engine, timeout_ms](const std::string& url) -> absl::StatusOr<std::string> {
-    std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
-    if (!curl) return absl::InternalError("curl_easy_init failed");
-    curl_slist* list = nullptr;
-    for (const auto& [name, value] : engine.headers()) {
-      list = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
+    // A /metrics page is far smaller than 16 MiB.
+    EngineHttpAnswer answer = EngineHttpGet(engine, url, timeout_ms, size_t{16} << 20);
+    if (!answer.ok) return absl::UnavailableError(absl::StrCat("GET ", url, ": ", answer.error));
+    if (answer.status < 200 || answer.status > 299) {
+      return absl::UnavailableError(absl::StrCat("GET ", url, ": HTTP ", answer.status));
     }
-    if (!engine.api_key_env().empty()) {
-      if (const char* key = std::getenv(engine.api_key_env().c_str()); key != nullptr) {
-        list = curl_slist_append(list, absl::StrCat("Authorization: Bearer ", key).c_str());
-      }
-    }
-    std::unique_ptr<curl_slist, SlistDeleter> headers(list);
-    std::string body;
-    char error_buffer[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
-    if (!engine.tls_ca_file().empty()) {
-      curl_easy_setopt(curl.get(), CURLOPT_CAINFO, engine.tls_ca_file().c_str());
-    }
-    const CURLcode rc = curl_easy_perform(curl.get());
-    if (rc != CURLE_OK) {
-      return absl::UnavailableError(absl::StrCat(
-          "GET ", url, ": ", error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc)));
-    }
-    long status = 0;  // NOLINT(runtime/int): curl's type
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-      return absl::UnavailableError(absl::StrCat("GET ", url, ": HTTP ", status));
-    }
-    return body;
+    return std::move(answer.body);
   };
 }
 
@@ -777,12 +723,12 @@ std::string EngineMetricsCsv(const v1::RunResult& result) {
   for (const v1::EngineResult& e : result.engines()) {
     if (!e.has_telemetry()) continue;
     const v1::EngineTelemetry& t = e.telemetry();
-    const std::string engine = CsvCell(e.engine());
+    const std::string engine = CsvField(e.engine());
     auto row = [&](std::string_view section, std::string_view name, std::string_view metric,
                    std::optional<double> t_s, std::optional<double> client,
                    std::optional<double> server, std::optional<double> diff) {
       auto cell = [](std::optional<double> v) { return v.has_value() ? Num(*v) : std::string(); };
-      absl::StrAppend(&out, engine, ",", Sv(section), ",", CsvCell(name), ",", CsvCell(metric), ",",
+      absl::StrAppend(&out, engine, ",", Sv(section), ",", CsvField(name), ",", CsvField(metric), ",",
                       cell(t_s), ",", cell(client), ",", cell(server), ",", cell(diff), "\n");
     };
     if (t.has_client_vs_server()) {

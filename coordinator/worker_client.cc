@@ -196,10 +196,9 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
   return best;
 }
 
-absl::Status WorkerClient::RunShard(
-    const llmbench::v1::Shard& shard,
-    const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message) {
-  auto stub = llmbench::v1::WorkerService::NewStub(channel_);
+template <typename Message, typename Start>
+absl::Status WorkerClient::ReadServerStream(
+    Start start, const std::function<void(const Message&)>& on_message) {
   grpc::ClientContext context;
   if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   {
@@ -207,11 +206,8 @@ absl::Status WorkerClient::RunShard(
     if (cancelled_) return absl::CancelledError(absl::StrCat("worker ", address_, ": cancelled"));
     running_ = &context;
   }
-  llmbench::v1::RunShardRequest request;
-  *request.mutable_shard() = shard;
-  std::unique_ptr<grpc::ClientReader<llmbench::v1::WorkerMessage>> reader =
-      stub->RunShard(&context, request);
-  llmbench::v1::WorkerMessage message;
+  std::unique_ptr<grpc::ClientReader<Message>> reader = start(&context);
+  Message message;
   while (reader->Read(&message)) on_message(message);
   grpc::Status status = reader->Finish();
   {
@@ -222,30 +218,26 @@ absl::Status WorkerClient::RunShard(
   return absl::OkStatus();
 }
 
+absl::Status WorkerClient::RunShard(
+    const llmbench::v1::Shard& shard,
+    const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message) {
+  auto stub = llmbench::v1::WorkerService::NewStub(channel_);
+  llmbench::v1::RunShardRequest request;
+  *request.mutable_shard() = shard;
+  return ReadServerStream<llmbench::v1::WorkerMessage>(
+      [&](grpc::ClientContext* context) { return stub->RunShard(context, request); },
+      on_message);
+}
+
 absl::Status WorkerClient::Monitor(
     uint32_t interval_ms,
     const std::function<void(const llmbench::v1::ResourceSeries&)>& on_message) {
   auto stub = llmbench::v1::MonitorService::NewStub(channel_);
-  grpc::ClientContext context;
-  if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cancelled_) return absl::CancelledError(absl::StrCat("worker ", address_, ": cancelled"));
-    running_ = &context;
-  }
   llmbench::v1::MonitorRequest request;
   request.set_interval_ms(interval_ms);
-  std::unique_ptr<grpc::ClientReader<llmbench::v1::ResourceSeries>> reader =
-      stub->Monitor(&context, request);
-  llmbench::v1::ResourceSeries message;
-  while (reader->Read(&message)) on_message(message);
-  grpc::Status status = reader->Finish();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_ = nullptr;
-  }
-  if (!status.ok()) return WithAddress(address_, status);
-  return absl::OkStatus();
+  return ReadServerStream<llmbench::v1::ResourceSeries>(
+      [&](grpc::ClientContext* context) { return stub->Monitor(context, request); },
+      on_message);
 }
 
 void WorkerClient::Cancel() {

@@ -87,6 +87,12 @@ class WorkerClient {
   void Cancel();
 
  private:
+  // Runs one server-streaming call: `start(context)` opens it; every message goes to
+  // `on_message` until the stream ends; Cancel() cancels it meanwhile.
+  template <typename Message, typename Start>
+  absl::Status ReadServerStream(Start start,
+                                const std::function<void(const Message&)>& on_message);
+
   const std::string address_;
   const std::string token_;
   const bool tls_;

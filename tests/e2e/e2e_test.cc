@@ -235,37 +235,9 @@ struct Csv {
   }
 };
 
-// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+// requests.csv as a header and rows of the same width.
 Csv ParseCsv(const std::string& text) {
-  std::vector<std::vector<std::string>> lines;
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n') {
-      fields.push_back(std::move(field));
-      field.clear();
-      lines.push_back(std::move(fields));
-      fields.clear();
-    } else {
-      field += c;
-    }
-  }
+  std::vector<std::vector<std::string>> lines = llmbench::testing::ParseCsvRecords(text);
   Csv csv;
   if (lines.empty()) return csv;
   csv.header = lines[0];

@@ -168,6 +168,10 @@ HttpResponse HttpGet(const std::string& url, const HttpOptions& options = {});
 HttpResponse HttpPost(const std::string& url, std::string_view body,
                       const HttpOptions& options = {});
 
+// Splits CSV text (RFC 4180: quoted fields may hold commas, doubled quotes and line breaks; CR
+// outside quotes is dropped) into records of fields. A last line without a newline counts.
+std::vector<std::vector<std::string>> ParseCsvRecords(std::string_view text);
+
 }  // namespace llmbench::testing
 
 #endif  // LLMBENCH_TESTS_HARNESS_HARNESS_H_

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/harness/harness.h"
 
 namespace llmbench::testing {
 namespace {
@@ -22,47 +23,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Splits CSV text into records of fields (quoted fields may hold commas, quotes, newlines).
-std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  bool any = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    any = true;
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n') {
-      row.push_back(std::move(field));
-      field.clear();
-      rows.push_back(std::move(row));
-      row.clear();
-      any = false;
-    } else if (c != '\r') {
-      field.push_back(c);
-    }
-  }
-  if (any) {
-    row.push_back(std::move(field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 absl::StatusOr<uint64_t> ProcStatusKib(pid_t pid, absl::string_view key) {
@@ -101,7 +61,7 @@ absl::StatusOr<std::vector<CsvRow>> ReadRequestsCsv(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/requests.csv");
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  std::vector<std::vector<std::string>> records = ParseCsv(*text);
+  std::vector<std::vector<std::string>> records = ParseCsvRecords(*text);
   if (records.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no header"));
   const std::vector<std::string>& header = records[0];
   std::vector<CsvRow> rows;
