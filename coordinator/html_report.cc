@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/json_writer.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report_assets.h"
 
@@ -29,40 +30,8 @@ namespace {
 constexpr int64_t kNsPerS = 1'000'000'000;
 
 // ---------------------------------------------------------------------------------------------
-// JSON writing.
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '<':
-        out->append("\\u003c");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
+// JSON writing (strings through AppendJsonString in Go-HTML mode: <, > and & as \u escapes, so
+// the data can never close the page's <script> element).
 
 void AppendNumber(double v, std::string* out) {
   if (!std::isfinite(v)) {
@@ -82,7 +51,7 @@ void AppendNumbers(const std::vector<double>& values, std::string* out) {
 }
 
 void AppendKey(std::string_view key, std::string* out) {
-  AppendJsonString(key, out);
+  AppendJsonString(*out, key, JsonEscape::kGoHtml);
   out->push_back(':');
 }
 
@@ -411,7 +380,7 @@ class ReportBuilder {
     absl::StrAppend(&out, ",\"rows\":", rows_read_, ",\"engines\":[");
     for (size_t e = 0; e < engines_.size(); ++e) {
       if (e > 0) out.push_back(',');
-      AppendJsonString(engines_[e].name, &out);
+      AppendJsonString(out, engines_[e].name, JsonEscape::kGoHtml);
     }
     out.append("],\"dist\":{");
     AppendDistribution("ttft_ms", Collect(&EngineData::ttft_ms), &out);
@@ -596,10 +565,10 @@ class ReportBuilder {
         first_worker = false;
         workers_json.append("{");
         AppendKey("worker", &workers_json);
-        AppendJsonString(workers_[worker], &workers_json);
+        AppendJsonString(workers_json, workers_[worker], JsonEscape::kGoHtml);
         workers_json.append(",");
         AppendKey("engine", &workers_json);
-        AppendJsonString(engine.name, &workers_json);
+        AppendJsonString(workers_json, engine.name, JsonEscape::kGoHtml);
         workers_json.append(",");
         AppendKey("completions_per_s", &workers_json);
         AppendNumbers(rates(counts), &workers_json);
@@ -728,7 +697,7 @@ std::string CostSweepJson(const v1::RunResult& result) {
     first = false;
     out.append("{");
     AppendKey("engine", &out);
-    AppendJsonString(e.engine(), &out);
+    AppendJsonString(out, e.engine(), JsonEscape::kGoHtml);
     out.append(",");
     AppendKey("price_per_hour", &out);
     AppendNumber(c.price_per_hour(), &out);
@@ -783,7 +752,7 @@ std::string CostSweepJson(const v1::RunResult& result) {
     }
     out.append("{");
     AppendKey("engine", &out);
-    AppendJsonString(sweep.engine(), &out);
+    AppendJsonString(out, sweep.engine(), JsonEscape::kGoHtml);
     out.append(",");
     AppendKey("knee_rps", &out);
     AppendOptional(sweep.has_knee_rps(), sweep.knee_rps(), &out);
@@ -792,7 +761,7 @@ std::string CostSweepJson(const v1::RunResult& result) {
     AppendOptional(sweep.has_first_bad_rps(), sweep.first_bad_rps(), &out);
     out.append(",");
     AppendKey("note", &out);
-    AppendJsonString(sweep.note(), &out);
+    AppendJsonString(out, sweep.note(), JsonEscape::kGoHtml);
     absl::StrAppend(&out, ",\"knee_index\":", knee_index);
     for (const auto& [key, values] :
          std::vector<std::pair<const char*, const std::vector<double>*>>{
@@ -838,9 +807,9 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
     }
   }
   data.append(",\"scenario_yaml\":");
-  AppendJsonString(scenario_yaml, &data);
+  AppendJsonString(data, scenario_yaml, JsonEscape::kGoHtml);
   data.append(",\"uplot_version\":");
-  AppendJsonString(report_assets::UplotVersion(), &data);
+  AppendJsonString(data, report_assets::UplotVersion(), JsonEscape::kGoHtml);
   absl::StrAppend(&data, ",\"requests\":", *requests, ",\"derived\":", CostSweepJson(result),
                   "}");
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "sim/json_writer.h"
+#include "common/json_writer.h"
 
 namespace llmbench::sim {
 namespace {

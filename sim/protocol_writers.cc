@@ -1,6 +1,6 @@
 #include "sim/protocol_writers.h"
 
-#include "sim/json_writer.h"
+#include "common/json_writer.h"
 #include "sim/time_format.h"
 
 namespace llmbench::sim {

@@ -23,7 +23,7 @@
 #include "common/clock.h"
 #include "sim/batch_scheduler.h"
 #include "sim/gen_request.h"
-#include "sim/json_writer.h"
+#include "common/json_writer.h"
 #include "sim/prom.h"
 #include "sim/protocol_writers.h"
 #include "sim/sim_vocab.h"

@@ -109,17 +109,17 @@ std::string BuildTokenizeBody(EngineKind kind, std::string_view model, std::stri
       return body;
     case llmbench::v1::ENGINE_KIND_VLLM:
       body.append("{\"model\":");
-      AppendJsonString(&body, model);
+      AppendJsonString(body, model);
       body.append(",\"prompt\":");
-      AppendJsonString(&body, text);
+      AppendJsonString(body, text);
       break;
     case llmbench::v1::ENGINE_KIND_TGI:
       body.append("{\"inputs\":");
-      AppendJsonString(&body, text);
+      AppendJsonString(body, text);
       break;
     default:
       body.append("{\"content\":");
-      AppendJsonString(&body, text);
+      AppendJsonString(body, text);
       break;
   }
   body.push_back('}');

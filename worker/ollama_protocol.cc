@@ -122,15 +122,15 @@ HttpRequestSpec OllamaProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
   std::string& body = spec.body;
   body.reserve(prompt.text().size() + prompt.system().size() + 160);
   body.append("{\"model\":");
-  AppendJsonString(&body, model_);
+  AppendJsonString(body, model_);
   if (chat_) {
     AppendChatMessages(&body, prompt);
   } else {
     body.append(",\"prompt\":");
-    AppendJsonString(&body, prompt.text());
+    AppendJsonString(body, prompt.text());
     if (!prompt.system().empty()) {
       body.append(",\"system\":");
-      AppendJsonString(&body, prompt.system());
+      AppendJsonString(body, prompt.system());
     }
   }
   body.append(generation_.stream ? ",\"stream\":true" : ",\"stream\":false");

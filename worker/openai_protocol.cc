@@ -212,12 +212,12 @@ HttpRequestSpec OpenAiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
   std::string& body = spec.body;
   body.reserve(prompt.text().size() + prompt.system().size() + 200);
   body.append("{\"model\":");
-  AppendJsonString(&body, model_);
+  AppendJsonString(body, model_);
   if (chat_) {
     AppendChatMessages(&body, prompt);
   } else {
     body.append(",\"prompt\":");
-    AppendJsonString(&body, prompt.text());
+    AppendJsonString(body, prompt.text());
   }
   absl::StrAppend(&body, ",\"max_tokens\":", generation_.max_tokens, ",\"temperature\":");
   AppendJsonDouble(&body, generation_.temperature);

@@ -67,59 +67,6 @@ GenerationSettings ResolveGeneration(const llmbench::v1::Generation& generation)
   return settings;
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t len = Utf8SequenceLength(s, i);
-      if (len == 0) {
-        out->append(kReplacementChar);
-        ++i;
-      } else {
-        out->append(s.substr(i, len));
-        i += len;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xF]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out->push_back('"');
-}
-
 void AppendJsonDouble(std::string* out, double value) {
   if (!std::isfinite(value)) value = 0;  // JSON has no NaN/Inf; validation rejects them earlier
   char buf[32];
@@ -415,11 +362,11 @@ void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt) {
   out->append(",\"messages\":[");
   if (!prompt.system().empty()) {
     out->append("{\"role\":\"system\",\"content\":");
-    AppendJsonString(out, prompt.system());
+    AppendJsonString(*out, prompt.system());
     out->append("},");
   }
   out->append("{\"role\":\"user\",\"content\":");
-  AppendJsonString(out, prompt.text());
+  AppendJsonString(*out, prompt.text());
   out->append("}]");
 }
 

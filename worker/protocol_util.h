@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/json_writer.h"
 #include "llmbench/v1/record.pb.h"
 #include "simdjson.h"
 #include "worker/engine_protocol.h"
@@ -44,9 +45,8 @@ GenerationSettings ResolveGeneration(const llmbench::v1::Generation& generation)
 
 // ---- JSON text ---------------------------------------------------------------------------
 
-// Appends `s` as a quoted JSON string. Control characters, '"' and '\\' are escaped; invalid
-// UTF-8 bytes become U+FFFD so that the body is always valid JSON.
-void AppendJsonString(std::string* out, std::string_view s);
+// JSON strings in request bodies: AppendJsonString (common/json_writer.h, compact mode: control
+// characters, '"' and '\\' escaped, invalid UTF-8 bytes as U+FFFD, so a body is always valid JSON).
 
 // Appends `,"messages":[...]` for a chat request: the prompt's system message (when set)
 // and its user message. Shared by the Ollama /api/chat and OpenAI chat builders.

@@ -9,11 +9,11 @@ namespace {
 
 TEST(ProtocolUtilTest, JsonStringEscaping) {
   std::string out;
-  AppendJsonString(&out, "a\"b\\c\n\r\t\b\f\x1f/é日");
+  AppendJsonString(out, "a\"b\\c\n\r\t\b\f\x1f/é日");
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u001f/é日\"");
   out.clear();
   // Invalid UTF-8: a lone continuation byte, a truncated sequence, an overlong form, a surrogate.
-  AppendJsonString(&out, "x\x80y\xE6\x97z\xC0\xAF\xED\xA0\x80");
+  AppendJsonString(out, "x\x80y\xE6\x97z\xC0\xAF\xED\xA0\x80");
   EXPECT_EQ(out,
             "\"x\xEF\xBF\xBDy\xEF\xBF\xBD\xEF\xBF\xBDz\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF"
             "\xBD\xEF\xBF\xBD\"");

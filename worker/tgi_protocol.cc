@@ -175,7 +175,7 @@ HttpRequestSpec TgiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
   const std::string& text = prompt.system().empty() ? prompt.text() : inputs;
   body.reserve(text.size() + 160);
   body.append("{\"inputs\":");
-  AppendJsonString(&body, text);
+  AppendJsonString(body, text);
   absl::StrAppend(&body, ",\"parameters\":{\"max_new_tokens\":", generation_.max_tokens,
                   ",\"details\":true");
   if (generation_.seed) absl::StrAppend(&body, ",\"seed\":", *generation_.seed);

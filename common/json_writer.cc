@@ -1,10 +1,10 @@
-#include "sim/json_writer.h"
+#include "common/json_writer.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
-namespace llmbench::sim {
+namespace llmbench {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -171,4 +171,4 @@ void AppendPythonFloat(std::string& out, double v) {
   AppendShortestDouble(out, v);
 }
 
-}  // namespace llmbench::sim
+}  // namespace llmbench

@@ -1,18 +1,18 @@
-// Small helpers that append JSON text to a std::string, used to build engine responses in the
-// exact key order each engine writes. Three string-escaping modes cover the engines:
+// Small helpers that append JSON text to a std::string: the simulator's engine responses (in the
+// exact key order each engine writes), the worker's request bodies, the report's embedded data. Three string-escaping modes cover the engines:
 //   kCompact: raw UTF-8, escapes only what JSON requires (pydantic, serde, nlohmann).
 //   kGoHtml:  Go encoding/json: also escapes <, >, & as \u003c, \u003e, \u0026 and U+2028/9.
 //   kAscii:   Python json.dumps(ensure_ascii=True): every non-ASCII code point as \uXXXX
 //             (surrogate pairs above the BMP).
 // Thread-safety: stateless free functions.
-#ifndef LLMBENCH_SIM_JSON_WRITER_H_
-#define LLMBENCH_SIM_JSON_WRITER_H_
+#ifndef LLMBENCH_COMMON_JSON_WRITER_H_
+#define LLMBENCH_COMMON_JSON_WRITER_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace llmbench::sim {
+namespace llmbench {
 
 enum class JsonEscape { kCompact, kGoHtml, kAscii };
 
@@ -30,6 +30,6 @@ void AppendPythonFloat(std::string& out, double v);
 // "0.351245019"), i.e. the same as AppendPythonFloat without exponent.
 void AppendShortestDouble(std::string& out, double v);
 
-}  // namespace llmbench::sim
+}  // namespace llmbench
 
-#endif  // LLMBENCH_SIM_JSON_WRITER_H_
+#endif  // LLMBENCH_COMMON_JSON_WRITER_H_
