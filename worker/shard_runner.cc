@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -36,6 +37,10 @@ namespace {
 constexpr int64_t kNsPerMs = 1'000'000;
 // Open loop: most arrivals dispatched in one loop turn (see OnDispatchTimer).
 constexpr uint32_t kMaxDispatchBatch = 64;
+// Closed loop: after a failed request its slot waits kFailureBackoffBaseNs * 2^(n-1) before it
+// sends again (n = consecutive failures on the loop), at most kFailureBackoffMaxNs.
+constexpr int64_t kFailureBackoffBaseNs = 10 * kNsPerMs;
+constexpr int64_t kFailureBackoffMaxNs = 1000 * kNsPerMs;
 
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -64,6 +69,11 @@ struct ShardRunner::Loop {
   uint64_t connections_counted = 0;  // transport->connections_opened() already added
   bool tracing = false;               // options.dispatch_trace is set
   std::vector<DispatchTrace> traces;  // this dispatch batch's, until flushed
+  // Closed loop back-off: slots waiting after a failure (not in flight, not load) and their
+  // timers; consecutive failures on this loop since its last success.
+  std::map<uint64_t, EventLoop::TimerId> backoff_timers;  // by back-off key
+  uint64_t next_backoff_key = 0;
+  uint32_t consecutive_failures = 0;
 
   int64_t RelNow() const {
     return EventLoop::MonotonicNowNs() - runner->epoch_ns_.load(std::memory_order_relaxed);
@@ -89,9 +99,9 @@ struct ShardRunner::Loop {
     MaybeFinish();
   }
 
-  // Closed loop: keep `concurrency` requests in flight.
+  // Closed loop: keep `concurrency` requests in flight, less the slots backing off.
   void Fill() {
-    while (!stopping && transport->in_flight() < concurrency) {
+    while (!stopping && transport->in_flight() + backoff_timers.size() < concurrency) {
       const uint64_t k = runner->next_index_.fetch_add(1, std::memory_order_relaxed);
       if (!runner->InBounds(k, RelNow())) {
         stopping = true;
@@ -204,13 +214,47 @@ struct ShardRunner::Loop {
         runner->count_bounded_) {
       runner->AddUnfinishedId(record->request_id());
     }
+    const bool failed = record->error_class() != llmbench::v1::ERROR_CLASS_NONE &&
+                        record->error_class() != llmbench::v1::ERROR_CLASS_CANCELLED;
     runner->OnRecord(std::move(*record));
-    if (!runner->open_loop_) Fill();
+    if (!runner->open_loop_) {
+      if (failed && !stopping) {
+        BackOff();
+      } else {
+        if (!failed) consecutive_failures = 0;
+        Fill();
+      }
+    }
     MaybeFinish();
+  }
+
+  // Closed loop: a failed request's slot waits before it sends again, so an engine that fails
+  // at once (refused connections, instant errors) is not hammered in a tight loop. The wait
+  // doubles with each consecutive failure on this loop and resets on a success.
+  void BackOff() {
+    const uint32_t doublings = std::min<uint32_t>(consecutive_failures, 16);
+    ++consecutive_failures;
+    const int64_t delay =
+        std::min(kFailureBackoffMaxNs, kFailureBackoffBaseNs << doublings);
+    runner->backoffs_.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t key = next_backoff_key++;
+    backoff_timers[key] = loop->AddTimerAfter(delay, [this, key] { OnBackoffDone(key); });
+  }
+
+  void OnBackoffDone(uint64_t key) {
+    backoff_timers.erase(key);
+    Fill();
+    MaybeFinish();
+  }
+
+  void CancelBackoffs() {
+    for (const auto& [key, id] : backoff_timers) loop->CancelTimer(id);
+    backoff_timers.clear();
   }
 
   void OnCancel() {
     stopping = true;
+    CancelBackoffs();
     if (timer != 0) {
       loop->CancelTimer(timer);
       timer = 0;
@@ -224,6 +268,7 @@ struct ShardRunner::Loop {
   void MaybeFinish() {
     if (finished || !stopping || transport->in_flight() > 0) return;
     finished = true;
+    CancelBackoffs();
     if (timer != 0) {
       loop->CancelTimer(timer);
       timer = 0;
@@ -518,6 +563,7 @@ llmbench::v1::ShardSummary ShardRunner::summary() const {
     const int64_t now = end != 0 ? end : EventLoop::MonotonicNowNs();
     s.set_cpu_wall_ns(std::max<int64_t>(0, now - cpu_start_mono_ns_.load()));
   }
+  s.set_backoffs(backoffs_.load());
   s.set_max_lateness_ms(static_cast<double>(max_lateness_ns_.load()) / kNsPerMs);
   {
     std::lock_guard<std::mutex> lock(mu_);

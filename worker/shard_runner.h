@@ -9,7 +9,10 @@
 //     monotonic clock; when it is 0 or in the past the shard starts now. Every time in a record
 //     is monotonic ns relative to that instant.
 //   * Closed loop (ShardLoad.concurrency = N): N is split over the loops; each keeps its share
-//     in flight and takes the next request index from a shared counter.
+//     in flight and takes the next request index from a shared counter. A slot whose request
+//     failed waits 10 ms * 2^(n-1) before it sends again (n = consecutive failures on its
+//     loop, reset by a success; at most 1 s), so a dead engine is not hammered: the wait is no
+//     request's latency and not load (not in flight). ShardSummary.backoffs counts the waits.
 //   * Open loop (ShardLoad.rate): one arrival sequence from MakeArrivalSchedule(rate, seed);
 //     loop i sends arrivals i, i+L, i+2L, ... at their scheduled times. A request whose time
 //     has passed is sent at once and keeps its scheduled_ns (lateness = sent − scheduled): the
@@ -171,6 +174,7 @@ class ShardRunner {
   std::atomic<uint64_t> records_accepted_{0};
   std::atomic<int64_t> max_lateness_ns_{0};
   std::atomic<uint64_t> connections_opened_{0};
+  std::atomic<uint64_t> backoffs_{0};  // closed-loop slot waits after a failed request
   std::atomic<double> cpu_start_seconds_{0};
   std::atomic<int64_t> cpu_start_mono_ns_{0};  // when cpu_start_seconds_ was read
   std::atomic<double> cpu_end_seconds_{0};

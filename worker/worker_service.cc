@@ -301,6 +301,29 @@ grpc::ServerWriteReactor<WorkerMessage>* WorkerService::RunShard(
   return stream;
 }
 
+grpc::ServerUnaryReactor* WorkerService::StopShard(grpc::CallbackServerContext* context,
+                                                   const llmbench::v1::StopShardRequest* request,
+                                                   llmbench::v1::StopShardResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = CheckCallToken(*context, options_.token); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  const std::string name = absl::StrCat(request->run_id(), "/", request->shard_index());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ == nullptr || running_name_ != name) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   absl::StrCat("shard ", name, " is not running here")));
+      return reactor;
+    }
+    spdlog::info("shard {} stopped by the coordinator", name);
+    running_->Cancel();  // the pump flushes every record and the summary, then ends OK
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 void WorkerService::OnShardDone() {
   std::lock_guard<std::mutex> lock(mu_);
   running_ = nullptr;

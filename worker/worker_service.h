@@ -10,6 +10,9 @@
 //             with procfs samples of this host and process (options.resource_interval_ms).
 //             Cancelling the call cancels the shard (in-flight requests become
 //             ERROR_CLASS_CANCELLED records) and flushes what the stream still accepts.
+//   StopShard stops the running shard named by run_id/shard_index the graceful way: the same
+//             cancellation, but the RunShard stream stays open, sends every record and the
+//             summary and ends OK (engine down, Ctrl-C). NOT_FOUND for another shard.
 //   Every call first checks the shared token (options.token, see worker_service_security.h):
 //   without the right one it is refused with UNAUTHENTICATED "missing or wrong llmbench token"
 //   before anything else is looked at.
@@ -73,6 +76,9 @@ class WorkerService final : public llmbench::v1::WorkerService::CallbackService 
   grpc::ServerWriteReactor<llmbench::v1::WorkerMessage>* RunShard(
       grpc::CallbackServerContext* context,
       const llmbench::v1::RunShardRequest* request) override;
+  grpc::ServerUnaryReactor* StopShard(grpc::CallbackServerContext* context,
+                                      const llmbench::v1::StopShardRequest* request,
+                                      llmbench::v1::StopShardResponse* response) override;
 
   // Graceful shutdown, step 1: refuse new shards (UNAVAILABLE "worker is shutting down") and
   // cancel the running one; its stream still gets its records and summary. Then shut the
