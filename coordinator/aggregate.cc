@@ -6,8 +6,13 @@
 #include <limits>
 #include <span>
 
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "coordinator/resources.h"
+#include "coordinator/scenario_loader.h"
 
 namespace llmbench::coordinator {
 
@@ -252,6 +257,17 @@ LiveSnapshot Aggregator::Snapshot() const {
   }
   if (ttft_ms_histogram_.count() > 0) s.ttft_p50_ms = ttft_ms_histogram_.Quantile(0.5);
   return s;
+}
+
+void Aggregator::ResetLive() {
+  completed_ = 0;
+  warmup_ = 0;
+  measured_ = 0;
+  successes_ = 0;
+  output_tokens_ = 0;
+  min_sent_ns_ = std::numeric_limits<int64_t>::max();
+  max_end_ns_ = std::numeric_limits<int64_t>::min();
+  ttft_ms_histogram_ = LogHistogram();
 }
 
 size_t Aggregator::RetainedBytes() const {
@@ -531,6 +547,27 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     v1::EngineResult* er = result.add_engines();
     er->set_engine(engine);
     *er->mutable_aggregates() = BuildAggregates<Cell>(group, has_slo_);
+    v1::Aggregates* a = er->mutable_aggregates();
+    if (auto planned = options.planned_requests.find(engine);
+        planned != options.planned_requests.end()) {
+      a->set_requests_planned(planned->second);
+      a->set_requests_not_run(planned->second > a->requests() ? planned->second - a->requests()
+                                                              : 0);
+    }
+  }
+  {
+    // The run's plan and what it did not run: the sums over its engines.
+    v1::Aggregates* overall = result.mutable_overall();
+    bool all_planned = result.engines_size() > 0;
+    uint64_t planned = 0;
+    uint64_t not_run = 0;
+    for (const v1::EngineResult& er : result.engines()) {
+      all_planned = all_planned && er.aggregates().has_requests_planned();
+      planned += er.aggregates().requests_planned();
+      not_run += er.aggregates().requests_not_run();
+    }
+    if (all_planned) overall->set_requests_planned(planned);
+    overall->set_requests_not_run(not_run);
   }
 
   // Workers: dispatch order, then the others by id.
@@ -569,15 +606,78 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     wr->set_requests_reassigned(w.requests_reassigned);
     wr->set_requests_lost(w.requests_lost);
     wr->set_duplicate_records(w.duplicate_records);
+    wr->set_failure_backoffs(w.failure_backoffs);
     if (w.resources) *wr->mutable_resources() = *w.resources;
   }
 
-  *result.mutable_verdict() = ComputeVerdict(result, options.thresholds);
+  *result.mutable_verdict() = ComputeVerdict(result, options.thresholds, options.conditions);
   for (v1::MetricDefinition& d : MetricDefinitions()) *result.add_definitions() = std::move(d);
   return result;
 }
 
-v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds) {
+std::vector<std::string> ThresholdsCrossed(const v1::RunResult& result,
+                                           const v1::Thresholds& thresholds) {
+  std::vector<std::string> crossed;
+  const double max_error_rate =
+      thresholds.has_max_error_rate() ? thresholds.max_error_rate() : kDefaultMaxErrorRate;
+  // Per engine (one engine's total failure must not hide behind another's successes); a
+  // result without engine rows (written by hand) is judged on its overall row.
+  std::vector<std::pair<std::string, const v1::Aggregates*>> groups;
+  for (const v1::EngineResult& e : result.engines()) groups.emplace_back(e.engine(), &e.aggregates());
+  if (groups.empty()) groups.emplace_back("", &result.overall());
+  for (const auto& [engine, a] : groups) {
+    const std::string who = engine.empty() ? "the run" : absl::StrCat("engine ", engine);
+    const uint64_t attempted = a->requests() + a->requests_not_run();
+    if (attempted == 0) {
+      crossed.push_back(absl::StrCat(who, ": no request was measured"));
+      continue;
+    }
+    const uint64_t failed = a->failures() + a->requests_not_run();
+    const double error_rate = static_cast<double>(failed) / static_cast<double>(attempted);
+    if (error_rate > max_error_rate) {
+      std::string not_run;
+      if (a->requests_not_run() > 0) {
+        not_run = absl::StrFormat(", %d never ran", a->requests_not_run());
+      }
+      crossed.push_back(absl::StrFormat(
+          "%s: error rate %.2f%% (%d failed%s, of %d) > max_error_rate %.2f%%", who,
+          100 * error_rate, a->failures(), not_run, attempted, 100 * max_error_rate));
+    }
+    if (thresholds.has_min_slo_attainment() && a->has_slo_attainment() &&
+        a->slo_attainment() < thresholds.min_slo_attainment()) {
+      crossed.push_back(absl::StrFormat("%s: SLO attainment %.2f%% < min_slo_attainment %.2f%%",
+                                        who, 100 * a->slo_attainment(),
+                                        100 * thresholds.min_slo_attainment()));
+    }
+  }
+  return crossed;
+}
+
+int ExitStatusForVerdict(const v1::Verdict& verdict, int stop_signal, std::string* reason) {
+  std::string why;
+  int status = kExitOk;
+  if (stop_signal > 0) {
+    status = 128 + stop_signal;
+    why = absl::StrCat("stopped by ", SignalName(stop_signal), ": partial results");
+  } else if (verdict.state() == v1::Verdict::STATE_INTERRUPTED) {
+    status = 128 + SIGINT;
+    why = "interrupted: partial results";
+  } else if (verdict.state() == v1::Verdict::STATE_ENGINE_DOWN) {
+    status = kExitEngineDown;
+    why = absl::StrCat("ENGINE_DOWN: ", absl::StrJoin(verdict.reasons(), "; "));
+  } else if (verdict.state() == v1::Verdict::STATE_INVALID) {
+    status = kExitInvalid;
+    why = absl::StrCat("the run is INVALID: ", absl::StrJoin(verdict.reasons(), "; "));
+  } else if (!verdict.thresholds_crossed().empty()) {
+    status = kExitThresholds;
+    why = absl::StrCat("threshold crossed: ", absl::StrJoin(verdict.thresholds_crossed(), "; "));
+  }
+  if (reason != nullptr) *reason = std::move(why);
+  return status;
+}
+
+v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds,
+                           const RunConditions& conditions) {
   const double max_lateness = thresholds.has_max_lateness_p99_ms()
                                   ? thresholds.max_lateness_p99_ms()
                                   : kDefaultMaxLatenessP99Ms;
@@ -624,18 +724,49 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
           absl::StrFormat("worker %s dropped %d records", w.worker_id(), w.records_dropped()));
     }
   }
+  std::vector<std::string> interrupted;
+  if (conditions.stop_signal > 0) {
+    interrupted.push_back(absl::StrCat("stopped by ", SignalName(conditions.stop_signal),
+                                       " before the workload finished: partial results"));
+  }
   v1::Verdict verdict;
   for (std::string& r : SaturatedHostReasons(result)) verdict.add_warnings(std::move(r));
-  if (!invalid.empty()) {
+  if (!conditions.engines_down.empty()) {
+    verdict.set_state(v1::Verdict::STATE_ENGINE_DOWN);
+  } else if (!invalid.empty()) {
     verdict.set_state(v1::Verdict::STATE_INVALID);
-  } else if (!degraded.empty()) {
+  } else if (!interrupted.empty()) {
+    verdict.set_state(v1::Verdict::STATE_INTERRUPTED);
+  } else if (!degraded.empty() || !conditions.degraded.empty()) {
     verdict.set_state(v1::Verdict::STATE_DEGRADED);
   } else {
     verdict.set_state(v1::Verdict::STATE_VALID);
   }
+  for (const std::string& r : conditions.engines_down) verdict.add_reasons(r);
   for (std::string& r : invalid) verdict.add_reasons(std::move(r));
+  for (std::string& r : interrupted) verdict.add_reasons(std::move(r));
   for (std::string& r : degraded) verdict.add_reasons(std::move(r));
+  for (const std::string& r : conditions.degraded) verdict.add_reasons(r);
+  for (std::string& r : ThresholdsCrossed(result, thresholds)) {
+    verdict.add_thresholds_crossed(std::move(r));
+  }
+  std::string exit_reason;
+  verdict.set_exit_status(ExitStatusForVerdict(verdict, conditions.stop_signal, &exit_reason));
+  verdict.set_exit_reason(std::move(exit_reason));
   return verdict;
+}
+
+std::string SignalName(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT (Ctrl-C)";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return absl::StrCat("signal ", signal);
+  }
 }
 
 std::vector<v1::MetricDefinition> MetricDefinitions() {

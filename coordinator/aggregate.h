@@ -21,6 +21,7 @@
 #define LLMBENCH_COORDINATOR_AGGREGATE_H_
 
 #include <array>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -69,8 +70,19 @@ struct WorkerReport {
   uint64_t requests_reassigned = 0;  // its unfinished requests given to other workers
   uint64_t requests_lost = 0;        // unfinished requests no worker could run
   uint64_t duplicate_records = 0;    // records dropped because their id was already counted
+  uint64_t failure_backoffs = 0;     // closed-loop waits after failed requests
   // Procfs samples of its host and process (coordinator/resources.h), when it sent any.
   std::optional<v1::ResourceSeries> resources;
+};
+
+// What the dispatcher knows about how the run went, beyond records and workers.
+struct RunConditions {
+  // Engines declared down (unreachable for thresholds.engine_down_seconds), one reason each.
+  std::vector<std::string> engines_down;
+  // The signal that stopped the run before it finished (SIGINT, SIGTERM, SIGHUP), 0 = none.
+  int stop_signal = 0;
+  // Other reasons the run is DEGRADED (an engine that could not run: no worker left).
+  std::vector<std::string> degraded;
 };
 
 struct FinishOptions {
@@ -80,6 +92,10 @@ struct FinishOptions {
   // Workers in dispatch order; workers seen only in records follow, sorted by id.
   std::vector<WorkerReport> workers;
   v1::Thresholds thresholds;
+  // Count-bounded runs: the measured requests asked of each engine (Aggregates.requests_planned;
+  // what produced no record counts as not run). Engines absent here were duration-bounded.
+  std::map<std::string, uint64_t> planned_requests;
+  RunConditions conditions;
 };
 
 class Aggregator {
@@ -98,6 +114,9 @@ class Aggregator {
 
   // O(1) apart from one histogram quantile walk.
   LiveSnapshot Snapshot() const;
+  // Starts the live counters of Snapshot() afresh (a new phase of the run: the next engine of
+  // a comparison); the retained data Finish() uses is kept.
+  void ResetLive();
 
   // Aggregates, workers, verdict and metric definitions. The caller fills run_id, version,
   // scenario and timestamps.
@@ -131,11 +150,37 @@ class Aggregator {
   LogHistogram ttft_ms_histogram_;
 };
 
-// Verdict from the aggregates already in `result` (overall and workers): INVALID when the
-// generator fell behind (lateness p99 over the threshold, overall or on any worker) or a worker
-// is saturated; DEGRADED when a worker failed or dropped records; VALID otherwise. A saturated
-// load host (SaturatedHostReasons, coordinator/resources.h) is a warning, whatever the state.
-v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds);
+// Verdict from the aggregates already in `result` (overall, engines and workers) and the
+// run's `conditions`. The state, most serious first: ENGINE_DOWN when an engine was declared
+// down; INVALID when the generator fell behind (lateness p99 over the threshold, overall or on
+// any worker) or a worker is saturated; INTERRUPTED when a signal stopped the run; DEGRADED
+// when a worker failed or dropped records; VALID otherwise. Every reason is listed. A
+// saturated load host (SaturatedHostReasons, coordinator/resources.h) is a warning, whatever
+// the state. thresholds_crossed lists ThresholdsCrossed(); exit_status and exit_reason follow
+// ExitStatusForVerdict().
+v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& thresholds,
+                           const RunConditions& conditions = {});
+
+// The thresholds `result` crossed, one line each with the measured value and the limit, per
+// engine: the error rate ((failures + requests not run) / (requests + requests not run)) above
+// thresholds.max_error_rate (default kDefaultMaxErrorRate, scenario_loader.h); no measured request at all; SLO
+// attainment below thresholds.min_slo_attainment.
+std::vector<std::string> ThresholdsCrossed(const v1::RunResult& result,
+                                           const v1::Thresholds& thresholds);
+
+// "SIGINT (Ctrl-C)", "SIGTERM", "SIGHUP", else "signal N".
+std::string SignalName(int signal);
+
+// Exit statuses (docs/cli.md, "Exit status").
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitThresholds = 3;   // a threshold crossed (error rate, SLO attainment)
+inline constexpr int kExitInvalid = 4;      // INVALID: the generator fell behind
+inline constexpr int kExitEngineDown = 6;   // ENGINE_DOWN: an engine was unreachable
+
+// The exit status of a run with `verdict` (state and thresholds_crossed filled) stopped by
+// `stop_signal` (0 = none): 128 + signal when stopped by a signal; else kExitEngineDown,
+// kExitInvalid, kExitThresholds in that order; else 0. `reason` receives why ("" for 0).
+int ExitStatusForVerdict(const v1::Verdict& verdict, int stop_signal, std::string* reason);
 
 // The name, unit and definition of every metric in Aggregates (RunResult.definitions).
 std::vector<v1::MetricDefinition> MetricDefinitions();

@@ -1,9 +1,8 @@
 #include "coordinator/dispatch.h"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -18,8 +17,12 @@
 #include <thread>
 #include <unordered_set>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/version.h"
@@ -44,12 +47,12 @@ namespace {
 
 namespace v1 = ::llmbench::v1;
 
-std::atomic<bool> g_interrupted{false};
-
-void OnInterrupt(int) { g_interrupted.store(true); }
+constexpr int64_t kNsPerS = 1'000'000'000;
+// Time between choosing a phase's start instant and reaching it: every shard must arrive first.
+constexpr int64_t kStartLeadNs = 300'000'000;
 
 std::string NewRunId(int64_t unix_ns) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / kNsPerS);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char stamp[32];
@@ -58,7 +61,85 @@ std::string NewRunId(int64_t unix_ns) {
   return absl::StrFormat("%s-%04x", stamp, rd() & 0xffff);
 }
 
-// What a reader thread learned about its worker.
+// Whether `record` failed without ever reaching the engine: the connection was refused or
+// could not be made (including a connect timeout), so nothing was sent to it.
+bool Unreachable(const v1::RequestRecord& record) {
+  if (record.error_class() == v1::ERROR_CLASS_CONNECT) return true;
+  return record.error_class() == v1::ERROR_CLASS_TIMEOUT && record.http_status() == 0 &&
+         record.bytes_received() == 0 &&
+         absl::StrContains(absl::AsciiStrToLower(record.error_message()), "connect");
+}
+
+// Moves `record`'s times from its shard's axis onto the run's (shard start + offset_ns).
+// chunk_offsets_ns are relative to sent_ns and stay as they are.
+void ShiftTimes(int64_t offset_ns, v1::RequestRecord* record) {
+  if (offset_ns == 0) return;
+  if (record->has_scheduled_ns()) record->set_scheduled_ns(record->scheduled_ns() + offset_ns);
+  record->set_sent_ns(record->sent_ns() + offset_ns);
+  if (record->has_first_token_ns()) {
+    record->set_first_token_ns(record->first_token_ns() + offset_ns);
+  }
+  record->set_end_ns(record->end_ns() + offset_ns);
+}
+
+std::string FormatDuration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
+  if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+  return absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+// Watches one engine's records for a run of unreachable outcomes (Unreachable) with nothing
+// else in between: once that run spans `down_after_ns` on the run's axis (from the first
+// such request's send to the latest one's end), the engine is down.
+class EngineWatch {
+ public:
+  explicit EngineWatch(int64_t down_after_ns) : down_after_ns_(down_after_ns) {}
+
+  // True once the engine is down (and from then on).
+  bool Add(const v1::RequestRecord& record) {
+    if (down_after_ns_ <= 0 || down_) return down_;
+    if (!Unreachable(record)) {
+      streak_start_ns_.reset();
+      streak_failures_ = 0;
+      return false;
+    }
+    if (!streak_start_ns_) {
+      streak_start_ns_ = record.sent_ns();
+      streak_end_ns_ = record.end_ns();
+      example_ = record.error_message();
+    }
+    streak_start_ns_ = std::min(*streak_start_ns_, record.sent_ns());
+    streak_end_ns_ = std::max(streak_end_ns_, record.end_ns());
+    ++streak_failures_;
+    if (streak_end_ns_ - *streak_start_ns_ >= down_after_ns_) {
+      down_ = true;
+      down_at_ns_ = streak_end_ns_;
+    }
+    return down_;
+  }
+
+  bool down() const { return down_; }
+  // Why, for the verdict: "engine NAME unreachable for 5.0 s (N requests failed to connect,
+  // e.g. "..."): its run was stopped 7.3 s into the run".
+  std::string Reason(const std::string& engine) const {
+    return absl::StrFormat(
+        "engine %s unreachable for %.1f s (%d requests in a row failed to connect, e.g. \"%s\"): "
+        "its run was stopped %.1f s into it, what was measured is kept",
+        engine, static_cast<double>(streak_end_ns_ - streak_start_ns_.value_or(0)) / kNsPerS,
+        streak_failures_, example_, static_cast<double>(down_at_ns_) / kNsPerS);
+  }
+
+ private:
+  const int64_t down_after_ns_;
+  std::optional<int64_t> streak_start_ns_;
+  int64_t streak_end_ns_ = 0;
+  uint64_t streak_failures_ = 0;
+  std::string example_;
+  bool down_ = false;
+  int64_t down_at_ns_ = 0;
+};
+
+// What the dispatcher learned about a worker over the whole run.
 struct WorkerState {
   std::string address;
   std::string worker_id;
@@ -69,6 +150,7 @@ struct WorkerState {
   double cpu_seconds = 0;
   double cpu_wall_s = 0;  // wall time the cpu_seconds were measured over
   uint64_t records_dropped = 0;
+  uint64_t backoffs = 0;
   uint64_t in_flight = 0;
   int64_t failed_at_unix_ns = 0;
   uint64_t requests_reassigned = 0;
@@ -77,377 +159,629 @@ struct WorkerState {
   std::optional<v1::ResourceSeries> resources;  // WorkerMessage.resources, on the run's clock
 };
 
-bool AllEmpty(const std::vector<std::deque<v1::Shard>>& queues) {
-  for (const auto& q : queues) {
-    if (!q.empty()) return false;
-  }
-  return true;
-}
+// One engine's share of a phase.
+struct EngineRun {
+  int index = 0;  // in scenario.engines
+  std::string name;
+  std::vector<size_t> workers;                       // its group of workers
+  std::unordered_set<uint64_t> seen_ids;             // measured ids counted (never twice)
+  std::unique_ptr<EngineTelemetryCollector> telemetry;
+  std::unique_ptr<EngineWatch> watch;
+  bool stop_requested = false;  // declared down or the run stopped: stop its shards
+};
 
-uint64_t PlannedRequests(const v1::Scenario& scenario) {
-  const v1::Load& load = scenario.load();
-  if (!load.has_requests()) return 0;
-  return (load.requests() + load.warmup_requests()) * static_cast<uint64_t>(scenario.engines_size());
-}
-
-std::string ProgressLine(const LiveSnapshot& s, uint64_t target, uint64_t in_flight, bool tty) {
-  std::string bar;
-  if (tty && target > 0) {
-    constexpr int kWidth = 24;
-    const int filled = static_cast<int>(kWidth * std::min<double>(1.0, double(s.completed) / target));
-    bar = absl::StrCat("[", std::string(filled, '#'), std::string(kWidth - filled, '.'), "] ");
-  }
-  std::string count = target > 0 ? absl::StrFormat("%d/%d", s.completed, target)
-                                 : absl::StrFormat("%d", s.completed);
-  std::string ttft = s.ttft_p50_ms.has_value() ? absl::StrFormat("%.1f ms", *s.ttft_p50_ms) : "-";
-  return absl::StrFormat("%s%s done, %d in flight, %.1f req/s, %.0f out tok/s, %d errors, TTFT p50 %s",
-                         bar, count, in_flight, s.requests_per_s, s.output_tokens_per_s, s.errors,
-                         ttft);
+void PrintProgress(const std::string& line, bool tty) {
+  std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
 }
 
 }  // namespace
 
-absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOptions& options) {
-  const Clock& clock = SteadyClock::Get();
-  const int64_t started_unix_ns = clock.UnixNowNs();
-  const std::string run_id = NewRunId(started_unix_ns);
+// One run of a scenario, phase by phase (see dispatch.h).
+class ScenarioRun {
+ public:
+  ScenarioRun(const v1::Scenario& scenario, const RunOptions& options)
+      : scenario_(scenario),
+        options_(options),
+        clock_(SteadyClock::Get()),
+        started_unix_ns_(clock_.UnixNowNs()),
+        run_id_(NewRunId(started_unix_ns_)),
+        aggregator_(scenario.slo()) {}
 
+  absl::StatusOr<RunOutcome> Run() {
+    LLMBENCH_RETURN_IF_ERROR(Prepare());
+    LLMBENCH_RETURN_IF_ERROR(ConnectWorkers());
+    LLMBENCH_RETURN_IF_ERROR(StartMonitors());
+    LLMBENCH_RETURN_IF_ERROR(OpenOutputs());
+    if (options_.live_metrics != nullptr) options_.live_metrics->BeginRun(run_id_, scenario_);
+    for (const std::vector<int>& phase : Phases()) {
+      if (StopSignal() != 0) break;
+      LLMBENCH_RETURN_IF_ERROR(RunPhase(phase));
+    }
+    return Finish();
+  }
+
+ private:
   // 1. Everything that can fail does so before any request is sent.
-  LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
-  LLMBENCH_RETURN_IF_ERROR(ValidateTelemetry(scenario));
-  absl::StatusOr<std::vector<v1::Prompt>> prompts =
-      BuildPrompts(scenario.prompts(), scenario.seed(), options.base_dir);
-  if (!prompts.ok()) return prompts.status();
-  if (options.check_engines) {
-    for (const v1::Engine& engine : scenario.engines()) {
-      LLMBENCH_RETURN_IF_ERROR(RequireReady(CheckEngine(engine), engine));
+  absl::Status Prepare() {
+    LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario_, ValidateOptions{options_.base_dir}));
+    LLMBENCH_RETURN_IF_ERROR(ValidateTelemetry(scenario_));
+    LLMBENCH_ASSIGN_OR_RETURN(prompts_, BuildPrompts(scenario_.prompts(), scenario_.seed(),
+                                                     options_.base_dir));
+    if (options_.check_engines) {
+      for (const v1::Engine& engine : scenario_.engines()) {
+        LLMBENCH_RETURN_IF_ERROR(RequireReady(CheckEngine(engine), engine));
+      }
     }
+    const v1::Thresholds& t = scenario_.thresholds();
+    const double down_s =
+        t.has_engine_down_seconds() ? t.engine_down_seconds() : kDefaultEngineDownSeconds;
+    engine_down_after_ns_ = static_cast<int64_t>(down_s * 1e9);
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<WorkerClientSecurity> security = LoadWorkerClientSecurity(
-      options.tls_ca, options.tls_cert, options.tls_key, options.token_file);
-  if (!security.ok()) return security.status();
-  const WorkerClientSecurity monitor_security = *security;  // local workers replace *security
-  std::unique_ptr<LocalWorkers> local;
-  // A DNS name in --workers stands for every address it resolves to (worker_addresses.h).
-  std::vector<std::string> addresses, tls_names;
-  LLMBENCH_ASSIGN_OR_RETURN(std::vector<WorkerAddress> remote,
-                            ExpandWorkerAddresses(options.workers));
-  for (const WorkerAddress& w : remote) {
-    addresses.push_back(w.address);
-    tls_names.push_back(w.tls_name);
-  }
-  if (addresses.empty()) {
-    int count = options.local_workers > 0
-                    ? options.local_workers
-                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    absl::StatusOr<std::unique_ptr<LocalWorkers>> started =
-        LocalWorkers::Start(count, std::max(1, options.loop_threads), options.log_level);
-    if (!started.ok()) return started.status();
-    local = *std::move(started);
-    addresses = local->addresses();
-    *security = WorkerClientSecurity();  // loopback, no TLS; the local workers' own token
-    security->token = local->token();
-  }
-  std::vector<std::unique_ptr<WorkerClient>> clients;
-  std::vector<WorkerState> states(addresses.size());
-  for (size_t i = 0; i < addresses.size(); ++i) {
-    WorkerClientSecurity worker_security = *security;
-    if (i < tls_names.size()) worker_security.tls_server_name = tls_names[i];
-    clients.push_back(std::make_unique<WorkerClient>(addresses[i], std::move(worker_security)));
-    absl::StatusOr<WorkerInfo> info = clients.back()->Describe();
-    if (!info.ok()) return info.status();
-    if (info->describe.protocol_version() != kProtocolVersion) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "worker %s runs llmbench %s (protocol %d); this coordinator is llmbench %s (protocol %d)",
-          addresses[i], info->describe.version(), info->describe.protocol_version(), kVersion,
-          kProtocolVersion));
+  // Engines that run at the same time, in order.
+  std::vector<std::vector<int>> Phases() const {
+    std::vector<std::vector<int>> phases;
+    if (scenario_.load().side_by_side() && scenario_.engines_size() > 1) {
+      phases.emplace_back();
+      for (int e = 0; e < scenario_.engines_size(); ++e) phases.back().push_back(e);
+    } else {
+      for (int e = 0; e < scenario_.engines_size(); ++e) phases.push_back({e});
     }
-    states[i].address = addresses[i];
-    states[i].worker_id = info->describe.worker_id();
-    states[i].loop_threads = std::max<uint32_t>(1, info->describe.loop_threads());
-    states[i].clock_offset_ns = info->clock_offset_ns;
+    return phases;
+  }
+
+  size_t MinWorkers() const {
+    return scenario_.load().side_by_side() ? static_cast<size_t>(scenario_.engines_size()) : 1;
+  }
+
+  // 2. Local or remote workers, described (version and clock offset).
+  absl::Status ConnectWorkers() {
+    LLMBENCH_ASSIGN_OR_RETURN(WorkerClientSecurity security,
+                              LoadWorkerClientSecurity(options_.tls_ca, options_.tls_cert,
+                                                       options_.tls_key, options_.token_file));
+    monitor_security_ = security;  // local workers replace `security` below
+    // A DNS name in --workers stands for every address it resolves to (worker_addresses.h).
+    std::vector<std::string> addresses, tls_names;
+    LLMBENCH_ASSIGN_OR_RETURN(std::vector<WorkerAddress> remote,
+                              ExpandWorkerAddresses(options_.workers));
+    for (const WorkerAddress& w : remote) {
+      addresses.push_back(w.address);
+      tls_names.push_back(w.tls_name);
+    }
+    if (addresses.empty()) {
+      int count = options_.local_workers > 0
+                      ? options_.local_workers
+                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+      count = std::max(count, static_cast<int>(MinWorkers()));
+      LLMBENCH_ASSIGN_OR_RETURN(
+          local_, LocalWorkers::Start(count, std::max(1, options_.loop_threads), options_.log_level));
+      addresses = local_->addresses();
+      security = WorkerClientSecurity();  // loopback, no TLS; the local workers' own token
+      security.token = local_->token();
+    } else if (addresses.size() < MinWorkers()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "side by side, each of the %d engines needs its own worker: --workers gives %d",
+          scenario_.engines_size(), addresses.size()));
+    }
+    states_.resize(addresses.size());
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      WorkerClientSecurity worker_security = security;
+      if (i < tls_names.size()) worker_security.tls_server_name = tls_names[i];
+      clients_.push_back(std::make_unique<WorkerClient>(addresses[i], std::move(worker_security)));
+      LLMBENCH_ASSIGN_OR_RETURN(WorkerInfo info, clients_.back()->Describe());
+      if (info.describe.protocol_version() != kProtocolVersion) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "worker %s runs llmbench %s (protocol %d); this coordinator is llmbench %s "
+            "(protocol %d)",
+            addresses[i], info.describe.version(), info.describe.protocol_version(), kVersion,
+            kProtocolVersion));
+      }
+      states_[i].address = addresses[i];
+      states_[i].worker_id = info.describe.worker_id();
+      states_[i].loop_threads = std::max<uint32_t>(1, info.describe.loop_threads());
+      states_[i].clock_offset_ns = info.clock_offset_ns;
+    }
+    return absl::OkStatus();
   }
 
   // Host monitors (--monitor, scenario monitors) for the length of the run.
-  std::vector<std::string> monitor_addresses = options.monitors;
-  monitor_addresses.insert(monitor_addresses.end(), scenario.monitors().begin(),
-                           scenario.monitors().end());
-  std::unique_ptr<HostMonitors> monitors;
-  if (!monitor_addresses.empty()) {
-    LLMBENCH_ASSIGN_OR_RETURN(
-        monitors, HostMonitors::Start(monitor_addresses, monitor_security, started_unix_ns));
+  absl::Status StartMonitors() {
+    std::vector<std::string> addresses = options_.monitors;
+    addresses.insert(addresses.end(), scenario_.monitors().begin(), scenario_.monitors().end());
+    if (addresses.empty()) return absl::OkStatus();
+    LLMBENCH_ASSIGN_OR_RETURN(monitors_,
+                              HostMonitors::Start(addresses, monitor_security_, started_unix_ns_));
+    return absl::OkStatus();
   }
 
-  // 2. Outputs.
-  std::string out_dir = options.out_dir;
-  if (out_dir.empty()) out_dir = scenario.outputs().dir();
-  if (out_dir.empty()) out_dir = (std::filesystem::path("results") / run_id).string();
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
-  std::unique_ptr<RequestsCsvWriter> csv;
-  if (scenario.outputs().csv()) {
-    absl::StatusOr<std::unique_ptr<RequestsCsvWriter>> opened =
-        RequestsCsvWriter::Open((std::filesystem::path(out_dir) / kRequestsFileName).string());
-    if (!opened.ok()) return opened.status();
-    csv = *std::move(opened);
-  }
-
-  // 3. Run each engine in turn; records merge as they stream in. Each worker runs the shards
-  // queued for it one after another; when a worker fails (its stream breaks, or it sends
-  // nothing for options.worker_timeout_ms: killed, frozen or cut off), every record it sent
-  // is kept, and the unfinished ids of a count-bounded shard are queued on healthy workers.
-  std::mutex mu;  // guards everything below that reader threads touch
-  std::condition_variable work_cv;
-  Aggregator aggregator(scenario.slo());
-  if (options.live_metrics != nullptr) options.live_metrics->BeginRun(run_id, scenario);
-  struct sigaction action {};
-  action.sa_handler = &OnInterrupt;
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &action, &old_int);
-  sigaction(SIGTERM, &action, &old_term);
-  g_interrupted.store(false);
-
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  const uint64_t target = PlannedRequests(scenario);
-  const int64_t heartbeat_timeout_ns = int64_t{options.worker_timeout_ms} * 1'000'000;
-  bool interrupted = false;
-  uint32_t next_shard_index = 0;
-  std::map<std::string, v1::EngineTelemetry> telemetry_by_engine;  // engine_telemetry.h
-  for (int e = 0; e < scenario.engines_size() && !interrupted; ++e) {
-    std::vector<size_t> healthy;
-    for (size_t i = 0; i < states.size(); ++i) {
-      if (!states[i].failed) healthy.push_back(i);
+  absl::Status OpenOutputs() {
+    out_dir_ = options_.out_dir;
+    if (out_dir_.empty()) out_dir_ = scenario_.outputs().dir();
+    if (out_dir_.empty()) out_dir_ = (std::filesystem::path("results") / run_id_).string();
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir_, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create ", out_dir_, ": ", ec.message()));
     }
-    if (healthy.empty()) return absl::UnavailableError("every worker has failed");
-    // The engine's own metrics: scraped now, periodically, and after its last record.
-    std::unique_ptr<EngineTelemetryCollector> telemetry = StartEngineTelemetry(scenario, e, clock);
-    const int64_t start_unix_ns = clock.UnixNowNs() + 300'000'000;  // time for every shard to arrive
-    absl::StatusOr<std::vector<v1::Shard>> shards = MakeShards(
-        scenario, e, *prompts, static_cast<uint32_t>(healthy.size()), run_id, start_unix_ns);
-    if (!shards.ok()) return shards.status();
-    next_shard_index = static_cast<uint32_t>(shards->size());
-    // Per-engine state, guarded by mu.
-    std::vector<std::deque<v1::Shard>> queues(states.size());
-    for (size_t k = 0; k < shards->size(); ++k) queues[healthy[k]].push_back((*shards)[k]);
-    std::unordered_set<uint64_t> seen_ids;  // measured ids already counted (never twice)
-    int busy = 0;
-    std::vector<int64_t> last_heard(states.size(), 0);
-    std::vector<bool> running_shard(states.size(), false);
-    std::vector<bool> failing(states.size(), false);
+    if (scenario_.outputs().csv()) {
+      LLMBENCH_ASSIGN_OR_RETURN(
+          csv_, RequestsCsvWriter::Open((std::filesystem::path(out_dir_) / kRequestsFileName).string()));
+    }
+    return absl::OkStatus();
+  }
 
-    auto fail_worker = [&](size_t i, const std::string& why) {  // REQUIRES: mu held
-      if (states[i].failed) return;
-      states[i].failed = true;
-      states[i].failure = why;
-      states[i].failed_at_unix_ns = clock.UnixNowNs();
-      failing[i] = true;
-      clients[i]->Cancel();
-    };
+  int StopSignal() const {
+    return options_.stop_signal != nullptr ? options_.stop_signal->load() : 0;
+  }
 
-    auto reader = [&](size_t i) {
-      std::unique_lock<std::mutex> lock(mu);
-      while (true) {
-        work_cv.wait(lock, [&] {
-          return states[i].failed || !queues[i].empty() || (busy == 0 && AllEmpty(queues)) ||
-                 interrupted;
-        });
-        if (states[i].failed || interrupted || queues[i].empty()) break;
-        v1::Shard shard = std::move(queues[i].front());
-        queues[i].pop_front();
-        shard.set_start_unix_ns(std::max(shard.start_unix_ns(), clock.UnixNowNs()) +
-                                states[i].clock_offset_ns);
-        // Resource samples count from the shard's start instant (worker clock); on the run's:
-        const double resources_offset_s =
-            static_cast<double>(shard.start_unix_ns() - states[i].clock_offset_ns -
-                                started_unix_ns) / 1e9;
-        ++busy;
-        running_shard[i] = true;
-        last_heard[i] = clock.NowNs();
-        std::unordered_set<uint64_t> finished;  // ids of this shard with a final record
-        lock.unlock();
-        absl::Status status = clients[i]->RunShard(shard, [&](const v1::WorkerMessage& message) {
-          std::lock_guard<std::mutex> guard(mu);
-          last_heard[i] = clock.NowNs();
-          if (options.live_metrics != nullptr) {
-            options.live_metrics->OnWorkerMessage(states[i].worker_id, states[i].loop_threads,
-                                                  message);
-          }
-          switch (message.kind_case()) {
-            case v1::WorkerMessage::kRecords:
-              for (const v1::RequestRecord& record : message.records().records()) {
-                // A failing worker's cancelled requests are not final: they are reassigned.
-                if (failing[i] && record.error_class() == v1::ERROR_CLASS_CANCELLED) continue;
-                if (!record.warmup() && !seen_ids.insert(record.request_id()).second) {
-                  ++states[i].duplicate_records;
-                  continue;
-                }
-                finished.insert(record.request_id());
-                aggregator.Add(record);
-                if (telemetry) telemetry->AddRecord(record);
-                if (options.live_metrics != nullptr) options.live_metrics->Add(record);
-                if (csv) csv->Append(record);
-              }
-              break;
-            case v1::WorkerMessage::kProgress:
-              states[i].in_flight = message.progress().in_flight();
-              break;
-            case v1::WorkerMessage::kResources:
-              if (!states[i].resources) states[i].resources.emplace();
-              AppendResources(message.resources(), resources_offset_s, &*states[i].resources);
-              break;
-            case v1::WorkerMessage::kSummary:
-              states[i].cpu_seconds += message.summary().cpu_seconds();
-              states[i].cpu_wall_s += message.summary().cpu_wall_ns() / 1e9;
-              states[i].records_dropped += message.summary().records_dropped();
-              states[i].in_flight = 0;
-              break;
-            default:
-              break;
-          }
-        });
-        lock.lock();
-        running_shard[i] = false;
-        --busy;
-        if (!status.ok() && !interrupted) fail_worker(i, std::string(status.message()));
-        if (states[i].failed) {
-          // Reassign what this shard did not finish (count-bounded shards only), plus any
-          // shards still queued for this worker.
-          std::vector<v1::Shard> orphans = {shard};
-          while (!queues[i].empty()) {
-            orphans.push_back(std::move(queues[i].front()));
-            queues[i].pop_front();
-          }
-          std::vector<size_t> alive;
-          for (size_t j = 0; j < states.size(); ++j) {
-            if (!states[j].failed) alive.push_back(j);
-          }
-          for (size_t o = 0; o < orphans.size(); ++o) {
-            const v1::Shard& lost = orphans[o];
-            std::vector<uint64_t> unfinished;
-            for (uint64_t id : lost.request_ids()) {
-              if (o > 0 || !finished.contains(id)) unfinished.push_back(id);
-            }
-            if (unfinished.empty()) continue;
-            if (alive.empty()) {
-              states[i].requests_lost += unfinished.size();
-              continue;
-            }
-            absl::StatusOr<std::vector<v1::Shard>> again =
-                ReassignRequests(unfinished, lost, static_cast<uint32_t>(alive.size()),
-                                 next_shard_index, clock.UnixNowNs());
-            if (!again.ok()) {
-              states[i].requests_lost += unfinished.size();
-              continue;
-            }
-            next_shard_index += static_cast<uint32_t>(again->size());
-            for (size_t k = 0; k < again->size(); ++k) {
-              queues[alive[k % alive.size()]].push_back((*again)[k]);
-            }
-            states[i].requests_reassigned += unfinished.size();
-          }
-          work_cv.notify_all();
-          break;
-        }
-        work_cv.notify_all();
+  // 3. The engines of `phase` run at the same instant, each on its own group of the healthy
+  // workers (all of them when the phase has one engine). Each worker runs the shards queued
+  // for it one after another; when a worker fails (its stream breaks, or it sends nothing for
+  // options.worker_timeout_ms: killed, frozen or cut off), every record it sent is kept, and
+  // the unfinished ids of a count-bounded shard are queued on healthy workers.
+  absl::Status RunPhase(const std::vector<int>& phase) {
+    std::vector<size_t> healthy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < states_.size(); ++i) {
+        if (!states_[i].failed) healthy.push_back(i);
       }
-      work_cv.notify_all();
-    };
+    }
+    if (healthy.size() < phase.size()) {
+      // Nothing can run them: what they were asked counts as not run.
+      for (int e : phase) {
+        not_run_reasons_.push_back(absl::StrCat("engine ", scenario_.engines(e).name(),
+                                                " did not run: every worker had failed"));
+      }
+      return absl::OkStatus();
+    }
+    const int64_t start_unix_ns = clock_.UnixNowNs() + kStartLeadNs;
+    if (axis_origin_unix_ns_ == 0) axis_origin_unix_ns_ = start_unix_ns;
+    std::vector<std::unique_ptr<EngineRun>> engines;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      phase_ = {};
+      phase_.queues.assign(states_.size(), {});
+      phase_.running.assign(states_.size(), std::nullopt);
+      phase_.last_heard.assign(states_.size(), 0);
+      phase_.failing.assign(states_.size(), false);
+      phase_.stopping.assign(states_.size(), false);
+      phase_.engine_of_worker.assign(states_.size(), -1);
+      aggregator_.ResetLive();
+      for (size_t k = 0; k < phase.size(); ++k) {
+        auto run = std::make_unique<EngineRun>();
+        run->index = phase[k];
+        run->name = scenario_.engines(phase[k]).name();
+        for (size_t j = k; j < healthy.size(); j += phase.size()) run->workers.push_back(healthy[j]);
+        run->watch = std::make_unique<EngineWatch>(engine_down_after_ns_);
+        // The engine's own metrics: scraped now, periodically, and after its last record.
+        run->telemetry = StartEngineTelemetry(scenario_, phase[k], clock_);
+        LLMBENCH_ASSIGN_OR_RETURN(
+            std::vector<v1::Shard> shards,
+            MakeShards(scenario_, phase[k], prompts_, static_cast<uint32_t>(run->workers.size()),
+                       run_id_, start_unix_ns));
+        for (size_t s = 0; s < shards.size(); ++s) {
+          phase_.queues[run->workers[s]].push_back(std::move(shards[s]));
+        }
+        phase_.next_shard_index =
+            std::max(phase_.next_shard_index, static_cast<uint32_t>(shards.size()));
+        for (size_t w : run->workers) phase_.engine_of_worker[w] = static_cast<int>(k);
+        engines.push_back(std::move(run));
+      }
+      phase_.engines = &engines;
+      phase_.start_mono_ns = clock_.NowNs() + kStartLeadNs;
+    }
 
     std::vector<std::thread> readers;
-    for (size_t i : healthy) readers.emplace_back(reader, i);
-    // Progress and failure detection until every reader is done; Ctrl-C cancels the shards
-    // (the workers flush what they measured).
-    auto last_print = std::chrono::steady_clock::now();
-    size_t done_readers = 0;
-    while (done_readers < readers.size()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (g_interrupted.load() && !interrupted) {
-          interrupted = true;
-          for (auto& client : clients) client->Cancel();
-          work_cv.notify_all();
-        }
-        const int64_t now = clock.NowNs();
-        for (size_t i = 0; i < states.size(); ++i) {
-          if (running_shard[i] && !states[i].failed && now - last_heard[i] > heartbeat_timeout_ns) {
-            fail_worker(i, absl::StrFormat("no message for %d ms (worker frozen, killed or cut off)",
-                                           options.worker_timeout_ms));
-          }
-        }
-        done_readers = (busy == 0 && (AllEmpty(queues) || interrupted)) ? readers.size() : 0;
-      }
-      auto now = std::chrono::steady_clock::now();
-      if (!options.quiet && now - last_print >= std::chrono::milliseconds(tty ? 250 : 2000)) {
-        last_print = now;
-        std::lock_guard<std::mutex> lock(mu);
-        uint64_t in_flight = 0;
-        for (const WorkerState& s : states) in_flight += s.in_flight;
-        std::string line = ProgressLine(aggregator.Snapshot(), target, in_flight, tty);
-        std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
-      }
-    }
+    for (size_t i : healthy) readers.emplace_back([this, i] { ReadWorker(i); });
+    WatchPhase(phase);
     {
-      std::lock_guard<std::mutex> lock(mu);
-      work_cv.notify_all();
+      std::lock_guard<std::mutex> lock(mu_);
+      work_cv_.notify_all();
     }
     for (std::thread& t : readers) t.join();
-    if (telemetry) telemetry_by_engine[scenario.engines(e).name()] = telemetry->Finish();
-    if (!options.quiet && tty) std::fprintf(stderr, "\n");
+    for (auto& run : engines) {
+      if (run->telemetry) telemetry_by_engine_[run->name] = run->telemetry->Finish();
+      if (run->watch->down()) engines_down_.push_back(run->watch->Reason(run->name));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    phase_.engines = nullptr;
+    return absl::OkStatus();
   }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
-  std::vector<v1::HostMonitor> monitor_results;
-  if (monitors) monitor_results = monitors->Stop();
+
+  // Progress, heartbeats and stops until every reader of the phase is done. Runs on the
+  // calling thread; StopShard calls are made here, never under mu_.
+  void WatchPhase(const std::vector<int>& phase) {
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    const v1::Load& load = scenario_.load();
+    const uint64_t target =
+        load.has_requests() ? (load.requests() + load.warmup_requests()) * phase.size() : 0;
+    const double planned_s =
+        load.has_duration_seconds() ? load.warmup_seconds() + load.duration_seconds() : 0;
+    std::string label;
+    if (scenario_.engines_size() > 1) {
+      std::vector<std::string> names;
+      for (int e : phase) names.push_back(scenario_.engines(e).name());
+      label = absl::StrCat(absl::StrJoin(names, "+"), ": ");
+    }
+    const int64_t heartbeat_timeout_ns = int64_t{options_.worker_timeout_ms} * 1'000'000;
+    auto last_print = std::chrono::steady_clock::now();
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::vector<std::pair<size_t, v1::Shard>> to_stop;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (const int signal = StopSignal(); signal != 0 && stop_signal_ == 0) {
+          stop_signal_ = signal;
+          for (auto& q : phase_.queues) q.clear();  // never started: not run
+          work_cv_.notify_all();
+        }
+        for (auto& run : *phase_.engines) {
+          if (run->stop_requested) continue;
+          if (run->watch->down() || stop_signal_ != 0) {
+            run->stop_requested = true;
+            for (size_t w : run->workers) DropQueuedShards(w, run->index);
+          }
+        }
+        const int64_t now = clock_.NowNs();
+        for (size_t i = 0; i < states_.size(); ++i) {
+          if (!phase_.running[i] || states_[i].failed) continue;
+          const EngineRun* run = EngineOf(phase_.running[i]->engine().name());
+          if (run != nullptr && run->stop_requested && !phase_.stopping[i]) {
+            phase_.stopping[i] = true;
+            to_stop.emplace_back(i, *phase_.running[i]);
+          } else if (now - phase_.last_heard[i] > heartbeat_timeout_ns) {
+            FailWorker(i, absl::StrFormat("no message for %d ms (worker frozen, killed or cut off)",
+                                          options_.worker_timeout_ms));
+          }
+        }
+        if (phase_.busy == 0 && AllQueuesEmpty()) break;
+      }
+      for (const auto& [i, shard] : to_stop) {
+        // Graceful: the worker sends every record and its summary. A worker that cannot be
+        // asked (frozen, gone) is cut off; its reader then ends without failing it.
+        if (!clients_[i]->StopShard(shard.run_id(), shard.shard_index()).ok()) {
+          clients_[i]->Cancel();
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (!options_.quiet && now - last_print >= std::chrono::milliseconds(tty ? 250 : 2000)) {
+        last_print = now;
+        std::lock_guard<std::mutex> lock(mu_);
+        uint64_t in_flight = 0;
+        for (const WorkerState& s : states_) in_flight += s.in_flight;
+        const double elapsed_s =
+            static_cast<double>(clock_.NowNs() - phase_.start_mono_ns) / kNsPerS;
+        PrintProgress(label + ProgressLine(aggregator_.Snapshot(), target, in_flight,
+                                           std::max(0.0, elapsed_s), planned_s, tty),
+                      tty);
+      }
+    }
+    if (!options_.quiet && tty) std::fprintf(stderr, "\n");
+  }
+
+  static std::string ProgressLine(const LiveSnapshot& s, uint64_t target, uint64_t in_flight,
+                                  double elapsed_s, double planned_s, bool tty) {
+    std::string bar;
+    double fraction = -1;
+    if (target > 0) fraction = std::min(1.0, static_cast<double>(s.completed) / target);
+    if (planned_s > 0) fraction = std::max(fraction, std::min(1.0, elapsed_s / planned_s));
+    if (tty && fraction >= 0) {
+      constexpr int kWidth = 24;
+      const int filled = static_cast<int>(kWidth * fraction);
+      bar = absl::StrCat("[", std::string(filled, '#'), std::string(kWidth - filled, '.'), "] ");
+    }
+    // ETA: by time for a duration bound (then the requests in flight finish); by the recent
+    // completion rate for a count bound.
+    std::string eta = "-";
+    if (planned_s > 0) {
+      eta = FormatDuration(planned_s - elapsed_s);
+    } else if (target > 0 && s.completed > 0 && elapsed_s > 0) {
+      const double per_s = static_cast<double>(s.completed) / elapsed_s;
+      eta = FormatDuration(static_cast<double>(target - std::min(target, s.completed)) / per_s);
+    }
+    const std::string count = target > 0 ? absl::StrFormat("%d/%d", s.completed, target)
+                                         : absl::StrFormat("%d", s.completed);
+    const std::string ttft =
+        s.ttft_p50_ms.has_value() ? absl::StrFormat("%.1f ms", *s.ttft_p50_ms) : "-";
+    return absl::StrFormat(
+        "%s%s done, %d in flight, %.1f req/s, %.0f out tok/s, %d errors, TTFT p50 %s, elapsed "
+        "%s, ETA %s",
+        bar, count, in_flight, s.requests_per_s, s.output_tokens_per_s, s.errors, ttft,
+        FormatDuration(elapsed_s), eta);
+  }
+
+  EngineRun* EngineOf(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto& run : *phase_.engines) {
+      if (run->name == name) return run.get();
+    }
+    return nullptr;
+  }
+
+  bool AllQueuesEmpty() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& q : phase_.queues) {
+      if (!q.empty()) return false;
+    }
+    return true;
+  }
+
+  // Removes the shards of engine `engine_index` queued for worker `w` (not started: not run).
+  void DropQueuedShards(size_t w, int engine_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::deque<v1::Shard>& q = phase_.queues[w];
+    const std::string& name = scenario_.engines(engine_index).name();
+    q.erase(std::remove_if(q.begin(), q.end(),
+                           [&](const v1::Shard& s) { return s.engine().name() == name; }),
+            q.end());
+  }
+
+  void FailWorker(size_t i, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (states_[i].failed) return;
+    states_[i].failed = true;
+    states_[i].failure = why;
+    states_[i].failed_at_unix_ns = clock_.UnixNowNs();
+    phase_.failing[i] = true;
+    clients_[i]->Cancel();
+  }
+
+  // One worker's reader thread: runs the shards queued for it, one after another.
+  void ReadWorker(size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      work_cv_.wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return states_[i].failed || !phase_.queues[i].empty() ||
+               (phase_.busy == 0 && AllQueuesEmpty()) || stop_signal_ != 0;
+      });
+      if (states_[i].failed || stop_signal_ != 0 || phase_.queues[i].empty()) break;
+      v1::Shard shard = std::move(phase_.queues[i].front());
+      phase_.queues[i].pop_front();
+      // The instant the shard starts, on the coordinator's clock; the worker gets it on its own.
+      const int64_t start_unix_ns = std::max(shard.start_unix_ns(), clock_.UnixNowNs());
+      shard.set_start_unix_ns(start_unix_ns + states_[i].clock_offset_ns);
+      const int64_t axis_offset_ns = start_unix_ns - axis_origin_unix_ns_;
+      // Resource samples count from the shard's start instant; on the run's clock:
+      const double resources_offset_s =
+          static_cast<double>(start_unix_ns - started_unix_ns_) / kNsPerS;
+      EngineRun* run = EngineOf(shard.engine().name());
+      ++phase_.busy;
+      phase_.running[i] = shard;
+      phase_.last_heard[i] = clock_.NowNs();
+      std::unordered_set<uint64_t> finished;  // ids of this shard with a final record
+      lock.unlock();
+      absl::Status status = clients_[i]->RunShard(shard, [&](v1::WorkerMessage& message) {
+        std::lock_guard<std::mutex> guard(mu_);
+        phase_.last_heard[i] = clock_.NowNs();
+        if (message.has_records()) {
+          for (v1::RequestRecord& record : *message.mutable_records()->mutable_records()) {
+            ShiftTimes(axis_offset_ns, &record);
+          }
+        }
+        if (options_.live_metrics != nullptr) {
+          options_.live_metrics->OnWorkerMessage(states_[i].worker_id, states_[i].loop_threads,
+                                                 message);
+        }
+        OnMessage(i, run, message, resources_offset_s, &finished);
+      });
+      lock.lock();
+      phase_.running[i].reset();
+      --phase_.busy;
+      const bool stopped = phase_.stopping[i];
+      phase_.stopping[i] = false;
+      if (!status.ok() && !stopped && stop_signal_ == 0) FailWorker(i, std::string(status.message()));
+      if (states_[i].failed) {
+        Reassign(i, shard, finished);
+        work_cv_.notify_all();
+        break;
+      }
+      work_cv_.notify_all();
+    }
+    work_cv_.notify_all();
+  }
+
+  void OnMessage(size_t i, EngineRun* run, const v1::WorkerMessage& message,
+                 double resources_offset_s, std::unordered_set<uint64_t>* finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    WorkerState& state = states_[i];
+    switch (message.kind_case()) {
+      case v1::WorkerMessage::kRecords:
+        for (const v1::RequestRecord& record : message.records().records()) {
+          if (record.error_class() == v1::ERROR_CLASS_CANCELLED) {
+            // A failing worker's cancelled requests are not final: they are reassigned. Those
+            // cancelled because the run was stopped by a signal never finished: they are not
+            // the engine's failures (the verdict says the run was interrupted).
+            if (phase_.failing[i] || stop_signal_ != 0) continue;
+          }
+          if (run != nullptr && !record.warmup() && !run->seen_ids.insert(record.request_id()).second) {
+            ++state.duplicate_records;
+            continue;
+          }
+          finished->insert(record.request_id());
+          aggregator_.Add(record);
+          if (run != nullptr) {
+            if (!record.warmup()) run->watch->Add(record);
+            if (run->telemetry) run->telemetry->AddRecord(record);
+          }
+          if (options_.live_metrics != nullptr) options_.live_metrics->Add(record);
+          if (csv_) csv_->Append(record);
+        }
+        break;
+      case v1::WorkerMessage::kProgress:
+        state.in_flight = message.progress().in_flight();
+        break;
+      case v1::WorkerMessage::kResources:
+        if (!state.resources) state.resources.emplace();
+        AppendResources(message.resources(), resources_offset_s, &*state.resources);
+        break;
+      case v1::WorkerMessage::kSummary:
+        state.cpu_seconds += message.summary().cpu_seconds();
+        state.cpu_wall_s += message.summary().cpu_wall_ns() / 1e9;
+        state.records_dropped += message.summary().records_dropped();
+        state.backoffs += message.summary().backoffs();
+        state.in_flight = 0;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Worker `i` failed while running `shard` (or before its queue was empty): the ids of a
+  // count-bounded shard that have no final record, and every shard still queued for it, go
+  // to the healthy workers of its engine's group (else any healthy worker). Engines that are
+  // down or stopped get nothing reassigned: what they did not run counts as not run.
+  void Reassign(size_t i, const v1::Shard& shard, const std::unordered_set<uint64_t>& finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<v1::Shard> orphans = {shard};
+    while (!phase_.queues[i].empty()) {
+      orphans.push_back(std::move(phase_.queues[i].front()));
+      phase_.queues[i].pop_front();
+    }
+    for (size_t o = 0; o < orphans.size(); ++o) {
+      const v1::Shard& lost = orphans[o];
+      EngineRun* run = EngineOf(lost.engine().name());
+      std::vector<uint64_t> unfinished;
+      for (uint64_t id : lost.request_ids()) {
+        if (o > 0 || !finished.contains(id)) unfinished.push_back(id);
+      }
+      if (unfinished.empty()) continue;  // duration-bounded: nothing to rerun
+      if (run == nullptr || run->stop_requested || stop_signal_ != 0) continue;
+      std::vector<size_t> alive;
+      for (size_t j : run->workers) {
+        if (!states_[j].failed) alive.push_back(j);
+      }
+      if (alive.empty()) {
+        for (size_t j = 0; j < states_.size(); ++j) {
+          if (!states_[j].failed && phase_.engine_of_worker[j] >= 0) alive.push_back(j);
+        }
+      }
+      if (alive.empty()) {
+        states_[i].requests_lost += unfinished.size();
+        continue;
+      }
+      absl::StatusOr<std::vector<v1::Shard>> again =
+          ReassignRequests(unfinished, lost, static_cast<uint32_t>(alive.size()),
+                           phase_.next_shard_index, clock_.UnixNowNs());
+      if (!again.ok()) {
+        states_[i].requests_lost += unfinished.size();
+        continue;
+      }
+      phase_.next_shard_index += static_cast<uint32_t>(again->size());
+      for (size_t k = 0; k < again->size(); ++k) {
+        phase_.queues[alive[k % alive.size()]].push_back((*again)[k]);
+      }
+      states_[i].requests_reassigned += unfinished.size();
+    }
+  }
 
   // 4. Aggregate and write.
-  FinishOptions finish;
-  for (const v1::Engine& engine : scenario.engines()) finish.engine_names.push_back(engine.name());
-  for (const WorkerState& s : states) {
-    WorkerReport report;
-    report.worker_id = s.worker_id;
-    report.address = s.address;
-    report.failed = s.failed;
-    report.failure = s.failure;
-    report.records_dropped = s.records_dropped;
-    report.failed_at_unix_ns = s.failed_at_unix_ns;
-    report.requests_reassigned = s.requests_reassigned;
-    report.requests_lost = s.requests_lost;
-    report.duplicate_records = s.duplicate_records;
-    report.resources = s.resources;
-    // Utilization over less than a second of work says more about thread start-up than about
-    // saturation: report it only from 1 s of measured wall time on.
-    if (s.cpu_wall_s >= 1.0) report.cpu_utilization = s.cpu_seconds / s.cpu_wall_s / s.loop_threads;
-    finish.workers.push_back(std::move(report));
+  absl::StatusOr<RunOutcome> Finish() {
+    std::vector<v1::HostMonitor> monitor_results;
+    if (monitors_) monitor_results = monitors_->Stop();
+    FinishOptions finish;
+    for (const v1::Engine& engine : scenario_.engines()) {
+      finish.engine_names.push_back(engine.name());
+      if (scenario_.load().has_requests()) {
+        finish.planned_requests[engine.name()] = scenario_.load().requests();
+      }
+    }
+    for (const WorkerState& s : states_) {
+      WorkerReport report;
+      report.worker_id = s.worker_id;
+      report.address = s.address;
+      report.failed = s.failed;
+      report.failure = s.failure;
+      report.records_dropped = s.records_dropped;
+      report.failed_at_unix_ns = s.failed_at_unix_ns;
+      report.requests_reassigned = s.requests_reassigned;
+      report.requests_lost = s.requests_lost;
+      report.duplicate_records = s.duplicate_records;
+      report.failure_backoffs = s.backoffs;
+      report.resources = s.resources;
+      // Utilization over less than a second of work says more about thread start-up than
+      // about saturation: report it only from 1 s of measured wall time on.
+      if (s.cpu_wall_s >= 1.0) {
+        report.cpu_utilization = s.cpu_seconds / s.cpu_wall_s / s.loop_threads;
+      }
+      finish.workers.push_back(std::move(report));
+    }
+    finish.thresholds = scenario_.thresholds();
+    finish.conditions.engines_down = engines_down_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_signal_ == 0) stop_signal_ = StopSignal();  // arrived between phases
+      finish.conditions.stop_signal = stop_signal_;
+    }
+    finish.conditions.degraded = not_run_reasons_;
+    RunOutcome outcome;
+    outcome.result = aggregator_.Finish(finish);
+    outcome.result.set_run_id(run_id_);
+    outcome.result.set_llmbench_version(kVersion);
+    *outcome.result.mutable_scenario() = scenario_;
+    outcome.result.set_started_unix_ns(started_unix_ns_);
+    outcome.result.set_finished_unix_ns(clock_.UnixNowNs());
+    // Again, now that the run's start is known (a failed worker's "N s into the run").
+    *outcome.result.mutable_verdict() =
+        ComputeVerdict(outcome.result, scenario_.thresholds(), finish.conditions);
+    AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
+    for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
+    AttachTelemetry(telemetry_by_engine_, &outcome.result);  // coordinator/engine_telemetry.h
+    if (csv_) LLMBENCH_RETURN_IF_ERROR(csv_->Close());
+    LLMBENCH_RETURN_IF_ERROR(
+        WriteRunResults(out_dir_, outcome.result, ScenarioToYaml(scenario_)));
+    LLMBENCH_RETURN_IF_ERROR(WriteResourcesCsv(out_dir_, outcome.result));
+    LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir_));
+    outcome.out_dir = out_dir_;
+    outcome.exit_status = outcome.result.verdict().exit_status();
+    outcome.exit_reason = outcome.result.verdict().exit_reason();
+    return outcome;
   }
-  finish.thresholds = scenario.thresholds();
-  RunOutcome outcome;
-  outcome.result = aggregator.Finish(finish);
-  outcome.result.set_run_id(run_id);
-  outcome.result.set_llmbench_version(kVersion);
-  *outcome.result.mutable_scenario() = scenario;
-  outcome.result.set_started_unix_ns(started_unix_ns);
-  outcome.result.set_finished_unix_ns(clock.UnixNowNs());
-  *outcome.result.mutable_verdict() = ComputeVerdict(outcome.result, scenario.thresholds());
-  AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
-  for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
-  AttachTelemetry(telemetry_by_engine, &outcome.result);  // coordinator/engine_telemetry.h
-  if (interrupted) {
-    outcome.result.mutable_verdict()->add_reasons("run interrupted by the user: partial results");
-  }
-  if (csv) LLMBENCH_RETURN_IF_ERROR(csv->Close());
-  LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, outcome.result, ScenarioToYaml(scenario)));
-  LLMBENCH_RETURN_IF_ERROR(WriteResourcesCsv(out_dir, outcome.result));
-  LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
-  outcome.out_dir = out_dir;
-  outcome.exit_status = ExitStatusFor(outcome.result, scenario.thresholds(), &outcome.exit_reason);
-  if (interrupted && outcome.exit_status == 0) {
-    outcome.exit_status = 130;
-    outcome.exit_reason = "interrupted";
-  }
-  return outcome;
+
+  // State of the phase that runs now; guarded by mu_.
+  struct PhaseState {
+    std::vector<std::deque<v1::Shard>> queues;         // per worker
+    std::vector<std::optional<v1::Shard>> running;     // per worker: the shard it runs
+    std::vector<int64_t> last_heard;                   // per worker, steady ns
+    std::vector<bool> failing;                         // failed during this phase
+    std::vector<bool> stopping;                        // asked to stop its shard
+    std::vector<int> engine_of_worker;                 // index into *engines, -1 = none
+    std::vector<std::unique_ptr<EngineRun>>* engines = nullptr;
+    int busy = 0;
+    uint32_t next_shard_index = 0;
+    int64_t start_mono_ns = 0;
+  };
+
+  const v1::Scenario& scenario_;
+  const RunOptions& options_;
+  const Clock& clock_;
+  const int64_t started_unix_ns_;
+  const std::string run_id_;
+
+  std::vector<v1::Prompt> prompts_;
+  int64_t engine_down_after_ns_ = 0;
+  WorkerClientSecurity monitor_security_;
+  std::unique_ptr<LocalWorkers> local_;
+  std::vector<std::unique_ptr<WorkerClient>> clients_;  // one per worker, fixed after connect
+  std::unique_ptr<HostMonitors> monitors_;
+  std::string out_dir_;
+  // The run's time axis: ns since this instant (the first phase's start, coordinator clock).
+  int64_t axis_origin_unix_ns_ = 0;
+  // Results of finished phases (calling thread only).
+  std::map<std::string, v1::EngineTelemetry> telemetry_by_engine_;
+  std::vector<std::string> engines_down_;
+  std::vector<std::string> not_run_reasons_;
+
+  std::mutex mu_;  // guards what the reader threads touch
+  std::condition_variable work_cv_;
+  std::vector<WorkerState> states_ ABSL_GUARDED_BY(mu_);
+  PhaseState phase_ ABSL_GUARDED_BY(mu_);
+  Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RequestsCsvWriter> csv_ ABSL_GUARDED_BY(mu_);
+  int stop_signal_ ABSL_GUARDED_BY(mu_) = 0;  // the signal that stopped the run, 0 = none
+};
+
+absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOptions& options) {
+  ScenarioRun run(scenario, options);
+  return run.Run();
 }
 
 void PrintOutcome(const RunOutcome& outcome) {

@@ -1,12 +1,27 @@
 // Runs a scenario: checks the engines, starts or connects workers, describes them (version and
-// clock offset), gives every shard one start instant, streams records back into the Aggregator
-// and the CSV as they arrive, shows live progress, and writes the results.
+// clock offset), runs the engines in phases (one engine after another, or all side by side on
+// their own shares of the workers), gives every shard of a phase one start instant, streams
+// records back into the Aggregator and the CSV as they arrive, shows live progress, and writes
+// the results.
 //
-// Thread-safety: RunScenario is called from one thread; it starts one reader thread per shard
-// and one progress thread, all joined before it returns.
+// Time axis: a record's times are ns relative to its shard's start instant on the worker; the
+// dispatcher moves them onto the run's axis (ns since the first phase's start instant) by the
+// shard's own start, so engines run one after another, side by side, and reassigned work
+// share one axis and every window and rate is over real time.
+//
+// Stopping early: an engine whose every request failed to connect for
+// thresholds.engine_down_seconds is declared down (verdict ENGINE_DOWN) and its shards are
+// stopped gracefully (WorkerService.StopShard: the workers send every record they have); the
+// same happens to every shard when *options.stop_signal becomes non-zero (the CLI's signal
+// handlers set it). Requests that never ran count against the run (Aggregates.requests_not_run).
+//
+// Thread-safety: RunScenario is called from one thread; it starts one reader thread per worker
+// of each phase and watches them (progress, heartbeats, stops) from the calling thread; all are
+// joined before it returns.
 #ifndef LLMBENCH_COORDINATOR_DISPATCH_H_
 #define LLMBENCH_COORDINATOR_DISPATCH_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -46,6 +61,10 @@ struct RunOptions {
   // --monitor ADDR (repeatable): host monitors sampled for the length of the run, beside the
   // scenario's `monitors` (coordinator/dispatch_monitors.h). Same TLS and token as --workers.
   std::vector<std::string> monitors;
+  // Set by the caller's signal handlers to the signal that asks the run to stop (SIGINT,
+  // SIGTERM, SIGHUP); the run stops its shards gracefully, keeps what was measured, and its
+  // verdict says INTERRUPTED with exit status 128 + signal. nullptr = no signal handling.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 struct RunOutcome {

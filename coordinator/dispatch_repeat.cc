@@ -66,6 +66,8 @@ absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const Ru
       outcome.exit_status = run->exit_status;
       outcome.exit_reason = absl::StrCat("run ", i, ": ", run->exit_reason);
     }
+    const bool stopped = run->result.verdict().state() == v1::Verdict::STATE_INTERRUPTED ||
+                         run->exit_status >= 128;
     results.push_back(run->result);
     absl::StatusOr<std::map<std::string, RequestSamples>> loaded = LoadRequestSamples(run->out_dir);
     if (loaded.ok()) {
@@ -74,6 +76,7 @@ absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const Ru
       samples.push_back(std::nullopt);
     }
     outcome.runs.push_back(*std::move(run));
+    if (stopped) break;  // a signal stopped the run: no more repeats
   }
   outcome.summary = SummarizeRepeats(results, samples, scenario.has_seed() ? scenario.seed() : 1);
   for (const RunOutcome& r : outcome.runs) outcome.summary.add_run_dirs(r.out_dir);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"

@@ -43,6 +43,10 @@ const char* VerdictName(v1::Verdict::State state) {
       return "DEGRADED";
     case v1::Verdict::STATE_INVALID:
       return "INVALID";
+    case v1::Verdict::STATE_ENGINE_DOWN:
+      return "ENGINE_DOWN";
+    case v1::Verdict::STATE_INTERRUPTED:
+      return "INTERRUPTED";
     default:
       return "UNSPECIFIED";
   }
@@ -275,13 +279,21 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   if (with_cost) {
     for (const char* h : {"cost/M out tok", "cost/M tok", "cost/req"}) rows[0].push_back(h);
   }
-  for (const v1::EngineResult& e : result.engines()) {
-    rows.push_back(EngineRow(e.engine(), e.aggregates()));
+  // Requests that never ran (engine down, run stopped, workers lost) get a column when any.
+  const bool with_not_run = result.overall().requests_not_run() > 0;
+  if (with_not_run) rows[0].insert(rows[0].begin() + 2, "not run");
+  auto add_row = [&](const std::string& name, const v1::Aggregates& a, const v1::EngineResult& e) {
+    rows.push_back(EngineRow(name, a));
+    if (with_not_run) rows.back().insert(rows.back().begin() + 2, absl::StrCat(a.requests_not_run()));
     if (with_cost) AppendCostCells(e, &rows.back());
-  }
-  if (result.engines_size() != 1) {
-    rows.push_back(EngineRow("all", result.overall()));
-    if (with_cost) AppendCostCells(v1::EngineResult(), &rows.back());
+  };
+  for (const v1::EngineResult& e : result.engines()) add_row(e.engine(), e.aggregates(), e);
+  // A combined row means something only when the engines ran at the same time: one after
+  // another, its percentiles would pool different engines and its rates would average over
+  // the gaps between them.
+  const bool side_by_side = result.scenario().load().side_by_side();
+  if (result.engines_size() == 0 || (result.engines_size() > 1 && side_by_side)) {
+    add_row("all", result.overall(), v1::EngineResult());
   }
 
   std::vector<size_t> widths(rows[0].size(), 0);
@@ -307,6 +319,11 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   for (size_t i = 1; i < rows.size(); ++i) append_row(rows[i]);
   absl::StrAppend(&out, "(latencies in ms; req/s and goodput in requests/s",
                   with_cost ? "; cost in the price's currency" : "", ")\n");
+  if (result.engines_size() > 1 && !side_by_side) {
+    absl::StrAppend(&out,
+                    "(engines ran one after another: each row is over its own window; no "
+                    "combined row)\n");
+  }
   absl::StrAppend(&out, SweepTable(result));
 
   const v1::Aggregates& overall = result.overall();
@@ -331,6 +348,9 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   for (const std::string& reason : result.verdict().reasons()) {
     absl::StrAppend(&out, "  - ", reason, "\n");
   }
+  for (const std::string& crossed : result.verdict().thresholds_crossed()) {
+    absl::StrAppend(&out, "  THRESHOLD CROSSED: ", crossed, "\n");
+  }
   for (const std::string& warning : result.verdict().warnings()) {
     absl::StrAppend(&out, "  warning: ", warning, "\n");
   }
@@ -339,26 +359,20 @@ std::string ConsoleSummary(const v1::RunResult& result) {
 
 int ExitStatusFor(const v1::RunResult& result, const v1::Thresholds& thresholds,
                   std::string* reason) {
-  std::vector<std::string> reasons;
-  int status = kExitOk;
-  if (result.verdict().state() == v1::Verdict::STATE_INVALID) {
-    status = kExitInvalid;
-    reasons.push_back(absl::StrCat("the run is INVALID: ",
-                                   absl::StrJoin(result.verdict().reasons(), "; ")));
+  const v1::Verdict& stored = result.verdict();
+  if (stored.exit_status() != 0) {
+    if (reason != nullptr) *reason = stored.exit_reason();
+    return stored.exit_status();
   }
-  const v1::Aggregates& overall = result.overall();
-  if (thresholds.has_max_error_rate() && overall.requests() > 0) {
-    const double error_rate =
-        static_cast<double>(overall.failures()) / static_cast<double>(overall.requests());
-    if (error_rate > thresholds.max_error_rate()) {
-      if (status == kExitOk) status = kExitErrorRate;
-      reasons.push_back(absl::StrFormat("error rate %.4f (%d of %d requests) > max_error_rate %.4f",
-                                        error_rate, overall.failures(), overall.requests(),
-                                        thresholds.max_error_rate()));
-    }
+  // Written before verdicts carried their exit status, or a passing run: judge again from
+  // the stored state and the thresholds (a result from an older llmbench has no
+  // thresholds_crossed).
+  v1::Verdict verdict = stored;
+  verdict.clear_thresholds_crossed();
+  for (std::string& crossed : ThresholdsCrossed(result, thresholds)) {
+    verdict.add_thresholds_crossed(std::move(crossed));
   }
-  if (reason != nullptr) *reason = absl::StrJoin(reasons, "; ");
-  return status;
+  return ExitStatusForVerdict(verdict, 0, reason);
 }
 
 }  // namespace llmbench::coordinator

@@ -29,11 +29,6 @@ inline constexpr char kSummaryFileName[] = "summary.json";
 inline constexpr char kRequestsFileName[] = "requests.csv";
 inline constexpr char kScenarioFileName[] = "scenario.yaml";
 
-// Exit statuses of a completed run (ExitStatusFor).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitErrorRate = 3;  // Thresholds.max_error_rate crossed
-inline constexpr int kExitInvalid = 4;    // Verdict INVALID: the generator fell behind
-
 // summary.json: the RunResult as pretty-printed JSON with the proto's snake_case names;
 // unset optional metrics stay absent (and so do zero scalars). Ends with a newline.
 absl::StatusOr<std::string> SummaryJson(const v1::RunResult& result);
@@ -81,15 +76,17 @@ class RequestsCsvWriter {
   absl::Status status_;
 };
 
-// The console summary: one row per engine (plus "all" when there are several) with
-// requests, success %, req/s, output tok/s, TTFT p50/p99, ITL p50/p99, TPOT p50,
-// E2E p50/p99 (ms) and goodput; "-" for an absent metric; then the verdict line and its
-// reasons. Columns are aligned; ends with a newline.
+// The console summary: one row per engine (plus "all" when several ran side by side) with
+// requests, requests not run (only when some did not), success %, req/s, output tok/s, TTFT
+// p50/p99, ITL p50/p99, TPOT p50, E2E p50/p99 (ms) and goodput; "-" for an absent metric;
+// then the verdict line, its reasons and the thresholds crossed. Columns are aligned; ends
+// with a newline.
 std::string ConsoleSummary(const v1::RunResult& result);
 
-// 0 when the run passes; kExitInvalid when the verdict is INVALID; kExitErrorRate when the
-// overall error rate (failures / requests) is above thresholds.max_error_rate. INVALID wins
-// when both hold. `reason` (optional) receives why, empty for 0.
+// The exit status of a stored result (docs/cli.md, "Exit status"): the verdict's own
+// exit_status when it has one; otherwise judged again from the verdict's state and
+// ThresholdsCrossed(result, thresholds) (coordinator/aggregate.h), as ExitStatusForVerdict.
+// `reason` (optional) receives why, empty for 0.
 int ExitStatusFor(const v1::RunResult& result, const v1::Thresholds& thresholds,
                   std::string* reason);
 

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/aggregate.h"
+#include "coordinator/diff.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -278,47 +280,94 @@ TEST(ExportersTest, LoadRunResultErrorsNameThePath) {
   std::filesystem::remove_all(dir);
 }
 
-v1::RunResult ResultWith(uint64_t requests, uint64_t failures, v1::Verdict::State state) {
+v1::RunResult ResultWith(uint64_t requests, uint64_t failures, v1::Verdict::State state,
+                         uint64_t not_run = 0) {
   v1::RunResult r;
-  r.mutable_overall()->set_requests(requests);
-  r.mutable_overall()->set_failures(failures);
-  r.mutable_overall()->set_successes(requests - failures);
+  v1::Aggregates* a = r.add_engines()->mutable_aggregates();
+  r.mutable_engines(0)->set_engine("e");
+  a->set_requests(requests);
+  a->set_failures(failures);
+  a->set_successes(requests - failures);
+  a->set_requests_not_run(not_run);
+  *r.mutable_overall() = *a;
   r.mutable_verdict()->set_state(state);
   if (state == v1::Verdict::STATE_INVALID) r.mutable_verdict()->add_reasons("worker w1 is slow");
   return r;
 }
 
-TEST(ExportersTest, ExitStatuses) {
+// A stored result without an exit status (an older llmbench) is judged again from its state and
+// the thresholds; the default max_error_rate (5%) applies when the scenario has none.
+TEST(ExportersTest, ExitStatusesJudgedFromAStoredResult) {
   v1::Thresholds thresholds;
   std::string reason = "stale";
-  EXPECT_EQ(ExitStatusFor(ResultWith(4, 1, v1::Verdict::STATE_VALID), thresholds, &reason),
+  EXPECT_EQ(ExitStatusFor(ResultWith(100, 5, v1::Verdict::STATE_VALID), thresholds, &reason),
             kExitOk);
-  EXPECT_EQ(reason, "");  // no max_error_rate: errors alone never fail the run
+  EXPECT_EQ(reason, "");  // 5% is at the default threshold, not over it
+  EXPECT_EQ(ExitStatusFor(ResultWith(100, 6, v1::Verdict::STATE_VALID), thresholds, &reason),
+            kExitThresholds);
+  EXPECT_EQ(reason,
+            "threshold crossed: engine e: error rate 6.00% (6 failed, of 100) > max_error_rate "
+            "5.00%");
 
   thresholds.set_max_error_rate(0.25);
   EXPECT_EQ(ExitStatusFor(ResultWith(4, 1, v1::Verdict::STATE_DEGRADED), thresholds, &reason),
             kExitOk);  // at the threshold is not over it; DEGRADED is not a failure
   EXPECT_EQ(reason, "");
+  // Requests that never ran count like failures.
+  EXPECT_EQ(ExitStatusFor(ResultWith(3, 0, v1::Verdict::STATE_DEGRADED, 1), thresholds, &reason),
+            kExitOk);
+  EXPECT_EQ(ExitStatusFor(ResultWith(2, 0, v1::Verdict::STATE_DEGRADED, 2), thresholds, &reason),
+            kExitThresholds);
+  EXPECT_EQ(reason,
+            "threshold crossed: engine e: error rate 50.00% (0 failed, 2 never ran, of 4) > "
+            "max_error_rate 25.00%");
 
   thresholds.set_max_error_rate(0.1);
-  EXPECT_EQ(ExitStatusFor(ResultWith(4, 1, v1::Verdict::STATE_VALID), thresholds, &reason),
-            kExitErrorRate);
-  EXPECT_EQ(reason, "error rate 0.2500 (1 of 4 requests) > max_error_rate 0.1000");
-
   EXPECT_EQ(ExitStatusFor(ResultWith(4, 0, v1::Verdict::STATE_INVALID), thresholds, &reason),
             kExitInvalid);
   EXPECT_EQ(reason, "the run is INVALID: worker w1 is slow");
-
+  // INVALID wins over a crossed threshold.
   EXPECT_EQ(ExitStatusFor(ResultWith(4, 2, v1::Verdict::STATE_INVALID), thresholds, nullptr),
             kExitInvalid);
-  EXPECT_EQ(ExitStatusFor(ResultWith(4, 2, v1::Verdict::STATE_INVALID), thresholds, &reason),
-            kExitInvalid);
-  EXPECT_EQ(reason,
-            "the run is INVALID: worker w1 is slow; error rate 0.5000 (2 of 4 requests) > "
-            "max_error_rate 0.1000");
-
+  // Nothing measured never passes.
   EXPECT_EQ(ExitStatusFor(ResultWith(0, 0, v1::Verdict::STATE_VALID), thresholds, &reason),
-            kExitOk);
+            kExitThresholds);
+  EXPECT_EQ(reason, "threshold crossed: engine e: no request was measured");
+}
+
+// A result that carries its exit status (every result since) is not judged again.
+TEST(ExportersTest, StoredExitStatusWins) {
+  v1::RunResult r = ResultWith(10, 0, v1::Verdict::STATE_ENGINE_DOWN);
+  r.mutable_verdict()->set_exit_status(kExitEngineDown);
+  r.mutable_verdict()->set_exit_reason("ENGINE_DOWN: engine e unreachable");
+  std::string reason;
+  EXPECT_EQ(ExitStatusFor(r, v1::Thresholds(), &reason), kExitEngineDown);
+  EXPECT_EQ(reason, "ENGINE_DOWN: engine e unreachable");
+}
+
+// docs/cli.md's "Exit status" table lists exactly the statuses the code returns.
+TEST(ExportersTest, DocumentedExitStatusesMatchTheCode) {
+  std::ifstream in(std::string(LLMBENCH_SOURCE_DIR) + "/docs/cli.md");
+  ASSERT_TRUE(in) << "docs/cli.md";
+  std::string line;
+  bool in_table = false;
+  std::vector<std::string> documented;
+  while (std::getline(in, line)) {
+    if (line == "## Exit status") {
+      in_table = true;
+      continue;
+    }
+    if (in_table && line.starts_with("## ")) break;
+    if (!in_table || !line.starts_with("| ") || line.starts_with("| status") ||
+        line.starts_with("|---")) {
+      continue;
+    }
+    documented.push_back(line.substr(2, line.find(" |", 2) - 2));
+  }
+  const std::vector<std::string> expected = {
+      absl::StrCat(kExitOk), "1", "2", absl::StrCat(kExitThresholds), absl::StrCat(kExitInvalid),
+      absl::StrCat(kExitRegression), absl::StrCat(kExitEngineDown), "7", "128+N"};
+  EXPECT_EQ(documented, expected);
 }
 
 }  // namespace

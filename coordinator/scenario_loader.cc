@@ -617,6 +617,7 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.Timeouts.connect_ms", 1, 3'600'000, false},
     {"llmbench.v1.Timeouts.first_byte_ms", 1, 86'400'000, false},
     {"llmbench.v1.Timeouts.total_ms", 1, 86'400'000, false},
+    {"llmbench.v1.Timeouts.idle_ms", 1, 86'400'000, false},
     {"llmbench.v1.Engine.price_per_hour", 0, 1e9, false},
     {"llmbench.v1.Engine.gpu_count", 1, 1'000'000, false},
     {"llmbench.v1.SyntheticPrompts.count", 1, 1'000'000, false},
@@ -648,6 +649,9 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.Slo.e2e_ms", 0, 1e9, true},
     {"llmbench.v1.Thresholds.max_error_rate", 0, 1, false},
     {"llmbench.v1.Thresholds.max_lateness_p99_ms", 0, 1e9, true},
+    {"llmbench.v1.Thresholds.min_slo_attainment", 0, 1, false},
+    {"llmbench.v1.Thresholds.engine_down_seconds", 0, 86'400, false},
+    {"llmbench.v1.Thresholds.max_dispatch_delay_p99_ms", 0, 1e9, true},
 };
 
 const RangeRule* FindRule(const std::string& full_name) {
@@ -657,14 +661,36 @@ const RangeRule* FindRule(const std::string& full_name) {
   return nullptr;
 }
 
-std::string RangeReason(const RangeRule& rule, double value) {
-  const std::string got = absl::StrCat(", got ", FormatNumber(value));
+// `got` is the value as text: integers exactly (a uint64 beyond 2^53 must not print as
+// 1.84467e+19).
+std::string RangeReason(const RangeRule& rule, double value, const std::string& got_text) {
+  const std::string got = absl::StrCat(", got ", got_text);
   if (rule.min_exclusive) {
     if (!(value > rule.min)) return absl::StrCat("must be > ", FormatNumber(rule.min), got);
     return absl::StrCat("must be <= ", FormatNumber(rule.max), got);
   }
   return absl::StrCat("must be between ", FormatNumber(rule.min), " and ",
                       FormatNumber(rule.max), got);
+}
+
+std::string NumericText(const pb::Message& message, const pb::FieldDescriptor* field) {
+  const pb::Reflection* reflection = message.GetReflection();
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(reflection->GetUInt32(message, field));
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(reflection->GetUInt64(message, field));
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(reflection->GetInt32(message, field));
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(reflection->GetInt64(message, field));
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return FormatNumber(reflection->GetDouble(message, field));
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
+      return FormatNumber(reflection->GetFloat(message, field));
+    default:
+      return "?";
+  }
 }
 
 double NumericValue(const pb::Message& message, const pb::FieldDescriptor* field) {
@@ -843,7 +869,9 @@ class Validator {
       if (rule == nullptr) continue;
       const double value = NumericValue(message, field);
       const bool low_ok = rule->min_exclusive ? value > rule->min : value >= rule->min;
-      if (!low_ok || !(value <= rule->max)) return Fail(child, RangeReason(*rule, value));
+      if (!low_ok || !(value <= rule->max)) {
+        return Fail(child, RangeReason(*rule, value, NumericText(message, field)));
+      }
     }
     return absl::OkStatus();
   }
@@ -1104,6 +1132,7 @@ void ApplyScenarioDefaults(Scenario* scenario) {
     if (!timeouts->has_connect_ms()) timeouts->set_connect_ms(5000);
     if (!timeouts->has_first_byte_ms()) timeouts->set_first_byte_ms(60000);
     if (!timeouts->has_total_ms()) timeouts->set_total_ms(600000);
+    if (!timeouts->has_idle_ms()) timeouts->set_idle_ms(60000);
   }
   ApplyPromptsDefaults(scenario->mutable_prompts());
   auto* generation = scenario->mutable_generation();
@@ -1127,6 +1156,10 @@ void ApplyScenarioDefaults(Scenario* scenario) {
   }
   auto* thresholds = scenario->mutable_thresholds();
   if (!thresholds->has_max_lateness_p99_ms()) thresholds->set_max_lateness_p99_ms(10);
+  if (!thresholds->has_max_error_rate()) thresholds->set_max_error_rate(kDefaultMaxErrorRate);
+  if (!thresholds->has_engine_down_seconds()) {
+    thresholds->set_engine_down_seconds(kDefaultEngineDownSeconds);
+  }
   auto* outputs = scenario->mutable_outputs();
   if (!outputs->has_csv()) outputs->set_csv(true);
   if (!outputs->has_html()) outputs->set_html(true);

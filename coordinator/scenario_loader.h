@@ -74,6 +74,14 @@ absl::StatusOr<llmbench::v1::Scenario> ParseScenarioYaml(std::string_view yaml,
 
 // Fills every unset field with its documented default (docs/scenario.md). Idempotent.
 void ApplyScenarioDefaults(llmbench::v1::Scenario* scenario);
+
+// Defaults ApplyScenarioDefaults writes (docs/scenario.md) that other parts also fall back on.
+// thresholds.max_error_rate: the largest error rate ((failures + requests not run) / (requests
+// + requests not run)) a run may have and pass.
+inline constexpr double kDefaultMaxErrorRate = 0.05;
+// thresholds.engine_down_seconds: an engine whose every request failed to connect for this
+// long is declared down.
+inline constexpr double kDefaultEngineDownSeconds = 5;
 // The prompt part of the above (used by BuildPrompts on its own input).
 void ApplyPromptsDefaults(llmbench::v1::Prompts* prompts);
 

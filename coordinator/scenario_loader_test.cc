@@ -243,7 +243,10 @@ TEST(ScenarioLoaderTest, DefaultsAreApplied) {
   EXPECT_EQ(s.load().requests(), 100u);
   EXPECT_FALSE(s.load().has_duration_seconds());
   EXPECT_EQ(s.thresholds().max_lateness_p99_ms(), 10.0);
-  EXPECT_FALSE(s.thresholds().has_max_error_rate());
+  EXPECT_EQ(s.thresholds().max_error_rate(), 0.05);
+  EXPECT_EQ(s.thresholds().engine_down_seconds(), 5.0);
+  EXPECT_FALSE(s.thresholds().has_min_slo_attainment());
+  EXPECT_EQ(s.engines(0).timeouts().idle_ms(), 60000u);
   EXPECT_TRUE(s.outputs().csv());
   EXPECT_TRUE(s.outputs().html());
   EXPECT_EQ(s.outputs().dir(), "");

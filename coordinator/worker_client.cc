@@ -196,9 +196,8 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
   return best;
 }
 
-template <typename Message, typename Start>
-absl::Status WorkerClient::ReadServerStream(
-    Start start, const std::function<void(const Message&)>& on_message) {
+template <typename Message, typename Start, typename OnMessage>
+absl::Status WorkerClient::ReadServerStream(Start start, const OnMessage& on_message) {
   grpc::ClientContext context;
   if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   {
@@ -220,13 +219,28 @@ absl::Status WorkerClient::ReadServerStream(
 
 absl::Status WorkerClient::RunShard(
     const llmbench::v1::Shard& shard,
-    const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message) {
+    const std::function<void(llmbench::v1::WorkerMessage&)>& on_message) {
   auto stub = llmbench::v1::WorkerService::NewStub(channel_);
   llmbench::v1::RunShardRequest request;
   *request.mutable_shard() = shard;
   return ReadServerStream<llmbench::v1::WorkerMessage>(
       [&](grpc::ClientContext* context) { return stub->RunShard(context, request); },
       on_message);
+}
+
+absl::Status WorkerClient::StopShard(const std::string& run_id, uint32_t shard_index,
+                                     int timeout_ms) {
+  auto stub = llmbench::v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+  llmbench::v1::StopShardRequest request;
+  request.set_run_id(run_id);
+  request.set_shard_index(shard_index);
+  llmbench::v1::StopShardResponse response;
+  grpc::Status status = stub->StopShard(&context, request, &response);
+  if (!status.ok()) return WithAddress(address_, status);
+  return absl::OkStatus();
 }
 
 absl::Status WorkerClient::Monitor(

@@ -72,10 +72,11 @@ class WorkerClient {
   // last connection error (a TLS handshake failure, a refused connection).
   absl::StatusOr<WorkerInfo> Describe(int probes = 5, int timeout_ms = 5000);
 
-  // Runs `shard` to completion, calling `on_message` for every message (on this thread).
-  // Returns OK when the worker closed the stream normally.
+  // Runs `shard` to completion, calling `on_message` for every message (on this thread; the
+  // callee may modify the message, which is reused for the next one). Returns OK when the
+  // worker closed the stream normally.
   absl::Status RunShard(const llmbench::v1::Shard& shard,
-                        const std::function<void(const llmbench::v1::WorkerMessage&)>& on_message);
+                        const std::function<void(llmbench::v1::WorkerMessage&)>& on_message);
 
   // Streams host monitoring (MonitorService.Monitor) until Cancel(), calling `on_message` for
   // every ResourceSeries (on this thread). Returns the stream's end status, prefixed with the
@@ -83,15 +84,19 @@ class WorkerClient {
   absl::Status Monitor(uint32_t interval_ms,
                        const std::function<void(const llmbench::v1::ResourceSeries&)>& on_message);
 
-  // Cancels a running RunShard or Monitor (the worker flushes what it measured).
+  // Asks the worker to stop shard `run_id`/`shard_index` gracefully (StopShard): the running
+  // RunShard then receives every record (in-flight requests as cancelled) and the summary and
+  // returns OK. May be called from any thread while RunShard runs.
+  absl::Status StopShard(const std::string& run_id, uint32_t shard_index, int timeout_ms = 2000);
+
+  // Cancels a running RunShard or Monitor at once: what the worker had not sent is lost.
   void Cancel();
 
  private:
   // Runs one server-streaming call: `start(context)` opens it; every message goes to
   // `on_message` until the stream ends; Cancel() cancels it meanwhile.
-  template <typename Message, typename Start>
-  absl::Status ReadServerStream(Start start,
-                                const std::function<void(const Message&)>& on_message);
+  template <typename Message, typename Start, typename OnMessage>
+  absl::Status ReadServerStream(Start start, const OnMessage& on_message);
 
   const std::string address_;
   const std::string token_;

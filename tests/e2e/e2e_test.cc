@@ -47,9 +47,9 @@
 #include "coordinator/exporters.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/cli_runner.h"
 #include "tests/harness/harness.h"
 
-extern char** environ;
 
 namespace llmbench::e2e {
 namespace {
@@ -73,179 +73,6 @@ constexpr double kLateMs = 15;
 
 double ModelTtftMs(double prompt_tokens) {
   return kTtftBaseMs + kTtftPerTokenUs / 1000.0 * prompt_tokens;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running the coordinator.
-
-struct CliRun {
-  bool exited = false;
-  int code = -1;  // exit code when exited
-  int signal = 0;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-// Runs `llmbench ARGS...` with stdout and stderr in files under `scratch` and stdin from
-// /dev/null; waits up to `timeout`. The child leads its own process group so that a hung run
-// (and any local worker it started) can be stopped as a whole.
-CliRun RunLlmbench(const std::vector<std::string>& args, const std::string& scratch,
-                   std::chrono::seconds timeout = std::chrono::seconds(90)) {
-  static std::atomic<int> counter{0};
-  const int n = counter++;
-  const std::string out_path = absl::StrCat(scratch, "/llmbench.", n, ".stdout");
-  const std::string err_path = absl::StrCat(scratch, "/llmbench.", n, ".stderr");
-  std::vector<std::string> argv = {LLMBENCH_COORDINATOR_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> c_argv;
-  for (std::string& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  // The environment minus any worker token (the workers this test starts need none) plus the
-  // worker binary of this build for local workers.
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("LLMBENCH_TOKEN=") || kv.starts_with("LLMBENCH_WORKER_TOKEN=") ||
-        kv.starts_with("LLMBENCH_WORKER_BIN=")) {
-      continue;
-    }
-    env.emplace_back(kv);
-  }
-  env.push_back(absl::StrCat("LLMBENCH_WORKER_BIN=", LLMBENCH_WORKER_BINARY));
-  std::vector<char*> c_env;
-  for (std::string& e : env) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  CliRun run;
-  if (rc != 0) {
-    run.err = absl::StrCat("posix_spawn ", c_argv[0], " failed: ", rc);
-    return run;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  bool reaped = false;
-  while (!reaped) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      reaped = true;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      // Hung: interrupt it (it writes partial results and stops its local workers), then kill
-      // its whole process group.
-      kill(pid, SIGTERM);
-      for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) != pid; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      reaped = true;
-      ADD_FAILURE() << "llmbench " << absl::StrJoin(args, " ") << " still running after "
-                    << timeout.count() << " s; killed";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (WIFEXITED(status)) {
-    run.exited = true;
-    run.code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    run.signal = WTERMSIG(status);
-  }
-  // Local workers share the coordinator's process group; it must have stopped them. After a
-  // crash they would be orphans: stop them here either way.
-  if (kill(-pid, 0) == 0) {
-    if (run.exited) ADD_FAILURE() << "llmbench exited but left processes running (local workers?)";
-    kill(-pid, SIGKILL);
-  }
-  run.out = ReadFile(out_path);
-  run.err = ReadFile(err_path);
-  return run;
-}
-
-// A loopback port nothing listens on: bound, then released (nobody else on this machine
-// takes ephemeral ports that fast in practice; the kernel does not hand the same one out
-// again immediately).
-int ClosedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// ---------------------------------------------------------------------------------------------
-// requests.csv
-
-struct Csv {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-
-  size_t Column(const std::string& name) const {
-    auto it = std::find(header.begin(), header.end(), name);
-    EXPECT_NE(it, header.end()) << "requests.csv has no column " << name;
-    return it == header.end() ? 0 : static_cast<size_t>(it - header.begin());
-  }
-  const std::string& Get(size_t row, const std::string& name) const {
-    return rows[row][Column(name)];
-  }
-  int64_t Int(size_t row, const std::string& name) const {
-    int64_t v = 0;
-    EXPECT_TRUE(absl::SimpleAtoi(Get(row, name), &v))
-        << "row " << row << " column " << name << ": \"" << Get(row, name) << "\"";
-    return v;
-  }
-  uint64_t Uint(size_t row, const std::string& name) const {
-    uint64_t v = 0;
-    EXPECT_TRUE(absl::SimpleAtoi(Get(row, name), &v))
-        << "row " << row << " column " << name << ": \"" << Get(row, name) << "\"";
-    return v;
-  }
-};
-
-// requests.csv as a header and rows of the same width.
-Csv ParseCsv(const std::string& text) {
-  std::vector<std::vector<std::string>> lines = llmbench::testing::ParseCsvRecords(text);
-  Csv csv;
-  if (lines.empty()) return csv;
-  csv.header = lines[0];
-  for (size_t i = 1; i < lines.size(); ++i) {
-    EXPECT_EQ(lines[i].size(), csv.header.size()) << "requests.csv line " << i + 1;
-    csv.rows.push_back(std::move(lines[i]));
-  }
-  return csv;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -662,7 +489,8 @@ TEST_F(E2eTest, LoadForDurationPrintsPlainProgressUnlessQuiet) {
     progress.emplace_back(line);
     EXPECT_THAT(progress.back(), ::testing::MatchesRegex(
                           "[0-9]+ done, [0-9]+ in flight, [0-9.]+ req/s, [0-9]+ out tok/s, "
-                          "[0-9]+ errors, TTFT p50 ([0-9.]+ ms|-)"));
+                          "[0-9]+ errors, TTFT p50 ([0-9.]+ ms|-), elapsed [0-9]+:[0-9]{2}, "
+                          "ETA ([0-9]+:[0-9]{2}|-)"));
   }
   EXPECT_GE(progress.size(), 1u) << "a 3 s run prints at least one line (every 2 s)";
   EXPECT_EQ(run.err.find('\r'), std::string::npos);
@@ -710,7 +538,7 @@ TEST_F(E2eTest, LoadForDurationPrintsPlainProgressUnlessQuiet) {
   EXPECT_THAT(quiet.out, HasSubstr("verdict: VALID"));
 }
 
-TEST_F(E2eTest, CompareTwoPersonalitiesSideBySide) {
+TEST_F(E2eTest, CompareTwoPersonalitiesOneAfterAnother) {
   const std::string out = Path("compare");
   CliRun run = RunLlmbench(
       {"compare", "--target", absl::StrCat("ol=ollama,", Url("ollama"), ",sim-model"),
@@ -720,13 +548,15 @@ TEST_F(E2eTest, CompareTwoPersonalitiesSideBySide) {
       scratch_);
   ASSERT_TRUE(run.exited) << run.err;
   ASSERT_EQ(run.code, 0) << run.out << run.err;
-  // Side-by-side rows: one per engine and "all".
+  // One row per engine; one after another, no combined row.
   std::vector<std::string> lines = absl::StrSplit(run.out, '\n');
-  ASSERT_GE(lines.size(), 5u);
+  ASSERT_GE(lines.size(), 6u);
   EXPECT_THAT(lines[0], StartsWith("engine "));
   EXPECT_THAT(lines[2], ::testing::MatchesRegex("ol +8 +100\\.0 .*"));
   EXPECT_THAT(lines[3], ::testing::MatchesRegex("vl +8 +100\\.0 .*"));
-  EXPECT_THAT(lines[4], ::testing::MatchesRegex("all +16 +100\\.0 .*"));
+  EXPECT_THAT(lines[4], StartsWith("(latencies in ms"));
+  EXPECT_EQ(lines[5], "(engines ran one after another: each row is over its own window; no "
+                      "combined row)");
 
   v1::RunResult result = Load(out);
   ASSERT_EQ(result.engines_size(), 2);
@@ -847,9 +677,10 @@ TEST_F(E2eTest, ErrorRateOverThresholdExits3) {
                            scratch_);
   ASSERT_TRUE(run.exited) << run.err;
   EXPECT_EQ(run.code, 3) << run.out << run.err;
-  EXPECT_THAT(run.out, HasSubstr("\nexit status 3: error rate 1.0000 (10 of 10 requests) > "
-                                 "max_error_rate 0.0100\n"));
-  EXPECT_THAT(run.out, HasSubstr("\nverdict: VALID\n"));
+  EXPECT_THAT(run.out, HasSubstr("\nexit status 3: threshold crossed: engine sim-vllm: error rate "
+                                 "100.00% (10 failed, of 10) > max_error_rate 1.00%\n"));
+  EXPECT_THAT(run.out, HasSubstr("\nverdict: VALID\n  THRESHOLD CROSSED: engine sim-vllm: error rate "
+                                 "100.00% (10 failed, of 10) > max_error_rate 1.00%\n"));
   EXPECT_EQ(SimRequests(Url("vllm")) - before, 10u);
   v1::RunResult result = Load(out);
   EXPECT_EQ(result.overall().requests(), 10u);
@@ -863,7 +694,8 @@ TEST_F(E2eTest, ErrorRateOverThresholdExits3) {
   CliRun report = RunLlmbench({"report", out}, scratch_);
   ASSERT_TRUE(report.exited);
   EXPECT_EQ(report.code, 3);
-  EXPECT_THAT(report.out, HasSubstr("\nexit status 3: error rate 1.0000 (10 of 10 requests)"));
+  EXPECT_THAT(report.out, HasSubstr("\nexit status 3: threshold crossed: engine sim-vllm: error rate "
+                                    "100.00% (10 failed, of 10)"));
 }
 
 // Regression: a shard's CPU use used to be counted from ShardRunner::Start(), up to ~300 ms
@@ -1052,9 +884,9 @@ TEST_F(E2eTest, BadScenarioFileFailsWithFileLineColumnBeforeAnyRequest) {
                             "--url", "nope=http://127.0.0.1:1", "--workers", Workers()},
                            scratch_);
   ASSERT_TRUE(url.exited);
-  EXPECT_EQ(url.code, 1);
-  EXPECT_EQ(url.err, "llmbench: --url nope=http://127.0.0.1:1: the scenario has no engine named "
-                     "\"nope\"\n");
+  EXPECT_EQ(url.code, 2);  // a flag's value refused: usage
+  EXPECT_EQ(url.err, "llmbench run: --url nope=http://127.0.0.1:1: the scenario has no engine "
+                     "named \"nope\"\n");
   EXPECT_EQ(SimTotal(), before) << "no request was sent";
 }
 

@@ -145,7 +145,9 @@ seed: 5
   absl::StatusOr<uint64_t> peak_kib = PeakRssKib((*worker)->pid());
   ASSERT_TRUE(peak_kib.ok()) << peak_kib.status().message();
   EXPECT_TRUE(exit->exited);
-  EXPECT_EQ(exit->code, 0) << absl::StrJoin((*run)->StdoutLines(), "\n") << (*run)->Stderr();
+  // 38.67% of each engine's requests fail on purpose: above the default max_error_rate (5%),
+  // so the run fails its threshold (exit 3) while the measurements stay VALID.
+  EXPECT_EQ(exit->code, 3) << absl::StrJoin((*run)->StdoutLines(), "\n") << (*run)->Stderr();
 
   absl::StatusOr<v1::RunResult> result = ReadSummary(out);
   ASSERT_TRUE(result.ok()) << result.status().message();
