@@ -501,7 +501,7 @@ int RunCli(int argc, char** argv) {
     for (const v1::Engine& engine : list) {
       EngineReport r = CheckEngine(engine);
       std::fputs(FormatEngineReport(r).c_str(), stdout);
-      if (!r.healthy) status = kExitError;
+      if (!EngineReady(r)) status = kExitError;  // unhealthy, model missing or wrong kind
     }
     return status;
   }
