@@ -78,7 +78,8 @@ struct RunFlags {
                     "mean and 95% CI of the headline metrics across runs")
         ->check(CLI::Range(1, 1000));
     app->add_option("--token-file", token_file,
-                    "File holding the remote workers' shared token (default: $LLMBENCH_TOKEN)");
+                    "File holding the remote workers' shared token (default: $LLMBENCH_TOKEN, "
+                    "the variable llmbench-worker reads too)");
     app->add_option("--monitor", monitors,
                     "Host monitor HOST:PORT (`llmbench-worker --monitor`, usually on the engine "
                     "host) sampled for the length of the run: CPU, memory, network, GPU "

@@ -2,7 +2,13 @@
 // real processes — the `llmbench` binary, llmbench-sim and llmbench-worker — and exact text:
 //  - an engine kind that does not match the server (`quick -e tgi` against the sim's Ollama
 //    personality) names the kind the server looks like instead of a bare "404 page not found";
-//  - `llmbench engines` reports a model the engine does not list as MISSING and exits 1.
+//  - `llmbench engines` reports a model the engine does not list as MISSING and exits 1;
+//  - `--workers` at a port nothing listens on says so, without a TLS hint;
+//  - the worker reads the coordinator's $LLMBENCH_TOKEN (and still its older
+//    $LLMBENCH_WORKER_TOKEN), and refuses to start when both are set to different tokens.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,6 +31,20 @@ using llmbench::testing::SimProcess;
 using llmbench::testing::Subprocess;
 
 constexpr auto kTimeout = std::chrono::seconds(90);
+
+// A loopback port nothing listens on (bound, read back, closed).
+int ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
 
 struct ProcessRun {
   ExitStatus exit;
@@ -87,6 +107,33 @@ class CliMessagesTest : public ::testing::Test {
   void TearDown() override {
     std::error_code ec;
     std::filesystem::remove_all(tmp_, ec);
+  }
+
+  // A worker on 127.0.0.1:0 with `env`; its address once it listens ("" when it did not).
+  std::unique_ptr<Subprocess> StartWorker(const std::vector<std::string>& env,
+                                          std::string* address) {
+    auto worker = Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0",
+                                     "--loop-threads", "1", "--log-level", "warn"},
+                                    env);
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    if (!worker.ok()) return nullptr;
+    auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
+    EXPECT_TRUE(line.ok()) << line.status() << "\n" << (*worker)->Stderr();
+    if (line.ok()) {
+      const std::string prefix = "listening grpc://";
+      EXPECT_EQ(line->second.rfind(prefix, 0), 0u) << line->second;
+      *address = line->second.substr(prefix.size());
+    }
+    return *std::move(worker);
+  }
+
+  // `llmbench quick` of 2 requests against the sim's vLLM personality through `workers`.
+  ProcessRun QuickThrough(const std::string& workers, const std::string& out,
+                   const std::vector<std::string>& env) {
+    return RunLlmbench({"quick", "-e", "vllm", "-u", sim_->BaseUrl("vllm"), "-m", "sim-model",
+                        "-n", "2", "-c", "1", "--max-tokens", "4", "--workers", workers,
+                        "--out", out, "--quiet"},
+                       env);
   }
 
   static inline SimProcess* sim_ = nullptr;
@@ -170,6 +217,69 @@ TEST_F(CliMessagesTest, EnginesNamesTheLikelyKind) {
                                   "  models:  sim-model\n"
                                   "  hint:    this looks like an Ollama server: try --engine "
                                   "ollama (kind: ollama in a scenario file)"));
+}
+
+TEST_F(CliMessagesTest, WorkerPortWithNothingListeningSaysSoWithoutATlsHint) {
+  const std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  ProcessRun run = QuickThrough(closed, tmp_ + "/w", {});
+  ASSERT_TRUE(run.exit.exited) << run.err;
+  EXPECT_EQ(run.exit.code, 1) << run.err;
+  EXPECT_EQ(run.err, absl::StrCat("llmbench: worker ", closed, ": nothing is listening at ", closed,
+                                  " (connection refused): start llmbench-worker there or check "
+                                  "the address\n"));
+  EXPECT_EQ(run.err.find("--tls-ca"), std::string::npos);
+}
+
+TEST_F(CliMessagesTest, WorkerReadsTheCoordinatorsTokenVariable) {
+  std::string address;
+  std::unique_ptr<Subprocess> worker = StartWorker({"LLMBENCH_TOKEN=shared-secret"}, &address);
+  ASSERT_NE(worker, nullptr);
+  ASSERT_FALSE(address.empty());
+  // The same variable on the coordinator: accepted.
+  ProcessRun ok = QuickThrough(address, tmp_ + "/ok", {"LLMBENCH_TOKEN=shared-secret"});
+  ASSERT_TRUE(ok.exit.exited) << ok.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp_ + "/ok/summary.json")) << ok.err;
+  // Without it: refused, and the coordinator names the variable.
+  ProcessRun refused = QuickThrough(address, tmp_ + "/refused", {});
+  ASSERT_TRUE(refused.exit.exited) << refused.err;
+  EXPECT_EQ(refused.exit.code, 1);
+  EXPECT_EQ(refused.err, absl::StrCat("llmbench: worker ", address,
+                                      ": missing or wrong llmbench token (give the worker's token "
+                                      "with --token-file or $LLMBENCH_TOKEN)\n"));
+}
+
+TEST_F(CliMessagesTest, WorkerStillReadsTheOlderTokenVariable) {
+  std::string address;
+  std::unique_ptr<Subprocess> worker =
+      StartWorker({"LLMBENCH_WORKER_TOKEN=older-secret"}, &address);
+  ASSERT_NE(worker, nullptr);
+  ASSERT_FALSE(address.empty());
+  ProcessRun ok = QuickThrough(address, tmp_ + "/ok", {"LLMBENCH_TOKEN=older-secret"});
+  ASSERT_TRUE(ok.exit.exited) << ok.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp_ + "/ok/summary.json")) << ok.err;
+  ProcessRun refused = QuickThrough(address, tmp_ + "/refused", {"LLMBENCH_TOKEN=other"});
+  ASSERT_TRUE(refused.exit.exited) << refused.err;
+  EXPECT_EQ(refused.exit.code, 1) << refused.err;
+}
+
+TEST_F(CliMessagesTest, WorkerRefusesTwoDifferentTokenVariables) {
+  ProcessRun run = RunProgram(LLMBENCH_WORKER_BINARY, {"--listen", "127.0.0.1:0"},
+                       {"LLMBENCH_TOKEN=token-aaa", "LLMBENCH_WORKER_TOKEN=token-bbb"});
+  ASSERT_TRUE(run.exit.exited) << run.err;
+  EXPECT_EQ(run.exit.code, 2);
+  EXPECT_EQ(run.err,
+            "llmbench-worker: $LLMBENCH_TOKEN and $LLMBENCH_WORKER_TOKEN (its older name) are both "
+            "set, to different tokens: unset one, or give --token-file\n");
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err.find("token-aaa"), std::string::npos);  // neither token is echoed
+  EXPECT_EQ(run.err.find("token-bbb"), std::string::npos);
+
+  // The same token under both names (surrounding whitespace ignored) is fine.
+  std::string address;
+  std::unique_ptr<Subprocess> same =
+      StartWorker({"LLMBENCH_TOKEN=same", "LLMBENCH_WORKER_TOKEN= same\n"}, &address);
+  ASSERT_NE(same, nullptr);
+  EXPECT_FALSE(address.empty());
 }
 
 }  // namespace
