@@ -56,17 +56,115 @@ std::string VersionPath(llmbench::v1::EngineKind kind) {
   }
 }
 
-std::optional<std::string> ParseVersion(std::string_view body) {
+// The string field `key` of a JSON object body; nullopt for another body.
+std::optional<std::string> JsonStringField(std::string_view body, const char* key) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   simdjson::dom::element doc;
   if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return std::nullopt;
-  std::string_view version;
-  if (doc["version"].get_string().get(version) != simdjson::SUCCESS) return std::nullopt;
-  return std::string(version);
+  std::string_view value;
+  if (doc[key].get_string().get(value) != simdjson::SUCCESS) return std::nullopt;
+  return std::string(value);
+}
+
+std::optional<std::string> ParseVersion(std::string_view body) {
+  return JsonStringField(body, "version");
+}
+
+// An answer that a server of another kind gives to a route it does not have: not found,
+// method not allowed, gone, not implemented, or a bad request (a route that exists with
+// another meaning). Not 401/403 (a key problem) and not 429/5xx (a busy or loading engine).
+bool RouteMissingStatus(long status) {  // NOLINT(runtime/int): curl's type
+  return status == 400 || status == 404 || status == 405 || status == 410 || status == 501;
+}
+
+// True when GET `path` answers 2xx with a model list of `kind`'s shape.
+bool ListsModels(const llmbench::v1::Engine& engine, llmbench::v1::EngineKind kind,
+                 const std::string& path, int timeout_ms) {
+  HttpAnswer answer = HttpGet(engine, path, timeout_ms);
+  return answer.ok && answer.status / 100 == 2 && worker::ParseModelIds(kind, answer.body).ok();
+}
+
+bool AnswersKind(const llmbench::v1::Engine& engine, llmbench::v1::EngineKind kind,
+                 int timeout_ms) {
+  switch (kind) {
+    case llmbench::v1::ENGINE_KIND_OLLAMA:
+      return ListsModels(engine, kind, "/api/tags", timeout_ms);
+    case llmbench::v1::ENGINE_KIND_TGI: {
+      HttpAnswer info = HttpGet(engine, "/info", timeout_ms);
+      return info.ok && info.status / 100 == 2 &&
+             JsonStringField(info.body, "model_id").has_value();
+    }
+    case llmbench::v1::ENGINE_KIND_VLLM: {
+      HttpAnswer version = HttpGet(engine, "/version", timeout_ms);
+      return version.ok && version.status / 100 == 2 && ParseVersion(version.body).has_value() &&
+             ListsModels(engine, kind, "/v1/models", timeout_ms);
+    }
+    case llmbench::v1::ENGINE_KIND_OPENAI:
+      return ListsModels(engine, kind, "/v1/models", timeout_ms);
+    default:
+      return false;
+  }
+}
+
+// Why the engine is not ready ("" when it is), after "engine NAME at URL".
+std::string NotReadyReason(const EngineReport& report) {
+  const std::string hint = report.kind_hint.empty() ? "" : absl::StrCat("; ", report.kind_hint);
+  if (!report.reachable) return absl::StrCat("is ", report.health_detail);
+  if (!report.healthy) return absl::StrCat("is not healthy: ", report.health_detail, hint);
+  // TGI serves one model and ignores the model field; other engines must list it.
+  if (report.kind != llmbench::v1::ENGINE_KIND_TGI && !report.models.empty() &&
+      !report.model_served) {
+    return absl::StrCat("does not serve model \"", report.model,
+                        "\" (it lists: ", absl::StrJoin(report.models, ", "), ")");
+  }
+  // A model route that fails is tolerated (some servers have none), unless the server
+  // answers another kind's routes: then the kind is wrong.
+  if (report.likely_kind.has_value()) {
+    return absl::StrCat("could not list its models (", report.models_error, ")", hint);
+  }
+  return "";
 }
 
 }  // namespace
+
+std::optional<llmbench::v1::EngineKind> ProbeEngineKind(const llmbench::v1::Engine& engine,
+                                                        llmbench::v1::EngineKind except,
+                                                        int timeout_ms) {
+  for (llmbench::v1::EngineKind kind :
+       {llmbench::v1::ENGINE_KIND_OLLAMA, llmbench::v1::ENGINE_KIND_TGI,
+        llmbench::v1::ENGINE_KIND_VLLM, llmbench::v1::ENGINE_KIND_OPENAI}) {
+    if (kind != except && AnswersKind(engine, kind, timeout_ms)) return kind;
+  }
+  return std::nullopt;
+}
+
+std::string LikelyKindHint(llmbench::v1::EngineKind kind) {
+  const char* server = "";
+  const char* flag = "";
+  switch (kind) {
+    case llmbench::v1::ENGINE_KIND_OLLAMA:
+      server = "an Ollama server";
+      flag = "ollama";
+      break;
+    case llmbench::v1::ENGINE_KIND_VLLM:
+      server = "a vLLM server";
+      flag = "vllm";
+      break;
+    case llmbench::v1::ENGINE_KIND_TGI:
+      server = "a TGI server";
+      flag = "tgi";
+      break;
+    case llmbench::v1::ENGINE_KIND_OPENAI:
+      server = "an OpenAI-compatible server";
+      flag = "openai";
+      break;
+    default:
+      return "";
+  }
+  return absl::StrCat("this looks like ", server, ": try --engine ", flag, " (kind: ", flag,
+                      " in a scenario file)");
+}
 
 EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::string& url,
                                int timeout_ms, size_t max_body_bytes) {
@@ -112,6 +210,8 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
   EngineReport report;
   report.name = engine.name();
   report.base_url = engine.base_url();
+  report.kind = engine.kind();
+  report.model = engine.model();
   HttpAnswer health = HttpGet(engine, worker::HealthPathFor(engine.kind()), timeout_ms);
   if (!health.ok) {
     report.health_detail = absl::StrCat("unreachable: ", health.error);
@@ -122,6 +222,10 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
       worker::InterpretHealth(engine.kind(), static_cast<int>(health.status), health.body);
   report.healthy = verdict.healthy;
   report.health_detail = verdict.detail;
+  if (!report.healthy && RouteMissingStatus(health.status)) {
+    report.health_detail = absl::StrCat("GET ", worker::HealthPathFor(engine.kind()),
+                                        " answered HTTP ", health.status, ": ", verdict.detail);
+  }
   // GET /health is llama.cpp's (and vLLM's) route, not the OpenAI API's: a generic
   // OpenAI-compatible server (Ollama's /v1, llama-cpp-python) answers 404. For kind `openai`
   // the model list (GET /v1/models, fetched below) then stands in as the health probe.
@@ -141,17 +245,28 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
                        : absl::StrCat("no /health route (404) and ",
                                       worker::ModelsPathFor(engine.kind()), " answered ", answer);
   }
+  bool models_wrong_kind = false;  // the model route answered like another kind's server
   if (!models.ok) {
     report.models_error = models.error;
   } else if (models.status / 100 != 2) {
-    report.models_error = absl::StrCat("HTTP ", models.status);
+    report.models_error = absl::StrCat("GET ", worker::ModelsPathFor(engine.kind()),
+                                       " answered HTTP ", models.status);
+    models_wrong_kind = RouteMissingStatus(models.status);
   } else {
     absl::StatusOr<std::vector<std::string>> ids = worker::ParseModelIds(engine.kind(), models.body);
     if (ids.ok()) {
       report.models = *std::move(ids);
     } else {
       report.models_error = std::string(ids.status().message());
+      models_wrong_kind = true;
     }
+  }
+  // A route of this kind missing (or answering in another shape) is what a server of another
+  // kind does: find which, so the message can say so.
+  const bool health_wrong_kind = !report.healthy && RouteMissingStatus(health.status);
+  if (health_wrong_kind || models_wrong_kind) {
+    report.likely_kind = ProbeEngineKind(engine, engine.kind(), timeout_ms);
+    if (report.likely_kind.has_value()) report.kind_hint = LikelyKindHint(*report.likely_kind);
   }
   const std::string& want = engine.model();
   report.model_served = std::any_of(report.models.begin(), report.models.end(),
@@ -163,25 +278,13 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
 }
 
 absl::Status RequireReady(const EngineReport& report, const llmbench::v1::Engine& engine) {
-  if (!report.reachable) {
-    return absl::FailedPreconditionError(absl::StrCat("engine ", engine.name(), " at ",
-                                                      engine.base_url(), " is ",
-                                                      report.health_detail));
-  }
-  if (!report.healthy) {
-    return absl::FailedPreconditionError(absl::StrCat("engine ", engine.name(), " at ",
-                                                      engine.base_url(),
-                                                      " is not healthy: ", report.health_detail));
-  }
-  // TGI serves one model and ignores the model field; other engines must list it.
-  if (engine.kind() != llmbench::v1::ENGINE_KIND_TGI && !report.models.empty() &&
-      !report.model_served) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("engine ", engine.name(), " at ", engine.base_url(), " does not serve model \"",
-                     engine.model(), "\" (it lists: ", absl::StrJoin(report.models, ", "), ")"));
-  }
-  return absl::OkStatus();
+  const std::string reason = NotReadyReason(report);
+  if (reason.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("engine ", engine.name(), " at ", engine.base_url(), " ", reason));
 }
+
+bool EngineReady(const EngineReport& report) { return NotReadyReason(report).empty(); }
 
 std::string FormatEngineReport(const EngineReport& report) {
   std::string out = absl::StrCat(report.name, "  ", report.base_url, "\n");
@@ -194,6 +297,12 @@ std::string FormatEngineReport(const EngineReport& report) {
     absl::StrAppend(&out, "  models:  ",
                     report.models.empty() ? "-" : absl::StrJoin(report.models, ", "), "\n");
   }
+  if (report.kind != llmbench::v1::ENGINE_KIND_TGI && !report.models.empty() &&
+      !report.model_served) {
+    absl::StrAppend(&out, "  model:   MISSING: \"", report.model,
+                    "\" is not among the engine's models\n");
+  }
+  if (!report.kind_hint.empty()) absl::StrAppend(&out, "  hint:    ", report.kind_hint, "\n");
   return out;
 }
 

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -570,6 +572,66 @@ std::optional<v1::ServerTimingSummary> ClientRecordStats::ServerTimings() const 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Client against server bucket estimates.
+
+std::optional<ServerQuantileBucket> FindServerQuantileBucket(const v1::ServerHistogram& histogram,
+                                                             double q) {
+  std::vector<HistogramBucket> buckets;
+  buckets.reserve(static_cast<size_t>(histogram.buckets_size()));
+  for (const v1::HistogramBucket& b : histogram.buckets()) {
+    buckets.push_back(HistogramBucket{b.le(), b.count()});
+  }
+  const double estimate = HistogramQuantile(q, buckets);
+  if (!std::isfinite(estimate)) return std::nullopt;
+  // The bucket histogram_quantile took the rank from, found the same way (sorted, counts
+  // made monotonic, first bucket whose cumulative count reaches q * total).
+  std::sort(buckets.begin(), buckets.end(), [](const HistogramBucket& a, const HistogramBucket& b) {
+    return a.upper_bound < b.upper_bound;
+  });
+  double max = -std::numeric_limits<double>::infinity();
+  for (HistogramBucket& b : buckets) {
+    b.count = std::max(b.count, max);
+    max = b.count;
+  }
+  const double rank = q * buckets.back().count;
+  size_t i = 0;
+  while (i < buckets.size() - 1 && buckets[i].count < rank) ++i;
+  ServerQuantileBucket out;
+  out.estimate_ms = estimate * 1000.0;
+  out.lower_ms = i == 0 ? std::min(0.0, buckets[0].upper_bound) * 1000.0
+                        : buckets[i - 1].upper_bound * 1000.0;
+  out.upper_ms = buckets[i].upper_bound * 1000.0;  // +Inf for the last bucket
+  return out;
+}
+
+ServerComparison CompareWithServerBucket(double client_ms, const ServerQuantileBucket& bucket) {
+  ServerComparison out;
+  const double diff = client_ms - bucket.estimate_ms;
+  const std::string where =
+      std::isinf(bucket.upper_ms)
+          ? absl::StrFormat("above %g ms (its +Inf bucket)", bucket.lower_ms)
+          : absl::StrFormat("in its %g–%g ms bucket", bucket.lower_ms, bucket.upper_ms);
+  if (client_ms < bucket.lower_ms) {
+    out.why_not = absl::StrFormat(
+        "not comparable: the client's %.4g ms is below the server's value (%s): the engine "
+        "counted other requests, or measures from another instant",
+        client_ms, where);
+    return out;
+  }
+  if (!(client_ms >= bucket.upper_ms)) {  // also for the +Inf bucket
+    out.why_not = absl::StrFormat(
+        "too coarse to compare: the server's value lies somewhere %s, which holds the client's "
+        "%.4g ms too",
+        where, client_ms);
+    return out;
+  }
+  out.diff_ms = diff;
+  out.min_diff_ms = client_ms - bucket.upper_ms;
+  out.max_diff_ms = client_ms - bucket.lower_ms;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // BuildEngineTelemetry.
 
 v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
@@ -586,8 +648,10 @@ v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
   if (std::optional<double> v = scrapes.CounterIncreaseOf("requests_success")) {
     c->set_server_requests_success(*v);
   }
-  auto pair = [](std::optional<double> client, const v1::ServerHistogram* server, double q,
-                 auto set_client, auto set_server, auto set_diff) {
+  std::vector<std::string> coarse_notes;
+  auto pair = [&coarse_notes](std::optional<double> client, const v1::ServerHistogram* server,
+                              double q, auto set_client, auto set_server, auto set_diff,
+                              const char* what) {
     if (client.has_value()) set_client(*client);
     std::optional<double> s;
     if (server != nullptr) {
@@ -595,7 +659,15 @@ v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
       if (q == 0.99 && server->has_p99_ms()) s = server->p99_ms();
     }
     if (s.has_value()) set_server(*s);
-    if (client.has_value() && s.has_value() && set_diff) set_diff(*client - *s);
+    if (!client.has_value() || !s.has_value() || !set_diff) return;
+    std::optional<ServerQuantileBucket> bucket = FindServerQuantileBucket(*server, q);
+    if (!bucket.has_value()) return;
+    ServerComparison compared = CompareWithServerBucket(*client, *bucket);
+    if (compared.diff_ms.has_value()) {
+      set_diff(*compared.diff_ms);
+    } else {
+      coarse_notes.push_back(absl::StrCat(what, " client − server: ", compared.why_not));
+    }
   };
   const v1::ServerHistogram* ttft = out.has_server_ttft() ? &out.server_ttft() : nullptr;
   const v1::ServerHistogram* e2e = out.has_server_e2e() ? &out.server_e2e() : nullptr;
@@ -603,18 +675,21 @@ v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
   using Set = std::function<void(double)>;
   pair(records.TtftMs(0.5), ttft, 0.5, Set([c](double v) { c->set_client_ttft_p50_ms(v); }),
        Set([c](double v) { c->set_server_ttft_p50_ms(v); }),
-       Set([c](double v) { c->set_ttft_p50_diff_ms(v); }));
+       Set([c](double v) { c->set_ttft_p50_diff_ms(v); }), "TTFT p50");
   pair(records.TtftMs(0.99), ttft, 0.99, Set([c](double v) { c->set_client_ttft_p99_ms(v); }),
        Set([c](double v) { c->set_server_ttft_p99_ms(v); }),
-       Set([c](double v) { c->set_ttft_p99_diff_ms(v); }));
+       Set([c](double v) { c->set_ttft_p99_diff_ms(v); }), "TTFT p99");
   pair(records.E2eMs(0.5), e2e, 0.5, Set([c](double v) { c->set_client_e2e_p50_ms(v); }),
        Set([c](double v) { c->set_server_e2e_p50_ms(v); }),
-       Set([c](double v) { c->set_e2e_p50_diff_ms(v); }));
+       Set([c](double v) { c->set_e2e_p50_diff_ms(v); }), "E2E p50");
   pair(records.E2eMs(0.99), e2e, 0.99, Set([c](double v) { c->set_client_e2e_p99_ms(v); }),
        Set([c](double v) { c->set_server_e2e_p99_ms(v); }),
-       Set([c](double v) { c->set_e2e_p99_diff_ms(v); }));
+       Set([c](double v) { c->set_e2e_p99_diff_ms(v); }), "E2E p99");
   pair(records.ItlMs(0.5), itl, 0.5, Set([c](double v) { c->set_client_itl_p50_ms(v); }),
-       Set([c](double v) { c->set_server_itl_p50_ms(v); }), Set());
+       Set([c](double v) { c->set_server_itl_p50_ms(v); }), Set(), "ITL p50");
+  for (std::string& note : coarse_notes) {
+    if (static_cast<size_t>(out.notes_size()) < kMaxTelemetryNotes) out.add_notes(std::move(note));
+  }
 
   c->set_client_output_tokens(records.output_tokens());
   if (std::optional<double> v = scrapes.CounterIncreaseOf("generation_tokens")) {

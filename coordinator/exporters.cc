@@ -360,13 +360,12 @@ std::string ConsoleSummary(const v1::RunResult& result) {
 int ExitStatusFor(const v1::RunResult& result, const v1::Thresholds& thresholds,
                   std::string* reason) {
   const v1::Verdict& stored = result.verdict();
-  if (stored.exit_status() != 0) {
+  if (stored.has_exit_status()) {
     if (reason != nullptr) *reason = stored.exit_reason();
     return stored.exit_status();
   }
-  // Written before verdicts carried their exit status, or a passing run: judge again from
-  // the stored state and the thresholds (a result from an older llmbench has no
-  // thresholds_crossed).
+  // Written before verdicts carried their exit status: judge again from the stored state and
+  // the thresholds (a result from an older llmbench has no thresholds_crossed).
   v1::Verdict verdict = stored;
   verdict.clear_thresholds_crossed();
   for (std::string& crossed : ThresholdsCrossed(result, thresholds)) {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/json_writer.h"
+#include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report_assets.h"
 
@@ -779,6 +780,206 @@ std::string CostSweepJson(const v1::RunResult& result) {
   return out;
 }
 
+std::string VerdictBannerJson(const v1::RunResult& result) {
+  const v1::Verdict& v = result.verdict();
+  const std::string state =
+      v.state() == v1::Verdict::STATE_UNSPECIFIED
+          ? std::string("UNSPECIFIED")
+          : v1::Verdict::State_Name(v.state()).substr(std::string_view("STATE_").size());
+  // The run's requests; a capacity sweep records no run-wide aggregates, its engines' knee
+  // probes stand in (as the page's headline figures do).
+  uint64_t requests = result.overall().requests();
+  uint64_t successes = result.overall().successes();
+  if (requests == 0) {
+    for (const v1::EngineResult& e : result.engines()) {
+      requests += e.aggregates().requests();
+      successes += e.aggregates().successes();
+    }
+  }
+  const bool sweep = result.sweeps_size() > 0;
+  std::vector<std::string> problems;
+  for (const std::string& t : v.thresholds_crossed()) {
+    problems.push_back(absl::StrCat("threshold crossed: ", t));
+  }
+  if (v.state() != v1::Verdict::STATE_VALID) {
+    problems.insert(problems.end(), v.reasons().begin(), v.reasons().end());
+  }
+  const bool failed_exit = v.has_exit_status() && v.exit_status() != 0;
+  if (failed_exit) {
+    problems.push_back(absl::StrCat("exit status ", v.exit_status(),
+                                    v.exit_reason().empty() ? "" : ": ", v.exit_reason()));
+  }
+  const bool none_succeeded = requests > 0 && successes == 0;
+  const bool none_measured = requests == 0 && !sweep;
+  if (none_succeeded) {
+    problems.push_back(absl::StrCat("no request succeeded (0 of ", requests, ")"));
+  } else if (none_measured) {
+    problems.push_back("no request was measured");
+  }
+  std::string tone = "unknown";
+  if (v.state() == v1::Verdict::STATE_INVALID || v.state() == v1::Verdict::STATE_ENGINE_DOWN ||
+      v.state() == v1::Verdict::STATE_INTERRUPTED || v.thresholds_crossed_size() > 0 ||
+      failed_exit || none_succeeded || none_measured) {
+    tone = "bad";
+  } else if (v.state() == v1::Verdict::STATE_DEGRADED) {
+    tone = "warn";
+  } else if (v.state() == v1::Verdict::STATE_VALID && v.has_exit_status()) {
+    tone = "good";  // exit status 0: failed_exit is false
+  }
+  std::string note;
+  if (!v.has_exit_status()) {
+    note = "exit status not recorded (a summary.json from an older llmbench): judge the "
+           "success rate and the numbers below";
+  }
+
+  std::string out = "{";
+  AppendKey("tone", &out);
+  AppendJsonString(out, tone, JsonEscape::kGoHtml);
+  out.append(",");
+  AppendKey("state", &out);
+  AppendJsonString(out, state, JsonEscape::kGoHtml);
+  out.append(",");
+  AppendKey("exit_status", &out);
+  if (v.has_exit_status()) {
+    absl::StrAppend(&out, v.exit_status());
+  } else {
+    out.append("null");
+  }
+  out.append(",");
+  AppendKey("exit_reason", &out);
+  AppendJsonString(out, v.exit_reason(), JsonEscape::kGoHtml);
+  out.append(",");
+  AppendKey("problems", &out);
+  out.append("[");
+  for (size_t i = 0; i < problems.size(); ++i) {
+    if (i > 0) out.append(",");
+    AppendJsonString(out, problems[i], JsonEscape::kGoHtml);
+  }
+  out.append("],");
+  absl::StrAppend(&out, "\"requests\":", requests, ",\"successes\":", successes, ",");
+  AppendKey("success_rate", &out);
+  AppendNumber(requests > 0 ? static_cast<double>(successes) / static_cast<double>(requests)
+                            : kNull,
+               &out);
+  out.append(",");
+  AppendKey("engines_below", &out);
+  out.append("[");
+  bool first = true;
+  for (const v1::EngineResult& e : result.engines()) {
+    const v1::Aggregates& a = e.aggregates();
+    if (result.engines_size() < 2 || a.requests() == 0 || a.successes() == a.requests()) continue;
+    if (!first) out.append(",");
+    first = false;
+    out.append("{");
+    AppendKey("engine", &out);
+    AppendJsonString(out, e.engine(), JsonEscape::kGoHtml);
+    absl::StrAppend(&out, ",\"requests\":", a.requests(), ",\"successes\":", a.successes(),
+                    ",");
+    AppendKey("success_rate", &out);
+    AppendNumber(static_cast<double>(a.successes()) / static_cast<double>(a.requests()), &out);
+    out.append("}");
+  }
+  out.append("],");
+  AppendKey("note", &out);
+  AppendJsonString(out, note, JsonEscape::kGoHtml);
+  out.append("}");
+  return out;
+}
+
+std::string TelemetryComparisonJson(const v1::RunResult& result) {
+  std::string out = "{\"engines\":[";
+  bool first_engine = true;
+  for (const v1::EngineResult& e : result.engines()) {
+    if (!e.has_telemetry()) continue;
+    const v1::EngineTelemetry& t = e.telemetry();
+    if (!first_engine) out.append(",");
+    first_engine = false;
+    out.append("{");
+    AppendKey("engine", &out);
+    AppendJsonString(out, e.engine(), JsonEscape::kGoHtml);
+    out.append(",\"quantiles\":{");
+    const std::vector<std::pair<const char*, const v1::ServerHistogram*>> histograms = {
+        {"ttft", t.has_server_ttft() ? &t.server_ttft() : nullptr},
+        {"itl", t.has_server_itl() ? &t.server_itl() : nullptr},
+        {"e2e", t.has_server_e2e() ? &t.server_e2e() : nullptr},
+        {"queue", t.has_server_queue() ? &t.server_queue() : nullptr},
+        {"inference", t.has_server_inference() ? &t.server_inference() : nullptr}};
+    bool first_histogram = true;
+    for (const auto& [name, h] : histograms) {
+      if (h == nullptr) continue;
+      std::string quantiles;
+      for (const auto& [key, q] :
+           std::vector<std::pair<const char*, double>>{{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}}) {
+        std::optional<ServerQuantileBucket> b = FindServerQuantileBucket(*h, q);
+        if (!b.has_value()) continue;
+        if (!quantiles.empty()) quantiles.append(",");
+        AppendKey(key, &quantiles);
+        quantiles.append("{");
+        AppendKey("estimate", &quantiles);
+        AppendNumber(b->estimate_ms, &quantiles);
+        quantiles.append(",");
+        AppendKey("lower", &quantiles);
+        AppendNumber(b->lower_ms, &quantiles);
+        quantiles.append(",");
+        AppendKey("upper", &quantiles);
+        AppendNumber(b->upper_ms, &quantiles);  // +Inf: null
+        quantiles.append("}");
+      }
+      if (quantiles.empty()) continue;
+      if (!first_histogram) out.append(",");
+      first_histogram = false;
+      AppendKey(name, &out);
+      absl::StrAppend(&out, "{", quantiles, "}");
+    }
+    out.append("},\"compare\":{");
+    if (t.has_client_vs_server()) {
+      const v1::ClientVsServer& c = t.client_vs_server();
+      struct Pair {
+        const char* key;
+        bool has_client;
+        double client;
+        const v1::ServerHistogram* server;
+        double q;
+      };
+      const std::vector<Pair> pairs = {
+          {"ttft_p50", c.has_client_ttft_p50_ms(), c.client_ttft_p50_ms(),
+           t.has_server_ttft() ? &t.server_ttft() : nullptr, 0.5},
+          {"ttft_p99", c.has_client_ttft_p99_ms(), c.client_ttft_p99_ms(),
+           t.has_server_ttft() ? &t.server_ttft() : nullptr, 0.99},
+          {"e2e_p50", c.has_client_e2e_p50_ms(), c.client_e2e_p50_ms(),
+           t.has_server_e2e() ? &t.server_e2e() : nullptr, 0.5},
+          {"e2e_p99", c.has_client_e2e_p99_ms(), c.client_e2e_p99_ms(),
+           t.has_server_e2e() ? &t.server_e2e() : nullptr, 0.99}};
+      bool first_pair = true;
+      for (const Pair& p : pairs) {
+        if (!p.has_client || p.server == nullptr) continue;
+        std::optional<ServerQuantileBucket> b = FindServerQuantileBucket(*p.server, p.q);
+        if (!b.has_value()) continue;
+        const ServerComparison compared = CompareWithServerBucket(p.client, *b);
+        if (!first_pair) out.append(",");
+        first_pair = false;
+        AppendKey(p.key, &out);
+        out.append("{");
+        AppendKey("diff", &out);
+        AppendNumber(compared.diff_ms.value_or(kNull), &out);
+        out.append(",");
+        AppendKey("min", &out);
+        AppendNumber(compared.diff_ms.has_value() ? compared.min_diff_ms : kNull, &out);
+        out.append(",");
+        AppendKey("max", &out);
+        AppendNumber(compared.diff_ms.has_value() ? compared.max_diff_ms : kNull, &out);
+        out.append(",");
+        AppendKey("why_not", &out);
+        AppendJsonString(out, compared.why_not, JsonEscape::kGoHtml);
+        out.append("}");
+      }
+    }
+    out.append("}}");
+  }
+  out.append("]}");
+  return out;
+}
+
 absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
                                            std::istream* requests_csv) {
   if (requests_csv == nullptr) return std::string("{\"has_requests\":false}");
@@ -811,7 +1012,8 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
   data.append(",\"uplot_version\":");
   AppendJsonString(data, report_assets::UplotVersion(), JsonEscape::kGoHtml);
   absl::StrAppend(&data, ",\"requests\":", *requests, ",\"derived\":", CostSweepJson(result),
-                  "}");
+                  ",\"banner\":", VerdictBannerJson(result),
+                  ",\"telemetry\":", TelemetryComparisonJson(result), "}");
 
   std::string html;
   html.reserve(data.size() + 80'000);

@@ -66,6 +66,34 @@ absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
 // sorted index of the good point probed at knee_rps (-1 without a knee).
 std::string CostSweepJson(const v1::RunResult& result);
 
+// The verdict banner at the top of the page, as one JSON object (compact), decided here so
+// that it is tested without a browser:
+//   {"tone", "state", "exit_status" (null when summary.json has none), "exit_reason",
+//    "problems":[...], "requests", "successes", "success_rate" (null without requests),
+//    "engines_below":[{"engine", "requests", "successes", "success_rate"}...], "note"}
+// tone: "good" (green) only for a VALID verdict with exit status 0, no threshold crossed and
+// at least one request succeeded; "warn" (amber) for DEGRADED; "bad" (red) for INVALID,
+// ENGINE_DOWN, INTERRUPTED, any crossed threshold, a non-zero exit status, or a run where no
+// request succeeded (or none was measured); "unknown" (grey) otherwise — a verdict without a
+// state, or a VALID one from a summary.json written before exit statuses were recorded (an
+// absent exit status is unknown, never 0). problems: what the banner says in large text — each
+// crossed threshold, the verdict's reasons (any state but VALID), the exit status and reason
+// when not 0, and "no request succeeded (0 of N)". The request counts are the run's (a capacity
+// sweep's: its engines' knee probes); engines_below lists engines under 100% success when
+// there are several. note: what the page cannot tell (an unrecorded exit status).
+std::string VerdictBannerJson(const v1::RunResult& result);
+
+// The client-vs-server comparisons of every engine with telemetry, recomputed from the
+// server histograms' buckets (coordinator/engine_telemetry.h, CompareWithServerBucket), so
+// that a summary.json written before differences were checked never shows an impossible one:
+//   {"engines":[{"engine",
+//     "quantiles":{"ttft"|"itl"|"e2e"|"queue"|"inference":{"p50"|"p90"|"p99":
+//                  {"estimate","lower","upper"} (null bounds above the last finite bound)}},
+//     "compare":{"ttft_p50"|"ttft_p99"|"e2e_p50"|"e2e_p99":
+//                {"diff", "min", "max", "why_not"}}}...]}
+// (ms; an absent value is null; a server histogram without observations has no entry).
+std::string TelemetryComparisonJson(const v1::RunResult& result);
+
 // The whole page. `summary_json` is summary.json's text (embedded verbatim), `scenario_yaml`
 // scenario.yaml's (may be empty), `requests_csv` as for ReportDataJson.
 absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,

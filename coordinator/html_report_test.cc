@@ -2,8 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "coordinator/exporters.h"
@@ -375,7 +377,8 @@ TEST(RenderHtmlReportTest, EmbedsCostAndSweepData) {
   absl::StatusOr<std::string> html = RenderHtmlReport(result, *summary, "", nullptr);
   ASSERT_TRUE(html.ok()) << html.status();
   EXPECT_NE(html->find("\"requests\":{\"has_requests\":false},\"derived\":" +
-                       CostSweepJson(result) + "}</script>"),
+                       CostSweepJson(result) + ",\"banner\":" + VerdictBannerJson(result) +
+                       ",\"telemetry\":" + TelemetryComparisonJson(result) + "}</script>"),
             std::string::npos);
   // summary.json rides along verbatim, sweeps and costs included.
   EXPECT_NE(html->find("\"per_million_output_tokens\": 2.5"), std::string::npos);
@@ -408,6 +411,187 @@ TEST(WriteHtmlReportTest, WritesReportBesideSummary) {
   EXPECT_EQ(status.message(),
             dir + "/requests.csv line 1: the header has no column 'warmup'");
   std::filesystem::remove_all(dir);
+}
+
+// A run of `requests` requests, `successes` of them successful, with the verdict `state`.
+v1::RunResult BannerRun(v1::Verdict::State state, uint64_t requests, uint64_t successes) {
+  v1::RunResult result;
+  result.mutable_verdict()->set_state(state);
+  result.mutable_overall()->set_requests(requests);
+  result.mutable_overall()->set_successes(successes);
+  result.mutable_overall()->set_failures(requests - successes);
+  v1::EngineResult* engine = result.add_engines();
+  engine->set_engine("sim");
+  *engine->mutable_aggregates() = result.overall();
+  return result;
+}
+
+TEST(VerdictBannerJsonTest, ValidRunThatExited0IsGreen) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_VALID, 200, 200);
+  result.mutable_verdict()->set_exit_status(0);
+  EXPECT_EQ(VerdictBannerJson(result),
+            R"j({"tone":"good","state":"VALID","exit_status":0,"exit_reason":"","problems":[],)j"
+            R"j("requests":200,"successes":200,"success_rate":1,"engines_below":[],"note":""})j");
+}
+
+TEST(VerdictBannerJsonTest, AllFailedIsRedWithTheErrorRateFirst) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_VALID, 400, 0);
+  v1::Verdict* v = result.mutable_verdict();
+  v->add_thresholds_crossed("error rate 100.0% (400 of 400 requests) > max_error_rate 5.0%");
+  v->set_exit_status(3);
+  v->set_exit_reason("thresholds crossed");
+  EXPECT_EQ(VerdictBannerJson(result),
+            R"j({"tone":"bad","state":"VALID","exit_status":3,"exit_reason":"thresholds crossed",)j"
+            R"j("problems":["threshold crossed: error rate 100.0% (400 of 400 requests) \u003e )j"
+            R"j(max_error_rate 5.0%","exit status 3: thresholds crossed",)j"
+            R"j("no request succeeded (0 of 400)"],"requests":400,"successes":0,"success_rate":0,)j"
+            R"j("engines_below":[],"note":""})j");
+}
+
+TEST(VerdictBannerJsonTest, EngineDownInterruptedAndInvalidAreRed) {
+  for (v1::Verdict::State state : {v1::Verdict::STATE_ENGINE_DOWN, v1::Verdict::STATE_INTERRUPTED,
+                                   v1::Verdict::STATE_INVALID}) {
+    v1::RunResult result = BannerRun(state, 50, 10);
+    result.mutable_verdict()->add_reasons("why it is so");
+    result.mutable_verdict()->set_exit_status(state == v1::Verdict::STATE_INTERRUPTED ? 130 : 4);
+    const Value banner = ParseJson(VerdictBannerJson(result));
+    EXPECT_EQ(At(banner, "tone").string_value(), "bad") << state;
+    EXPECT_EQ(At(At(banner, "problems"), 0).string_value(), "why it is so") << state;
+    EXPECT_DOUBLE_EQ(At(banner, "success_rate").number_value(), 0.2);
+  }
+  v1::RunResult down = BannerRun(v1::Verdict::STATE_ENGINE_DOWN, 0, 0);
+  down.mutable_verdict()->add_reasons(
+      "engine sim was unreachable for 3.0 s (every request failed to connect)");
+  const Value banner = ParseJson(VerdictBannerJson(down));
+  EXPECT_EQ(At(banner, "state").string_value(), "ENGINE_DOWN");
+  EXPECT_EQ(At(banner, "tone").string_value(), "bad");
+  EXPECT_TRUE(At(banner, "exit_status").has_null_value());
+  ASSERT_EQ(At(banner, "problems").list_value().values_size(), 2);
+  EXPECT_EQ(At(At(banner, "problems"), 1).string_value(), "no request was measured");
+  EXPECT_TRUE(At(banner, "success_rate").has_null_value());
+}
+
+TEST(VerdictBannerJsonTest, DegradedIsAmberAndAFailedExitIsRed) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_DEGRADED, 100, 99);
+  result.mutable_verdict()->add_reasons("worker w1 failed at 2.0 s; 10 requests reassigned");
+  result.mutable_verdict()->set_exit_status(0);
+  Value banner = ParseJson(VerdictBannerJson(result));
+  EXPECT_EQ(At(banner, "tone").string_value(), "warn");
+  EXPECT_EQ(At(At(banner, "problems"), 0).string_value(),
+            "worker w1 failed at 2.0 s; 10 requests reassigned");
+  result.mutable_verdict()->set_exit_status(3);
+  banner = ParseJson(VerdictBannerJson(result));
+  EXPECT_EQ(At(banner, "tone").string_value(), "bad");
+  EXPECT_EQ(At(At(banner, "problems"), 1).string_value(), "exit status 3");
+}
+
+// A VALID verdict that says it exited 0 is still not green when nothing succeeded.
+TEST(VerdictBannerJsonTest, NoSuccessIsNeverGreen) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_VALID, 8, 0);
+  result.mutable_verdict()->set_exit_status(0);
+  const Value banner = ParseJson(VerdictBannerJson(result));
+  EXPECT_EQ(At(banner, "tone").string_value(), "bad");
+  EXPECT_EQ(At(At(banner, "problems"), 0).string_value(), "no request succeeded (0 of 8)");
+}
+
+// summary.json files from before exit statuses: unknown, never taken as 0.
+TEST(VerdictBannerJsonTest, OlderSummaryWithoutExitStatusIsUnknown) {
+  const std::string note =
+      "exit status not recorded (a summary.json from an older llmbench): judge the success rate "
+      "and the numbers below";
+  // The golden summary.json (VALID, 4 of 6 succeeded, no exit status).
+  const Value golden = ParseJson(VerdictBannerJson(GoldenResult()));
+  EXPECT_EQ(At(golden, "tone").string_value(), "unknown");
+  EXPECT_TRUE(At(golden, "exit_status").has_null_value());
+  EXPECT_EQ(At(golden, "note").string_value(), note);
+  EXPECT_EQ(At(golden, "problems").list_value().values_size(), 0);
+  EXPECT_NEAR(At(golden, "success_rate").number_value(), 4.0 / 6, 1e-6);
+  // An old all-failed run: red on the facts alone.
+  const Value failed = ParseJson(VerdictBannerJson(BannerRun(v1::Verdict::STATE_VALID, 5, 0)));
+  EXPECT_EQ(At(failed, "tone").string_value(), "bad");
+  EXPECT_EQ(At(At(failed, "problems"), 0).string_value(), "no request succeeded (0 of 5)");
+  EXPECT_EQ(At(failed, "note").string_value(), note);
+}
+
+// Exit status 0 survives summary.json (proto3 JSON would drop a plain zero) and an absent one
+// stays absent.
+TEST(VerdictBannerJsonTest, ExitStatusZeroRoundTripsThroughSummaryJson) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_VALID, 3, 3);
+  result.mutable_verdict()->set_exit_status(0);
+  absl::StatusOr<std::string> json = SummaryJson(result);
+  ASSERT_TRUE(json.ok());
+  EXPECT_NE(json->find("\"exit_status\": 0"), std::string::npos) << *json;
+  v1::RunResult back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &back).ok());
+  EXPECT_TRUE(back.verdict().has_exit_status());
+  EXPECT_EQ(At(ParseJson(VerdictBannerJson(back)), "tone").string_value(), "good");
+  result.mutable_verdict()->clear_exit_status();
+  json = SummaryJson(result);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->find("exit_status"), std::string::npos);
+}
+
+TEST(VerdictBannerJsonTest, EnginesBelowFullSuccessAndSweeps) {
+  v1::RunResult result = BannerRun(v1::Verdict::STATE_VALID, 20, 15);
+  result.mutable_verdict()->set_exit_status(0);
+  result.mutable_engines(0)->mutable_aggregates()->set_requests(10);
+  result.mutable_engines(0)->mutable_aggregates()->set_successes(10);
+  v1::EngineResult* b = result.add_engines();
+  b->set_engine("other <b>");
+  b->mutable_aggregates()->set_requests(10);
+  b->mutable_aggregates()->set_successes(5);
+  EXPECT_EQ(VerdictBannerJson(result),
+            R"j({"tone":"good","state":"VALID","exit_status":0,"exit_reason":"","problems":[],)j"
+            R"j("requests":20,"successes":15,"success_rate":0.75,"engines_below":[{"engine":)j"
+            R"j("other \u003cb\u003e","requests":10,"successes":5,"success_rate":0.5}],)j"
+            R"j("note":""})j");
+  // A capacity sweep has no run-wide aggregates: its knee probes count.
+  v1::RunResult sweep = BannerRun(v1::Verdict::STATE_VALID, 0, 0);
+  sweep.mutable_verdict()->set_exit_status(0);
+  sweep.mutable_engines(0)->mutable_aggregates()->set_requests(30);
+  sweep.mutable_engines(0)->mutable_aggregates()->set_successes(30);
+  sweep.add_sweeps()->set_engine("sim");
+  const Value banner = ParseJson(VerdictBannerJson(sweep));
+  EXPECT_EQ(At(banner, "tone").string_value(), "good");
+  EXPECT_EQ(At(banner, "requests").number_value(), 30);
+}
+
+TEST(TelemetryComparisonJsonTest, BucketsAndOnlyResolvableDifferences) {
+  v1::RunResult result;
+  v1::EngineResult* e = result.add_engines();
+  e->set_engine("vllm");
+  v1::EngineTelemetry* t = e->mutable_telemetry();
+  // TTFT: 2 in (10, 20] ms, 2 in (20, 40] ms. Queue: all 4 in the first bucket (0, 300] ms.
+  for (const auto& [le, count] : std::vector<std::pair<double, double>>{
+           {0.01, 0}, {0.02, 2}, {0.04, 4}, {std::numeric_limits<double>::infinity(), 4}}) {
+    v1::HistogramBucket* bucket = t->mutable_server_ttft()->add_buckets();
+    bucket->set_le(le);
+    bucket->set_count(count);
+  }
+  t->mutable_server_ttft()->set_count(4);
+  for (const auto& [le, count] : std::vector<std::pair<double, double>>{
+           {0.3, 4}, {std::numeric_limits<double>::infinity(), 4}}) {
+    v1::HistogramBucket* bucket = t->mutable_server_queue()->add_buckets();
+    bucket->set_le(le);
+    bucket->set_count(count);
+  }
+  t->mutable_server_queue()->set_count(4);
+  t->mutable_server_queue()->set_mean_ms(0);
+  v1::ClientVsServer* c = t->mutable_client_vs_server();
+  c->set_client_ttft_p50_ms(25);    // above (10, 20]: 5 ms, between 5 and 15
+  c->set_client_ttft_p99_ms(29.9);  // inside (20, 40]
+  c->set_ttft_p99_diff_ms(-9.7);    // as an older llmbench stored it: ignored
+  result.add_engines()->set_engine("no telemetry");
+  EXPECT_EQ(
+      TelemetryComparisonJson(result),
+      R"j({"engines":[{"engine":"vllm","quantiles":{"ttft":{"p50":{"estimate":20,"lower":10,)j"
+      R"j("upper":20},"p90":{"estimate":36,"lower":20,"upper":40},"p99":{"estimate":39.6,)j"
+      R"j("lower":20,"upper":40}},"queue":{"p50":{"estimate":150,"lower":0,"upper":300},)j"
+      R"j("p90":{"estimate":270,"lower":0,"upper":300},"p99":{"estimate":297,"lower":0,)j"
+      R"j("upper":300}}},"compare":{"ttft_p50":{"diff":5,"min":5,"max":15,"why_not":""},)j"
+      R"j("ttft_p99":{"diff":null,"min":null,"max":null,"why_not":"too coarse to compare: )j"
+      R"j(the server's value lies somewhere in its 20–40 ms bucket, which holds the client's )j"
+      R"j(29.9 ms too"}}}]})j");
 }
 
 TEST(WriteHtmlReportTest, MissingSummaryIsNotFound) {

@@ -17,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
@@ -72,16 +73,32 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
 }
 
 absl::Status WithAddress(const std::string& address, const grpc::Status& status) {
-  absl::Status s = FromGrpcStatus(status);
-  std::string hint;
-  if (s.code() == absl::StatusCode::kUnauthenticated) {
-    hint = absl::StrCat(" (give the worker's token with --token-file or $", kCoordinatorTokenEnv,
-                        ")");
-  }
-  return absl::Status(s.code(), absl::StrCat("worker ", address, ": ", s.message(), hint));
+  return WorkerCallError(address, FromGrpcStatus(status));
+}
+
+// gRPC reports a refused TCP connection as UNAVAILABLE with the socket error in its message
+// ("... Failed to connect to remote host: Connection refused").
+bool ConnectionRefused(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         absl::StrContains(absl::AsciiStrToLower(status.message()), "connection refused");
 }
 
 }  // namespace
+
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status) {
+  if (ConnectionRefused(status)) {
+    return absl::UnavailableError(absl::StrCat(
+        "worker ", address, ": nothing is listening at ", address,
+        " (connection refused): start llmbench-worker there or check the address"));
+  }
+  std::string hint;
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    hint = absl::StrCat(" (give the worker's token with --token-file or $", kCoordinatorTokenEnv,
+                        ")");
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat("worker ", address, ": ", status.message(), hint));
+}
 
 absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(const std::string& ca_file,
                                                               const std::string& cert_file,
@@ -180,8 +197,10 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
     }
     if (!status.ok()) {
       absl::Status error = WithAddress(address_, status);
-      if (i == 0 && !tls_ && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-        // A TLS worker closes a plaintext connection: say so, it is the likely cause.
+      if (i == 0 && !tls_ && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+          !ConnectionRefused(FromGrpcStatus(status))) {
+        // A TLS worker closes a plaintext connection: say so, it is the likely cause. Not for
+        // a refused connection: nothing listens there, TLS or not.
         return absl::UnavailableError(absl::StrCat(
             error.message(), " (if the worker serves TLS, give its CA with --tls-ca)"));
       }

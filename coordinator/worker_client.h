@@ -48,6 +48,12 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(
     const std::string& ca_file, const std::string& cert_file, const std::string& key_file,
     const std::string& token_file, const char* token_env = kCoordinatorTokenEnv);
 
+// The error of a failed call to the worker at `address`, as "worker ADDRESS: MESSAGE", said
+// plainly: a refused connection (nothing listens there) becomes "nothing is listening at
+// ADDRESS (connection refused): start llmbench-worker there or check the address"; an
+// UNAUTHENTICATED one names --token-file and $LLMBENCH_TOKEN. The code is kept.
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status);
+
 // A fresh random token (256 bits from getrandom, hex) for local workers.
 absl::StatusOr<std::string> NewRandomToken();
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -22,12 +23,41 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/version.h"
 #include "worker/nvml.h"
 #include "worker/worker_service.h"
 #include "worker/worker_service_monitor.h"
+#include "worker/worker_service_security.h"
+
+namespace {
+
+// The shared token's environment variable, the same name the coordinator reads
+// (coordinator/worker_client.h); kWorkerTokenEnv ($LLMBENCH_WORKER_TOKEN) is its older name,
+// still read.
+constexpr char kTokenEnv[] = "LLMBENCH_TOKEN";
+
+// Which variable to read the token from when --token-file is absent: $LLMBENCH_TOKEN, else
+// $LLMBENCH_WORKER_TOKEN, else none (nullptr). Both set to different tokens (surrounding
+// whitespace ignored) is an error rather than a guess.
+absl::StatusOr<const char*> TokenEnvToRead() {
+  const char* current = std::getenv(kTokenEnv);
+  const char* older = std::getenv(llmbench::worker::kWorkerTokenEnv);
+  if (current != nullptr && older != nullptr &&
+      absl::StripAsciiWhitespace(current) != absl::StripAsciiWhitespace(older)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("$", kTokenEnv, " and $", llmbench::worker::kWorkerTokenEnv,
+                     " (its older name) are both set, to different tokens: unset one, or give "
+                     "--token-file"));
+  }
+  if (current != nullptr) return kTokenEnv;
+  if (older != nullptr) return llmbench::worker::kWorkerTokenEnv;
+  return static_cast<const char*>(nullptr);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
@@ -62,8 +92,9 @@ int main(int argc, char** argv) {
       ->needs(tls_cert);
   app.add_option("--token-file", security_options.token_file,
                  "File holding the shared token every call must carry (default: "
-                 "$LLMBENCH_WORKER_TOKEN; a token is never taken on the command line, which "
-                 "other local users can read in /proc)");
+                 "$LLMBENCH_TOKEN, as the coordinator reads it, or its older name "
+                 "$LLMBENCH_WORKER_TOKEN; both set to different tokens is an error). A token is "
+                 "never taken on the command line, which other local users can read in /proc");
   app.add_option("--max-message-mb", max_message_mb,
                  "Largest gRPC message received or sent, in MiB (default 64)")
       ->check(CLI::Range(1u, 1024u));
@@ -84,8 +115,14 @@ int main(int argc, char** argv) {
     return e.get_exit_code() == 0 ? rc : 2;
   }
   auto logger = llmbench::InitLogging("worker", log_level);
+  absl::StatusOr<const char*> token_env = static_cast<const char*>(nullptr);
+  if (security_options.token_file.empty()) token_env = TokenEnvToRead();
+  if (!token_env.ok()) {
+    std::cerr << "llmbench-worker: " << token_env.status().message() << "\n";
+    return 2;
+  }
   absl::StatusOr<llmbench::worker::WorkerServerSecurity> security =
-      llmbench::worker::LoadWorkerServerSecurity(security_options);
+      llmbench::worker::LoadWorkerServerSecurity(security_options, *token_env);
   if (!security.ok()) {
     std::cerr << "llmbench-worker: " << security.status().message() << "\n";
     return 2;

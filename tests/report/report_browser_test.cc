@@ -17,22 +17,39 @@
 // per probe, and the cost cells show dollar amounts — with the same silent console. Its
 // screenshot lands in tests/report/last-run-sweep/.
 //
+// Banners (issue 12): BannersFollowTheVerdict renders the golden summary.json with the
+// verdicts the coordinator writes — every request failed with the error-rate threshold crossed
+// (red, the threshold in large text), ENGINE_DOWN (red), VALID with exit status 0 (green) and
+// the file as an older llmbench wrote it, without an exit status (grey, never green on a guess)
+// — and RealRunWhereEveryRequestFailsIsRed runs `llmbench quick` against a simulator that
+// answers 500 to everything. The first run's checks also cover the legends (no hover
+// placeholder without a cursor), the ITL histogram's axis (gaps, not requests), the
+// client − server cells (never an impossible, negative latency difference) and the Resources
+// text (a saturated load host is a warning).
+//
 // Chromium missing is a failure, not a skip: install it with scripts/install-deps.sh.
 // Timeouts are generous (the run 120 s, each browser load 120 s) for a loaded 2-core machine.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "coordinator/exporters.h"
+#include "coordinator/html_report.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 
@@ -193,6 +210,73 @@ std::vector<std::vector<std::string>> TableCells(const std::string& dom, const s
   return rows;
 }
 
+// The text inside the element whose start tag contains `marker` (tags stripped, the DOM's
+// entities decoded), or "" when there is none.
+std::string ElementText(const std::string& dom, const std::string& marker) {
+  const size_t at = dom.find(marker);
+  if (at == std::string::npos) return "";
+  const size_t open_end = dom.find('>', at) + 1;
+  const size_t tag_start = dom.rfind('<', at);
+  const std::string tag =
+      dom.substr(tag_start + 1, dom.find_first_of(" >", tag_start) - tag_start - 1);
+  // The matching close tag, counting nested elements of the same name.
+  int depth = 1;
+  size_t pos = open_end;
+  size_t close = std::string::npos;
+  while (depth > 0) {
+    const size_t next_open = dom.find("<" + tag, pos);
+    const size_t next_close = dom.find("</" + tag + ">", pos);
+    if (next_close == std::string::npos) return "";
+    if (next_open != std::string::npos && next_open < next_close) {
+      ++depth;
+      pos = next_open + 1;
+    } else {
+      --depth;
+      close = next_close;
+      pos = next_close + 1;
+    }
+  }
+  std::string plain;
+  bool in_tag = false;
+  for (char c : dom.substr(open_end, close - open_end)) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) plain.push_back(c);
+    if (c == '>') in_tag = false;
+  }
+  for (const auto& [entity, text] : std::vector<std::pair<std::string, std::string>>{
+           {"&gt;", ">"}, {"&lt;", "<"}, {"&quot;", "\""}, {"&amp;", "&"}}) {
+    for (size_t e = plain.find(entity); e != std::string::npos; e = plain.find(entity, e)) {
+      plain.replace(e, entity.size(), text);
+      e += text.size();
+    }
+  }
+  return plain;
+}
+
+// The texts of the <li> items of the element whose start tag contains `marker`.
+std::vector<std::string> ListItems(const std::string& dom, const std::string& marker) {
+  std::vector<std::string> items;
+  const size_t at = dom.find(marker);
+  if (at == std::string::npos) return items;
+  const size_t end = dom.find("</ul>", at);
+  for (size_t li = dom.find("<li>", at); li != std::string::npos && li < end;
+       li = dom.find("<li>", li + 1)) {
+    items.push_back(ElementText(dom.substr(li), "<li>"));
+  }
+  return items;
+}
+
+struct Banner {
+  std::string tone;
+};
+Banner ParseBanner(const std::string& json) {
+  google::protobuf::Value value;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &value).ok()) << json;
+  Banner banner;
+  banner.tone = value.struct_value().fields().at("tone").string_value();
+  return banner;
+}
+
 // "$" then a digit: a dollar amount the page formatted (an absent value shows "–").
 bool IsDollars(const std::string& text) {
   return text.size() >= 2 && text[0] == '$' && text[1] >= '0' && text[1] <= '9';
@@ -266,6 +350,65 @@ TEST_F(ReportBrowserTest, RealRunRendersInChromium) {
   const size_t verdict = dom.find("id=\"verdict\"");
   ASSERT_NE(verdict, std::string::npos);
   EXPECT_EQ(AttributeInTag(dom, verdict, "data-state"), state);
+  // The banner's colour is the one coordinator::VerdictBannerJson decided (its cases are unit
+  // tests in html_report_test.cc; the fixed ones are in BannersFollowTheVerdict below).
+  EXPECT_EQ(AttributeInTag(dom, verdict, "data-tone"),
+            ParseBanner(coordinator::VerdictBannerJson(*result)).tone);
+  // 5% faults: the success rate is shown large, with the failures counted.
+  const uint64_t failed = result->overall().requests() - result->overall().successes();
+  ASSERT_GT(failed, 0u);
+  const std::string success = ElementText(dom, "id=\"verdict-success\"");
+  const std::string tail = absl::StrCat("% of 400 requests succeeded (", failed, " failed)");
+  ASSERT_GT(success.size(), tail.size()) << success;
+  EXPECT_EQ(success.substr(success.size() - tail.size()), tail) << success;
+  EXPECT_NEAR(std::atof(success.c_str()),
+              100.0 * static_cast<double>(result->overall().successes()) / 400.0, 0.051)
+      << success;
+
+  // Legends show no hover placeholder ("TTFT (ms): –") without a cursor: a CDF line shows its
+  // exact percentiles, other series nothing.
+  EXPECT_EQ(dom.find("<td class=\"u-value\">–</td>"), std::string::npos);
+  EXPECT_EQ(dom.find("<td class=\"u-value\">--</td>"), std::string::npos);
+  const v1::Distribution& ttft = result->engines(0).aggregates().ttft_ms();
+  const size_t ttft_cdf = dom.find("data-chart=\"ttft_ms-cdf\"");
+  ASSERT_NE(ttft_cdf, std::string::npos);
+  const std::string legend = ElementText(
+      dom.substr(dom.find("<td class=\"u-value\">p50 ", ttft_cdf)), "<td class=\"u-value\">");
+  double p50 = 0, p99 = 0;
+  ASSERT_EQ(std::sscanf(legend.c_str(), "p50 %lf · p99 %lf ms", &p50, &p99), 2) << legend;
+  EXPECT_NEAR(p50, ttft.p50(), 0.01 * ttft.p50()) << legend;
+  EXPECT_NEAR(p99, ttft.p99(), 0.01 * ttft.p99()) << legend;
+  // The ITL histogram counts gaps, not requests (uPlot draws axis labels on the canvas; the
+  // page puts each chart's y label in data-y-label).
+  const size_t itl_hist = dom.find("data-chart=\"itl_ms-hist\"");
+  ASSERT_NE(itl_hist, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, itl_hist, "data-y-label"), "% of gaps");
+  const size_t ttft_hist = dom.find("data-chart=\"ttft_ms-hist\"");
+  ASSERT_NE(ttft_hist, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, ttft_hist, "data-y-label"), "% of requests");
+  // Client vs server: every client − server latency cell (TTFT and E2E p50/p99) is a
+  // non-negative difference with its bounds, or says why there is none; server quantiles show
+  // their bucket. (Token differences may be negative: the engine counts the tokens of requests
+  // that failed after generating.)
+  std::vector<std::vector<std::string>> cvs = TableCells(dom, "client-vs-server");
+  ASSERT_EQ(cvs.size(), 8u);
+  for (size_t r = 0; r < 4; ++r) {
+    const std::vector<std::string>& row = cvs[r];
+    ASSERT_EQ(row.size(), 4u);
+    const std::string& diff = row[3];
+    const bool explained = diff == "–" || diff.rfind("too coarse to compare: ", 0) == 0 ||
+                           diff.rfind("not comparable: ", 0) == 0;
+    EXPECT_TRUE(explained || (!diff.empty() && diff[0] >= '0' && diff[0] <= '9'))
+        << row[0] << ": " << diff;
+  }
+  EXPECT_EQ(cvs[0][0], "TTFT p50 (ms)");
+  EXPECT_TRUE(cvs[0][2].find('(') != std::string::npos || cvs[0][2].rfind("≤ ", 0) == 0)
+      << cvs[0][2];
+  // Resources: a saturated load host is a warning, as docs/metrics.md and the verdict say.
+  const std::string resources = ElementText(dom, "id=\"resources\"");
+  EXPECT_NE(resources.find("adds a warning to the verdict; it does not change the verdict's state"),
+            std::string::npos);
+  EXPECT_EQ(resources.find("DEGRADED"), std::string::npos);
   EXPECT_NE(dom.find(">vllm</td>"), std::string::npos);
   EXPECT_NE(dom.find("Time to first token: first_token - sent"), std::string::npos);  // definitions
   // No price and no sweep: neither section.
@@ -419,6 +562,147 @@ TEST_F(ReportBrowserTest, SweepWithCostRendersInChromium) {
   std::filesystem::copy(out_dir, artifacts, std::filesystem::copy_options::recursive |
                                                 std::filesystem::copy_options::overwrite_existing,
                         ec);
+}
+
+// The banner at the top follows the verdict (coordinator::VerdictBannerJson): red with the
+// crossed threshold in large text when every request failed, red for an engine that went
+// down, green only for a VALID run that exited 0, grey for a summary.json that predates exit
+// statuses. Each case is the golden run (tests/golden: 6 requests, 4 successes, no exit
+// status; engines vllm and ollama) with its verdict and counts set as the coordinator writes
+// them, rendered by `llmbench report` and loaded in Chromium.
+TEST_F(ReportBrowserTest, BannersFollowTheVerdict) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  const std::string golden = std::string(LLMBENCH_SOURCE_DIR) + "/tests/golden";
+  absl::StatusOr<v1::RunResult> base = coordinator::LoadRunResult(golden);
+  ASSERT_TRUE(base.ok()) << base.status();
+  ASSERT_FALSE(base->verdict().has_exit_status());
+  ASSERT_EQ(base->engines_size(), 2);  // vllm and ollama, 3 requests each
+  struct Case {
+    std::string name;
+    std::function<void(v1::RunResult*)> edit;  // nullptr: the file as it is
+    std::string state, tone, exit_status;
+    std::vector<std::string> problems;
+    std::string success;  // the large success line ("" when 100%)
+  };
+  // Every engine's and the overall counts: all failed, or all succeeded.
+  auto set_successes = [](v1::RunResult* r, bool all) {
+    for (v1::Aggregates* a : {r->mutable_overall(), r->mutable_engines(0)->mutable_aggregates(),
+                              r->mutable_engines(1)->mutable_aggregates()}) {
+      a->set_successes(all ? a->requests() : 0);
+      a->set_failures(all ? 0 : a->requests());
+      a->set_success_rate(all ? 1 : 0);
+      if (all) a->clear_errors();
+    }
+  };
+  auto all_failed = [&](v1::RunResult* r) {
+    set_successes(r, false);
+    v1::Verdict* v = r->mutable_verdict();
+    v->set_state(v1::Verdict::STATE_VALID);
+    v->add_thresholds_crossed("error rate 100.0% (6 of 6 requests) > max_error_rate 5.0%");
+    v->set_exit_status(3);
+    v->set_exit_reason("a threshold was crossed");
+  };
+  auto engine_down = [](v1::RunResult* r) {
+    v1::Verdict* v = r->mutable_verdict();
+    v->set_state(v1::Verdict::STATE_ENGINE_DOWN);
+    v->add_reasons("engine vllm was unreachable for 3.0 s: its run was stopped early");
+    v->set_exit_status(6);
+  };
+  auto valid = [&](v1::RunResult* r) {
+    set_successes(r, true);
+    r->mutable_verdict()->set_state(v1::Verdict::STATE_VALID);
+    r->mutable_verdict()->set_exit_status(0);
+  };
+  const std::vector<Case> cases = {
+      {"all-failed", all_failed, "VALID", "bad", "3",
+       {"threshold crossed: error rate 100.0% (6 of 6 requests) > max_error_rate 5.0%",
+        "exit status 3: a threshold was crossed", "no request succeeded (0 of 6)"},
+       "0.0% of 6 requests succeeded (6 failed) — vllm 0.0%, ollama 0.0%"},
+      {"engine-down", engine_down, "ENGINE_DOWN", "bad", "6",
+       {"engine vllm was unreachable for 3.0 s: its run was stopped early", "exit status 6"},
+       "66.7% of 6 requests succeeded (2 failed) — vllm 66.7%, ollama 66.7%"},
+      {"valid", valid, "VALID", "good", "0", {}, ""},
+      {"older-file", nullptr, "VALID", "unknown", "unknown", {},
+       "66.7% of 6 requests succeeded (2 failed) — vllm 66.7%, ollama 66.7%"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = tmp_ + "/" + c.name;
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(golden + "/requests.csv", dir + "/requests.csv");
+    if (c.edit == nullptr) {
+      std::filesystem::copy_file(golden + "/summary.json", dir + "/summary.json");
+    } else {
+      v1::RunResult result = *base;
+      c.edit(&result);
+      absl::StatusOr<std::string> json = coordinator::SummaryJson(result);
+      ASSERT_TRUE(json.ok()) << json.status();
+      std::ofstream(dir + "/summary.json") << *json;
+    }
+    auto report = Subprocess::Start({LLMBENCH_CLI_BINARY, "report", dir});
+    ASSERT_TRUE(report.ok()) << report.status();
+    auto exit = (*report)->Wait(kRunTimeout);
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    ASSERT_TRUE(std::filesystem::exists(dir + "/report.html")) << (*report)->Stderr();
+
+    const std::string dom = RenderedDom(dir + "/report.html", tmp_ + "/profile-" + c.name);
+    ASSERT_FALSE(dom.empty());
+    const size_t verdict = dom.find("id=\"verdict\"");
+    ASSERT_NE(verdict, std::string::npos);
+    EXPECT_EQ(AttributeInTag(dom, verdict, "data-state"), c.state);
+    EXPECT_EQ(AttributeInTag(dom, verdict, "data-tone"), c.tone);
+    EXPECT_EQ(AttributeInTag(dom, verdict, "data-exit-status"), c.exit_status);
+    EXPECT_EQ(AttributeInTag(dom, verdict, "class"), "verdict verdict-" + c.tone);
+    EXPECT_EQ(ListItems(dom, "class=\"verdict-problems\""), c.problems);
+    EXPECT_EQ(ElementText(dom, "id=\"verdict-success\""), c.success);
+    if (c.tone == "unknown") {
+      EXPECT_EQ(ElementText(dom, "class=\"verdict-exit\""),
+                "exit status not recorded (a summary.json from an older llmbench): judge the "
+                "success rate and the numbers below");
+    }
+    if (c.tone == "good") {
+      // Green: nothing in large text but the state.
+      EXPECT_EQ(dom.find("class=\"verdict-problems\""), std::string::npos);
+      EXPECT_EQ(ElementText(dom, "class=\"verdict-exit\""), "exit status 0");
+    }
+  }
+}
+
+// A real run whose every request fails (the simulator answers 500 to all) is never green: its
+// banner is red, says that no request succeeded and shows the 0% success rate in large text.
+TEST_F(ReportBrowserTest, RealRunWhereEveryRequestFailsIsRed) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  SimProcess::Options sim_options;
+  sim_options.kinds = {"vllm"};
+  sim_options.args = {"--fault-rate", "1", "--fault", "status_500", "--seed", "3"};
+  auto sim = SimProcess::Start(sim_options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const std::string out_dir = tmp_ + "/failed";
+  auto llmbench = Subprocess::Start(
+      {LLMBENCH_CLI_BINARY, "quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m",
+       "sim-model", "-n", "20", "-c", "2", "--max-tokens", "8", "--local-workers", "1", "--out",
+       out_dir, "--quiet"});
+  ASSERT_TRUE(llmbench.ok()) << llmbench.status();
+  auto exit = (*llmbench)->Wait(kRunTimeout);
+  ASSERT_TRUE(exit.ok()) << exit.status() << "\n" << (*llmbench)->Stderr();
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out_dir);
+  ASSERT_TRUE(result.ok()) << result.status() << "\nstderr:\n" << (*llmbench)->Stderr();
+  ASSERT_EQ(result->overall().requests(), 20u);
+  ASSERT_EQ(result->overall().successes(), 0u);
+
+  const std::string dom = RenderedDom(out_dir + "/report.html", tmp_ + "/profile");
+  ASSERT_FALSE(dom.empty());
+  const size_t verdict = dom.find("id=\"verdict\"");
+  ASSERT_NE(verdict, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, verdict, "data-tone"), "bad");
+  const std::vector<std::string> problems = ListItems(dom, "class=\"verdict-problems\"");
+  EXPECT_NE(std::find(problems.begin(), problems.end(), "no request succeeded (0 of 20)"),
+            problems.end())
+      << absl::StrJoin(problems, " | ");
+  EXPECT_EQ(ElementText(dom, "id=\"verdict-success\""),
+            "0.0% of 20 requests succeeded (20 failed)");
+  // The headline figure says so too, in the alert style.
+  EXPECT_NE(dom.find("class=\"kpi kpi-alert\""), std::string::npos);
 }
 
 TEST_F(ReportBrowserTest, ReportCommandNamesAMissingFolder) {

@@ -15,6 +15,8 @@
   var D = DATA.derived || {};
   var COSTS = D.costs || [];   // engines with a price (coordinator/cost.h)
   var SWEEPS = D.sweeps || []; // capacity sweeps, points sorted by achieved rate
+  var BANNER = DATA.banner || { tone: 'unknown', state: 'UNSPECIFIED', problems: [] };
+  var TELEMETRY = (DATA.telemetry || {}).engines || [];  // client vs server from the buckets
   var COLORS = ['#2563eb', '#e11d48', '#059669', '#9333ea', '#ea580c', '#0891b2', '#ca8a04',
                 '#db2777', '#4f46e5', '#65a30d'];
   var charts = [];
@@ -118,7 +120,9 @@
   function chart(grid, spec) {
     var card = el('div', { cls: 'card chart-card' });
     card.appendChild(el('h3', { text: spec.title }));
-    var holder = el('div', { cls: 'chart', 'data-chart': spec.id, 'data-points': '0' });
+    // data-y-label: uPlot draws axis labels on its canvas; the DOM keeps the y label too.
+    var holder = el('div', { cls: 'chart', 'data-chart': spec.id, 'data-points': '0',
+                             'data-y-label': spec.yLabel || '' });
     card.appendChild(holder);
     if (spec.caption) card.appendChild(el('p', { cls: 'caption', text: spec.caption }));
     grid.appendChild(card);
@@ -151,8 +155,11 @@
         { label: spec.yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' },
           ticks: { stroke: '#cbd5e1' }, size: 60, labelSize: 22 },
       ],
-      series: [{ label: spec.xLabel, value: function (u, v) { return v == null ? '–' : fmt(v); } }]
-        .concat(spec.series),
+      // Legends show values only while the cursor is on the chart; without it (a static view,
+      // a printout) a series shows its summary when it has one, else nothing.
+      series: [{ label: spec.xLabel, value: function (u, v, si, idx) {
+        return idx == null ? '' : (v == null ? '–' : fmt(v));
+      } }].concat(spec.series),
       hooks: {
         draw: [function (u) {
           var n = 0;
@@ -171,13 +178,22 @@
     charts.push({ u: u, holder: holder });
   }
 
+  // A legend value: the value under the cursor, or `summary` (default nothing) without one.
+  function legendValue(summary) {
+    return function (u, v, si, idx) {
+      if (idx == null) return summary || '';
+      return v == null ? '–' : fmt(v);
+    };
+  }
+
+  // extra.summary: what the legend shows while the cursor is off the chart.
   function lineSeries(label, i, extra) {
     var s = {
       label: label, stroke: color(i), width: 2, spanGaps: true,
       points: { size: 5 },  // uPlot shows them only where points are sparse
-      value: function (u, v) { return v == null ? '–' : fmt(v); },
     };
-    for (var k in (extra || {})) s[k] = extra[k];
+    for (var k in (extra || {})) if (k !== 'summary') s[k] = extra[k];
+    s.value = legendValue((extra || {}).summary);
     return s;
   }
 
@@ -186,7 +202,7 @@
       label: label, stroke: c, fill: c, width: 0,
       paths: function () { return null; },
       points: { show: true, size: size || 3, stroke: c, fill: c, width: 0 },
-      value: function (u, v) { return v == null ? '–' : fmt(v); },
+      value: legendValue(''),
     };
   }
 
@@ -217,25 +233,51 @@
     document.getElementById('app').appendChild(h);
   }
 
+  // The banner follows DATA.banner (coordinator/html_report.h, VerdictBannerJson): green only
+  // for a VALID run that exited 0 with nothing crossed, amber for DEGRADED, red for INVALID,
+  // ENGINE_DOWN, INTERRUPTED, a crossed threshold, a non-zero exit status or no success; grey
+  // when the file cannot tell. What went wrong and the success rate are in large text.
   function verdict() {
     var v = S.verdict || {};
-    var state = (v.state || 'STATE_UNSPECIFIED').replace('STATE_', '');
+    var b = BANNER;
+    var state = b.state || 'UNSPECIFIED';
     var explain = {
       VALID: 'The load generator kept up: these latencies describe the engine.',
       DEGRADED: 'A worker failed or dropped records; the numbers cover what was measured.',
       INVALID: 'The load generator fell behind: these latencies describe the client, not the engine.',
+      ENGINE_DOWN: 'The engine was unreachable: its run was stopped early; what was measured is kept.',
+      INTERRUPTED: 'Stopped by a signal before the workload finished: the numbers are partial.',
       UNSPECIFIED: 'No verdict recorded.',
     };
-    var box = el('div', { cls: 'verdict verdict-' + state.toLowerCase(), id: 'verdict',
-                          'data-state': state }, [
-      el('div', { cls: 'verdict-state', text: state }),
+    var rate = b.success_rate;
+    var success = null;
+    if (rate != null && rate < 1) {
+      var failed = num(b.requests) - num(b.successes);
+      success = el('div', { cls: 'verdict-success', id: 'verdict-success' }, [
+        pct(rate) + ' of ' + num(b.requests).toLocaleString('en-US') + ' requests succeeded (' +
+        failed.toLocaleString('en-US') + ' failed)' +
+        ((b.engines_below || []).length ? ' — ' + b.engines_below.map(function (e) {
+          return e.engine + ' ' + pct(e.success_rate);
+        }).join(', ') : ''),
+      ]);
+    }
+    var exitText = b.exit_status == null ? (b.note || 'exit status not recorded')
+      : 'exit status ' + b.exit_status + (b.exit_reason ? ' (' + b.exit_reason + ')' : '');
+    var box = el('div', { cls: 'verdict verdict-' + b.tone, id: 'verdict', 'data-state': state,
+                          'data-tone': b.tone,
+                          'data-exit-status': b.exit_status == null ? 'unknown' : String(b.exit_status) }, [
+      el('div', { cls: 'verdict-state', text: state.replace('_', ' ') }),
       el('div', { cls: 'verdict-body' }, [
-        el('div', { text: explain[state] || '' }),
-        (v.reasons && v.reasons.length) ? el('ul', null, v.reasons.map(function (r) {
+        (b.problems && b.problems.length) ? el('ul', { cls: 'verdict-problems' },
+          b.problems.map(function (r) { return el('li', { text: r }); })) : null,
+        success,
+        el('div', { cls: 'verdict-explain', text: explain[state] || '' }),
+        (state === 'VALID' && v.reasons && v.reasons.length) ? el('ul', null, v.reasons.map(function (r) {
           return el('li', { text: r });
         })) : null,
         (v.warnings && v.warnings.length) ? el('ul', { cls: 'verdict-warnings' },
           v.warnings.map(function (w) { return el('li', { text: 'warning: ' + w }); })) : null,
+        el('div', { cls: 'verdict-exit', text: exitText }),
       ]),
     ]);
     document.getElementById('app').appendChild(box);
@@ -268,9 +310,11 @@
         sw.knee_rps != null ? fmt(sw.knee_rps) + ' req/s' : 'none',
         sw.knee_rps != null ? 'capacity sweep knee' : (sw.note || 'no probe passed')]);
     });
-    document.getElementById('app').appendChild(el('div', { cls: 'kpis' }, items.map(function (it) {
-      return el('div', { cls: 'kpi' }, [el('div', { cls: 'kpi-label', text: it[0] }),
-        el('div', { cls: 'kpi-value', text: it[1] }), el('div', { cls: 'kpi-sub', text: it[2] })]);
+    var belowFull = num(o.requests) > 0 && num(o.success_rate) < 1;
+    document.getElementById('app').appendChild(el('div', { cls: 'kpis' }, items.map(function (it, k) {
+      var alert = k === 0 && belowFull;  // the success rate, shown large when below 100%
+      return el('div', { cls: 'kpi' + (alert ? ' kpi-alert' : '') }, [el('div', { cls: 'kpi-label', text: it[0] }),
+        el('div', { cls: 'kpi-value', text: it[1] }), el('div', { cls: alert ? 'kpi-sub kpi-bad' : 'kpi-sub', text: it[2] })]);
     })));
   }
 
@@ -408,7 +452,7 @@
         scatterSeries('failed', '#dc2626', 9),
         { label: 'knee', stroke: '#0f172a', width: 0, paths: function () { return null; },
           points: { show: true, size: 16, stroke: '#0f172a', fill: 'rgba(0,0,0,0)', width: 2.5 },
-          value: function (u, v) { return v == null ? '–' : fmt(v); } },
+          value: legendValue('') },
       ];
       chart(grid, {
         id: 'sweep-' + si, title: 'Throughput vs latency — ' + sw.engine,
@@ -459,18 +503,30 @@
     });
   }
 
+  // [key, short name, title, what one value is]
   var METRICS = [
-    ['ttft_ms', 'TTFT', 'Time to first token'],
-    ['itl_ms', 'ITL', 'Inter-token latency (pooled gaps)'],
-    ['tpot_ms', 'TPOT', 'Time per output token'],
-    ['e2e_ms', 'E2E', 'End-to-end latency'],
+    ['ttft_ms', 'TTFT', 'Time to first token', 'requests'],
+    ['itl_ms', 'ITL', 'Inter-token latency (pooled gaps)', 'gaps'],
+    ['tpot_ms', 'TPOT', 'Time per output token', 'requests'],
+    ['e2e_ms', 'E2E', 'End-to-end latency', 'requests'],
   ];
+
+  function aggregatesOf(engine) {
+    var found = (S.engines || []).filter(function (e) { return e.engine === engine; })[0];
+    return found ? found.aggregates || {} : {};
+  }
+
+  // The legend's summary of a CDF line: the exact percentiles from summary.json.
+  function cdfSummary(engine, key) {
+    var d = aggregatesOf(engine)[key];
+    return d ? 'p50 ' + fmt(num(d.p50)) + ' · p99 ' + fmt(num(d.p99)) + ' ms' : '';
+  }
 
   function distributions() {
     var names = R.has_requests ? R.engines : engineNames();
     var s = section('distributions', 'Latency distributions',
       R.has_requests
-        ? 'From requests.csv: successful measured requests. CDF: share of requests at or below a latency. Histogram: share of requests per bin (the slowest 0.5% may fall beyond the last bin; the caption says how many).'
+        ? 'From requests.csv: successful measured requests. A value is one request for TTFT, TPOT and E2E, and one gap between consecutive chunks for ITL (pooled over the requests, so n counts gaps). CDF: share of values at or below a latency. Histogram: share of values per bin (the slowest 0.5% may fall beyond the last bin; the caption says how many).'
         : 'requests.csv was not written for this run (outputs.csv: false): CDFs are drawn through the summary\'s percentiles.');
     METRICS.forEach(function (m) {
       var key = m[0];
@@ -483,7 +539,8 @@
         dist.engines.forEach(function (d, i) {
           if (!d.n) return;
           tables.push([d.cdf.x, d.cdf.p.map(function (p) { return 100 * p; })]);
-          series.push(lineSeries(names[i] + ' (n=' + d.n.toLocaleString('en-US') + ')', i));
+          series.push(lineSeries(names[i] + ' (n=' + d.n.toLocaleString('en-US') +
+            (m[3] === 'gaps' ? ' gaps' : '') + ')', i, { summary: cdfSummary(names[i], key) }));
         });
       } else {
         (S.engines || []).forEach(function (e, i) {
@@ -491,7 +548,7 @@
           if (!d) return;
           var qs = [[d.min, 0], [d.p50, 50], [d.p90, 90], [d.p95, 95], [d.p99, 99], [d.p999, 99.9], [d.max, 100]];
           tables.push([qs.map(function (q) { return num(q[0]); }), qs.map(function (q) { return q[1]; })]);
-          series.push(lineSeries(e.engine, i));
+          series.push(lineSeries(e.engine, i, { summary: cdfSummary(e.engine, key) }));
         });
       }
       chart(grid, {
@@ -518,8 +575,10 @@
           });
         }
         chart(grid, {
-          id: key + '-hist', title: m[1] + ' histogram', xLabel: m[1] + ' (ms)', yLabel: '% of requests',
-          data: hdata, series: hseries, caption: over.length ? 'Beyond the last bin: ' + over.join('; ') : '',
+          id: key + '-hist', title: m[1] + ' histogram', xLabel: m[1] + ' (ms)', yLabel: '% of ' + m[3],
+          data: hdata, series: hseries,
+          caption: (m[3] === 'gaps' ? 'Each bin\'s share of all gaps between consecutive chunks (pooled over requests). ' : '') +
+            (over.length ? 'Beyond the last bin: ' + over.join('; ') : ''),
           empty: 'No ' + m[1] + ' values',
         });
       }
@@ -663,6 +722,26 @@
     return v === undefined || v === null ? '–' : fmt(Number(v));
   }
 
+  function telemetryOf(engine) {
+    return TELEMETRY.filter(function (t) { return t.engine === engine; })[0] || { quantiles: {}, compare: {} };
+  }
+
+  // A server quantile estimated from histogram buckets, with the bucket it lies in: "30.0
+  // (20–40)", "≤ 40" in the first bucket (anywhere from 0), "> 60000" in the +Inf bucket.
+  function bucketEstimate(b) {
+    if (!b) return '–';
+    if (b.upper == null) return '> ' + fmt(b.lower);
+    if (b.lower === 0) return '≤ ' + fmt(b.upper);
+    return fmt(b.estimate) + ' (' + fmt(b.lower) + '–' + fmt(b.upper) + ')';
+  }
+
+  // client − server from the buckets: the difference and its bounds, or why there is none.
+  function compareCell(c) {
+    if (!c) return '–';
+    if (c.diff == null) return el('span', { cls: 'coarse', text: c.why_not });
+    return fmt(c.diff) + ' (' + fmt(c.min) + ' to ' + fmt(c.max) + ')';
+  }
+
   function telemetrySection() {
     var engines = telemetryEngines();
     if (!engines.length) return;
@@ -670,8 +749,10 @@
       'What each engine said about itself (its Prometheus /metrics, or Ollama\'s /api/ps), scraped before, ' +
       'periodically during and after its run, beside what the client measured over the same window ' +
       '(warm-up included: the engine served those too). Server quantiles are estimated from histogram ' +
-      'buckets as PromQL\'s histogram_quantile does; client − server TTFT is the time spent outside the ' +
-      'engine (network, HTTP, queueing in front of it).');
+      'buckets as PromQL\'s histogram_quantile does and shown with the bucket they lie in (≤ X: anywhere in ' +
+      'the first bucket). Client − server TTFT is the time spent outside the engine (network, HTTP, queueing in ' +
+      'front of it). A difference is shown, with its bounds, only when the client\'s value lies at or above the ' +
+      'server\'s whole bucket; when it falls inside the bucket the estimate is too coarse to compare.');
     engines.forEach(function (e, ei) {
       var t = e.telemetry;
       var card = el('div', { cls: 'card telemetry', 'data-engine': e.engine });
@@ -680,29 +761,33 @@
         num(t.scrapes) + ' scrapes' + (num(t.scrape_errors) ? ', ' + num(t.scrape_errors) + ' failed' : '') +
         ' over ' + fmt(num(t.window_s)) + ' s (' + (t.url || '') + ')' }));
       var c = t.client_vs_server;
+      var tq = telemetryOf(e.engine);
       if (c) {
+        // Latencies: the server side with its bucket, the difference recomputed from the
+        // buckets (a stored one from an older llmbench may be impossible, e.g. negative).
+        var q = tq.quantiles || {}, cmp = tq.compare || {};
+        var server = function (h, p, stored) { return q[h] && q[h][p] ? bucketEstimate(q[h][p]) : opt(stored); };
         var rows = [
-          ['TTFT p50 (ms)', c.client_ttft_p50_ms, c.server_ttft_p50_ms, c.ttft_p50_diff_ms],
-          ['TTFT p99 (ms)', c.client_ttft_p99_ms, c.server_ttft_p99_ms, c.ttft_p99_diff_ms],
-          ['E2E p50 (ms)', c.client_e2e_p50_ms, c.server_e2e_p50_ms, c.e2e_p50_diff_ms],
-          ['E2E p99 (ms)', c.client_e2e_p99_ms, c.server_e2e_p99_ms, c.e2e_p99_diff_ms],
-          ['ITL p50 (ms)', c.client_itl_p50_ms, c.server_itl_p50_ms, null],
-          ['output tokens', c.client_output_tokens, c.server_generation_tokens, c.output_tokens_diff],
-          ['input tokens', c.client_input_tokens, c.server_prompt_tokens, c.input_tokens_diff],
-          ['successful requests', num(c.client_successes), c.server_requests_success, null],
+          ['TTFT p50 (ms)', opt(c.client_ttft_p50_ms), server('ttft', 'p50', c.server_ttft_p50_ms), compareCell(cmp.ttft_p50)],
+          ['TTFT p99 (ms)', opt(c.client_ttft_p99_ms), server('ttft', 'p99', c.server_ttft_p99_ms), compareCell(cmp.ttft_p99)],
+          ['E2E p50 (ms)', opt(c.client_e2e_p50_ms), server('e2e', 'p50', c.server_e2e_p50_ms), compareCell(cmp.e2e_p50)],
+          ['E2E p99 (ms)', opt(c.client_e2e_p99_ms), server('e2e', 'p99', c.server_e2e_p99_ms), compareCell(cmp.e2e_p99)],
+          ['ITL p50 (ms)', opt(c.client_itl_p50_ms), server('itl', 'p50', c.server_itl_p50_ms), '–'],
+          ['output tokens', opt(c.client_output_tokens), opt(c.server_generation_tokens), opt(c.output_tokens_diff)],
+          ['input tokens', opt(c.client_input_tokens), opt(c.server_prompt_tokens), opt(c.input_tokens_diff)],
+          ['successful requests', opt(num(c.client_successes)), opt(c.server_requests_success), '–'],
         ];
-        card.appendChild(table(['metric', 'client', 'server', 'client − server'], rows.map(function (r) {
-          return [r[0], opt(r[1]), opt(r[2]), opt(r[3])];
-        }), 'client-vs-server'));
+        card.appendChild(table(['metric', 'client', 'server', 'client − server'], rows, 'client-vs-server'));
       }
-      var hists = [['TTFT', t.server_ttft], ['ITL', t.server_itl], ['E2E', t.server_e2e],
-        ['queue', t.server_queue], ['inference', t.server_inference]].filter(function (h) { return h[1]; });
+      var hists = [['TTFT', t.server_ttft, 'ttft'], ['ITL', t.server_itl, 'itl'], ['E2E', t.server_e2e, 'e2e'],
+        ['queue', t.server_queue, 'queue'], ['inference', t.server_inference, 'inference']].filter(function (h) { return h[1]; });
       if (hists.length) {
-        card.appendChild(table(['server histogram', 'metric', 'count', 'mean (ms)', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)'],
+        card.appendChild(table(['server histogram', 'metric', 'count', 'mean (ms, exact)', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)'],
           hists.map(function (h) {
-            var v = h[1];
+            var v = h[1], b = (tq.quantiles || {})[h[2]] || {};
+            var cell = function (p, stored) { return b[p] ? bucketEstimate(b[p]) : opt(stored); };
             return [h[0], el('code', { text: v.metric || '' }), opt(num(v.count)), opt(v.mean_ms),
-              opt(v.p50_ms), opt(v.p90_ms), opt(v.p99_ms)];
+              cell('p50', v.p50_ms), cell('p90', v.p90_ms), cell('p99', v.p99_ms)];
           }), 'server-histograms'));
       }
       if ((t.counters || []).length) {
@@ -773,7 +858,8 @@
     var s = section('resources', 'Resources',
       'What the hardware did: each worker\'s host and process (procfs, about once a second) and each host monitor ' +
       '(llmbench-worker --monitor) with its GPUs (NVML). Host CPU: 100% = every core busy; process CPU: 100% = one core. ' +
-      'A load host at >= 95% CPU for 3 samples in a row makes the verdict DEGRADED.');
+      'A load host at >= 95% CPU for 3 samples in a row adds a warning to the verdict; it does not change the verdict\'s state ' +
+      '(schedule lateness and the worker\'s own CPU decide whether the generator fell behind).');
     function stats(samples, key) {
       var v = samples.map(function (x) { return x[key]; }).filter(function (x) { return x != null; }).map(Number);
       if (!v.length) return ['–', '–'];
