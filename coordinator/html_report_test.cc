@@ -499,8 +499,12 @@ TEST(VerdictBannerJsonTest, OlderSummaryWithoutExitStatusIsUnknown) {
   const std::string note =
       "exit status not recorded (a summary.json from an older llmbench): judge the success rate "
       "and the numbers below";
-  // The golden summary.json (VALID, 4 of 6 succeeded, no exit status).
-  const Value golden = ParseJson(VerdictBannerJson(GoldenResult()));
+  // The golden summary.json (VALID, 4 of 6 succeeded) as an older llmbench wrote it.
+  v1::RunResult older = GoldenResult();
+  older.mutable_verdict()->clear_exit_status();
+  older.mutable_verdict()->clear_exit_reason();
+  older.mutable_verdict()->clear_thresholds_crossed();
+  const Value golden = ParseJson(VerdictBannerJson(older));
   EXPECT_EQ(At(golden, "tone").string_value(), "unknown");
   EXPECT_TRUE(At(golden, "exit_status").has_null_value());
   EXPECT_EQ(At(golden, "note").string_value(), note);
