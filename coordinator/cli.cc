@@ -14,8 +14,8 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/cli_diff.h"
 #include "coordinator/cli_health.h"
-#include "coordinator/diff.h"
 #include "coordinator/dispatch.h"
 #include "coordinator/dispatch_repeat.h"
 #include "coordinator/dispatch_sweep.h"
@@ -371,39 +371,8 @@ int RunCli(int argc, char** argv) {
   engines->add_option("scenario", e_scenario, "Scenario file whose engines to check");
   engines->add_option("--target,-t", e_targets, "NAME=KIND,URL,MODEL (repeatable)");
 
-  CLI::App* diff = app.add_subcommand(
-      "diff", "Regression check: compare a candidate results folder with a base one");
-  diff->footer(
-      "Exit status: 0 no metric regressed; 5 a metric REGRESSED (significant and worse than its "
-      "maximum regression); 1 error; 2 usage.\n"
-      "Metrics: ttft_p50 ttft_p99 tpot_p50 tpot_p99 itl_p50 itl_p99 e2e_p50 e2e_p99 "
-      "request_throughput output_token_throughput\n"
-      "Examples:\n"
-      "  llmbench diff results/base results/candidate\n"
-      "  llmbench diff base cand --max-regression ttft_p99=10% --max-regression e2e_p50=5%\n"
-      "  llmbench diff base cand --thresholds ci/thresholds.yaml --out results/diff");
-  std::string diff_base, diff_candidate, diff_out, diff_thresholds_file;
-  std::vector<std::string> diff_max;
-  std::string diff_default = "10%";
-  double diff_alpha = 0.05;
-  uint64_t diff_seed = 1;
-  int diff_resamples = 1000;
-  diff->add_option("base", diff_base, "Base results folder (summary.json, requests.csv)")
-      ->required();
-  diff->add_option("candidate", diff_candidate, "Candidate results folder")->required();
-  diff->add_option("--max-regression", diff_max,
-                   "METRIC=PERCENT: largest allowed worsening of METRIC (repeatable)");
-  diff->add_option("--default-max-regression", diff_default,
-                   "Largest allowed worsening of metrics not named (default 10%)");
-  diff->add_option("--thresholds", diff_thresholds_file,
-                   "YAML file: alpha, default_max_regression, max_regression: {METRIC: PERCENT} "
-                   "(flags given on the command line win)");
-  diff->add_option("--alpha", diff_alpha, "Significance level (default 0.05)")
-      ->check(CLI::Range(1e-9, 0.5));
-  diff->add_option("--seed", diff_seed, "Bootstrap seed (default 1)");
-  diff->add_option("--bootstrap", diff_resamples, "Bootstrap resamples (default 1000)")
-      ->check(CLI::Range(10, 100000));
-  diff->add_option("--out", diff_out, "Folder for diff.html (default: the candidate folder)");
+  DiffCommand diff;  // llmbench diff BASE CANDIDATE: the regression check (cli_diff.h)
+  diff.Add(&app);
 
   HealthCommand health;  // llmbench health ADDRESS: container and Kubernetes probes
   health.Add(&app);
@@ -505,45 +474,7 @@ int RunCli(int argc, char** argv) {
     }
     return status;
   }
-  if (diff->parsed()) {
-    DiffOptions options;
-    if (!diff_thresholds_file.empty()) {
-      absl::Status loaded = LoadThresholdsFile(diff_thresholds_file, &options.thresholds);
-      if (!loaded.ok()) return Fail(loaded);
-    }
-    // The command line wins over the file.
-    if (diff->count("--default-max-regression") > 0) {
-      absl::StatusOr<double> default_max = ParsePercent(diff_default, "--default-max-regression");
-      if (!default_max.ok()) return Fail(default_max.status());
-      options.thresholds.default_max_regression = *default_max;
-    }
-    if (diff->count("--alpha") > 0) options.thresholds.alpha = diff_alpha;
-    for (const std::string& spec : diff_max) {
-      absl::Status added = AddMaxRegression(spec, &options.thresholds);
-      if (!added.ok()) return Fail(added);
-    }
-    options.seed = diff_seed;
-    options.bootstrap_resamples = diff_resamples;
-    absl::StatusOr<DiffReport> compared = DiffRunDirs(diff_base, diff_candidate, options);
-    if (!compared.ok()) return Fail(compared.status());
-    std::fputs(DiffConsoleTable(*compared).c_str(), stdout);
-    const std::string out_dir = diff_out.empty() ? diff_candidate : diff_out;
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    const std::string html_path = (std::filesystem::path(out_dir) / kDiffHtmlFileName).string();
-    std::FILE* html = ec ? nullptr : std::fopen(html_path.c_str(), "wb");
-    if (html == nullptr) {
-      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
-    }
-    const std::string page = DiffHtml(*compared);
-    const bool written = std::fwrite(page.data(), 1, page.size(), html) == page.size();
-    if (std::fclose(html) != 0 || !written) {
-      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
-    }
-    std::printf("diff report: %s\n", html_path.c_str());
-    std::fflush(stdout);
-    return DiffExitStatus(*compared);
-  }
+  if (diff.Parsed()) return diff.Run();
   if (health.Parsed()) return health.Run();
   if (report->parsed()) {
     absl::StatusOr<v1::RunResult> result = LoadRunResult(report_dir);

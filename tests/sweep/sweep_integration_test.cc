@@ -234,14 +234,24 @@ TEST_F(SweepTest, DiffDetectsATtftShiftAndPassesTheSameConfig) {
   }
   EXPECT_TRUE(ttft_row) << regressed.out;
   EXPECT_NE(regressed.out.find("diff: REGRESSED"), std::string::npos) << regressed.out;
-  const std::string html = ReadFile(Path("diff1") + "/diff.html");
-  EXPECT_NE(html.find("<tr class=\"REGRESSED\"><td>vllm</td><td>ttft_p50</td>"),
+  // Units in the table; the page in the diff's own folder, with both runs and the same row.
+  EXPECT_NE(regressed.out.find("engine  metric                   unit"), std::string::npos)
+      << regressed.out;
+  EXPECT_NE(regressed.out.find("diff report: " + Path("diff1") + "/diff.html"),
             std::string::npos);
+  const std::string html = ReadFile(Path("diff1") + "/diff.html");
+  EXPECT_NE(html.find("[\"vllm\",\"ttft_p50\",\"ms\",\""), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(cand + "/diff.html"));
+  v1::RunResult base_result = *coordinator::LoadRunResult(base);
+  EXPECT_NE(html.find("\"run_id\":\"" + base_result.run_id() + "\""), std::string::npos);
 
-  // The command line overrides the file: allowing TTFT +150% passes.
+  // The command line overrides the file: allowing TTFT +150% passes. (Generous limits for the
+  // p99s and E2E: on a loaded 2-core machine one slow request of 60 is the p99, and a decode
+  // step lost to the scheduler adds 10 ms to E2E.)
   CliRun allowed = RunLlmbench({"diff", base, cand, "--thresholds", thresholds,
                                 "--max-regression", "ttft_p50=150%", "--max-regression",
-                                "ttft_p99=150%", "--out", Path("diff2")});
+                                "ttft_p99=400%", "--max-regression", "e2e_p50=100%",
+                                "--max-regression", "e2e_p99=100%", "--out", Path("diff2")});
   EXPECT_EQ(allowed.code, 0) << allowed.out << allowed.err;
 
   CliRun same = RunLlmbench({"diff", base, again, "--thresholds", thresholds, "--out",
@@ -258,6 +268,88 @@ TEST_F(SweepTest, DiffDetectsATtftShiftAndPassesTheSameConfig) {
   CliRun bad = RunLlmbench({"diff", base, cand, "--max-regression", "latency=5%"});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("unknown metric \"latency\""), std::string::npos) << bad.err;
+}
+
+// `llmbench diff` never passes on nothing: real runs with no engine in common, and a sweep
+// folder whose only engine has no data (start_rps already failed), exit 7 with a message naming
+// what was missing. The page goes to a new folder of its own; a non-empty --out is refused
+// (exit 2) unless --force.
+TEST_F(SweepTest, DiffWithNothingComparedFails) {
+  std::unique_ptr<SimProcess> sim = StartSim({"--ttft-base-ms", "5", "--itl-ms", "2"});
+  ASSERT_NE(sim, nullptr);
+  const std::string url = sim->BaseUrl("vllm");
+  const std::string ab = Path("ab"), cd = Path("cd");
+  for (const auto& [out, names] : {std::pair{ab, std::pair{"a", "b"}},
+                                   std::pair{cd, std::pair{"c", "d"}}}) {
+    CliRun run = RunLlmbench({"compare", "--target",
+                              absl::StrCat(names.first, "=vllm,", url, ",sim-model"), "--target",
+                              absl::StrCat(names.second, "=vllm,", url, ",sim-model"), "-n", "16",
+                              "-c", "2", "--max-tokens", "4", "--local-workers", "1", "--out",
+                              out, "--quiet"});
+    ASSERT_EQ(run.code, 0) << run.out << run.err;
+  }
+  CliRun none = RunLlmbench({"diff", ab, cd, "--out", Path("diff-none")});
+  EXPECT_EQ(none.code, 7) << none.out << none.err;
+  EXPECT_NE(none.out.find("\ndiff: NOTHING COMPARED (no engine in common: base has a, b; "
+                          "candidate has c, d)\n"),
+            std::string::npos)
+      << none.out;
+  EXPECT_EQ(none.out.find("diff: PASS"), std::string::npos) << none.out;
+  const std::string html = ReadFile(Path("diff-none") + "/diff.html");
+  EXPECT_NE(html.find("\"outcome\":\"NOTHING COMPARED\""), std::string::npos);
+
+  // The same folders again into the now non-empty --out: refused before comparing.
+  CliRun again = RunLlmbench({"diff", ab, ab, "--out", Path("diff-none")});
+  EXPECT_EQ(again.code, 2) << again.out << again.err;
+  EXPECT_EQ(again.err, "llmbench: --out " + Path("diff-none") +
+                           " is not empty (diff.html); give --force to write diff.html into it "
+                           "anyway, or choose another folder\n");
+  EXPECT_EQ(again.out, "");
+  CliRun forced = RunLlmbench({"diff", ab, ab, "--out", Path("diff-none"), "--force"});
+  EXPECT_EQ(forced.code, 0) << forced.out << forced.err;
+  EXPECT_NE(forced.out.find("\ndiff: PASS (0 regressed, 0 improved)\n"), std::string::npos)
+      << forced.out;
+  EXPECT_NE(ReadFile(Path("diff-none") + "/diff.html").find("\"outcome\":\"PASS\""),
+            std::string::npos);
+
+  // Without --out: a new results/diff-<UTC stamp>-<4 hex> in the working directory, printed.
+  CliRun fresh = RunLlmbench({"diff", ab, ab});
+  EXPECT_EQ(fresh.code, 0) << fresh.out << fresh.err;
+  const size_t at = fresh.out.find("diff report: results/diff-");
+  ASSERT_NE(at, std::string::npos) << fresh.out;
+  const std::string page = fresh.out.substr(at + 13, fresh.out.find('\n', at) - at - 13);
+  EXPECT_TRUE(page.ends_with("/diff.html")) << page;
+  EXPECT_EQ(page.size(), std::string("results/diff-20261127-120000-ab12/diff.html").size()) << page;
+  EXPECT_TRUE(std::filesystem::exists(page)) << page;
+  std::filesystem::remove_all(std::filesystem::path(page).parent_path());
+  EXPECT_FALSE(std::filesystem::exists(ab + "/diff.html"));
+
+  // A sweep whose start rate already fails keeps its engine without data: diffing it is
+  // nothing compared, not "all N/A, PASS". One slot, 20 tokens of 5 ms: ≈ 9.5 req/s; offered 40.
+  std::unique_ptr<SimProcess> tiny =
+      StartSim({"--max-batch", "1", "--ttft-base-ms", "5", "--itl-ms", "5"});
+  ASSERT_NE(tiny, nullptr);
+  const std::string scenario = Path("sweep-none.yaml");
+  WriteFile(scenario, absl::StrCat(R"(name: sweep-none
+engines:
+  - {kind: vllm, name: sim, base_url: )", tiny->BaseUrl("vllm"), R"(, model: sim-model}
+prompts: {synthetic: {input_tokens: {kind: fixed, mean: 8}}}
+generation: {max_tokens: 20, ignore_eos: true}
+load:
+  sweep: {start_rps: 40, max_rps: 40, step_seconds: 1, bisect_iterations: 0}
+)"));
+  const std::string sweep = Path("sweep-none");
+  CliRun swept = RunLlmbench({"run", scenario, "--out", sweep, "--local-workers", "1", "--quiet"});
+  ASSERT_EQ(swept.code, 0) << swept.out << swept.err;
+  ASSERT_NE(swept.out.find("knee: none — start_rps already fails"), std::string::npos)
+      << swept.out;
+  CliRun empty = RunLlmbench({"diff", sweep, sweep, "--out", Path("diff-sweep")});
+  EXPECT_EQ(empty.code, 7) << empty.out << empty.err;
+  EXPECT_NE(empty.out.find("\ndiff: NOTHING COMPARED (no metric has data on both sides for "
+                           "engine sim (base: no successful request (0 measured); candidate: no "
+                           "successful request (0 measured)))\n"),
+            std::string::npos)
+      << empty.out;
 }
 
 TEST_F(SweepTest, RepeatWritesRunsAndRepeatJson) {
