@@ -1,9 +1,8 @@
 #include "coordinator/dispatch_sweep.h"
 
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <random>
+#include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,22 +13,14 @@
 #include "coordinator/cost.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
+#include "coordinator/request_samples.h"
+#include "coordinator/run_id.h"
 #include "coordinator/scenario_loader.h"
 
 namespace llmbench::coordinator {
 namespace {
 
 namespace v1 = ::llmbench::v1;
-
-std::string SweepRunId(int64_t unix_ns) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  std::random_device rd;
-  return absl::StrFormat("sweep-%s-%04x", stamp, rd() & 0xffff);
-}
 
 // A folder-safe form of an engine name.
 std::string SafeName(const std::string& name) {
@@ -57,7 +48,7 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
   const Clock& clock = SteadyClock::Get();
   const int64_t started_unix_ns = clock.UnixNowNs();
-  const std::string run_id = SweepRunId(started_unix_ns);
+  const std::string run_id = MakeRunId("sweep", started_unix_ns);
   std::string out_dir = options.out_dir;
   if (out_dir.empty()) out_dir = scenario.outputs().dir();
   if (out_dir.empty()) out_dir = (std::filesystem::path("results") / run_id).string();
@@ -81,6 +72,8 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       rate->set_rps(rps);
       rate->set_arrival(v1::ARRIVAL_CONSTANT);
       s.mutable_outputs()->clear_dir();
+      // The probe is judged from its per-request send and end times (MeasureSendingWindow).
+      s.mutable_outputs()->set_csv(true);
       RunOptions o = options;
       o.quiet = true;
       o.out_dir = (std::filesystem::path(engine_dir) /
@@ -95,8 +88,19 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       if (!run.ok()) return run.status();
       v1::SweepPoint point = PointFromResult(run->result, engine.name(), rps);
       point.set_out_dir(run->out_dir);
+      absl::StatusOr<std::map<std::string, RequestSamples>> samples =
+          LoadRequestSamples(run->out_dir);
+      if (!samples.ok()) return samples.status();
+      if (auto it = samples->find(engine.name()); it != samples->end()) {
+        MeasureSendingWindow(it->second.sent_ns, it->second.end_ns, &point);
+      }
       if (!options.quiet) {
-        std::fprintf(stderr, "  achieved %.2f req/s, E2E p50 %.1f ms, %llu requests\n",
+        std::fprintf(stderr,
+                     "  sustained %s req/s (achieved %.2f incl. drain), E2E p50 %.1f ms, %llu "
+                     "requests\n",
+                     point.has_sustained_rps()
+                         ? absl::StrFormat("%.2f", point.sustained_rps()).c_str()
+                         : "-",
                      point.achieved_rps(), point.e2e_p50_ms(),
                      static_cast<unsigned long long>(point.requests()));
       }

@@ -352,6 +352,118 @@ load:
       << empty.out;
 }
 
+// The capacity sweep judges a probe over its sending window, so a healthy engine with long
+// generations and short probes is not a knee: 200 tokens of 10 ms (E2E ≈ 2 s) at 2 and 4 req/s
+// for 4 s each. Counting successes over the whole window (drain included) gave 8 / (3.5 + 2)
+// = 1.45 req/s at 2 req/s offered: "start_rps already fails" while the sim was idle.
+TEST_F(SweepTest, HealthySimWithLongGenerationsIsNotAKnee) {
+  std::unique_ptr<SimProcess> sim =
+      StartSim({"--max-batch", "64", "--ttft-base-ms", "10", "--itl-ms", "10"});
+  ASSERT_NE(sim, nullptr);
+  const std::string scenario = Path("long.yaml");
+  WriteFile(scenario, absl::StrCat(R"(name: long-generations
+engines:
+  - {kind: vllm, name: sim, base_url: )", sim->BaseUrl("vllm"), R"(, model: sim-model}
+prompts: {synthetic: {input_tokens: {kind: fixed, mean: 16}}}
+generation: {max_tokens: 200, ignore_eos: true}
+load:
+  sweep: {start_rps: 2, max_rps: 4, step_factor: 2, step_seconds: 4, bisect_iterations: 1}
+thresholds: {max_lateness_p99_ms: 50}
+)"));
+  const std::string out = Path("long-out");
+  CliRun run = RunLlmbench({"run", scenario, "--out", out, "--local-workers", "1", "--quiet"},
+                           std::chrono::seconds(120));
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->sweeps_size(), 1);
+  const v1::SweepResult& sweep = result->sweeps(0);
+  ASSERT_EQ(sweep.points_size(), 2) << run.out;
+  for (const v1::SweepPoint& p : sweep.points()) {
+    EXPECT_TRUE(p.good()) << p.offered_rps() << ": " << p.reason() << "\n" << run.out;
+    // The whole-window rate is well below offered; the sending window's is offered.
+    EXPECT_LT(p.achieved_rps(), 0.85 * p.offered_rps()) << run.out;
+    ASSERT_TRUE(p.has_sustained_rps()) << run.out;
+    EXPECT_NEAR(p.sustained_rps(), p.offered_rps(), 0.05 * p.offered_rps()) << run.out;
+    EXPECT_NEAR(p.completion_slope(), 1, 0.05) << run.out;
+    EXPECT_NEAR(p.send_rps(), p.offered_rps(), 0.01 * p.offered_rps()) << run.out;
+    EXPECT_NEAR(p.sending_window_s(), 4 - 1 / p.offered_rps(), 0.05) << run.out;
+  }
+  EXPECT_DOUBLE_EQ(sweep.knee_rps(), 4) << run.out;
+  EXPECT_FALSE(sweep.has_first_bad_rps()) << run.out;
+  EXPECT_EQ(sweep.note(), "sustained up to max_rps: the capacity may be higher");
+  // What the knee was judged on: in summary.json and under the console table.
+  EXPECT_TRUE(sweep.judged_on().starts_with("sustained req/s (completions per second while "
+                                            "sending, drain excluded"))
+      << sweep.judged_on();
+  EXPECT_NE(run.out.find("\njudged on: " + sweep.judged_on() +
+                         "; achieved = successes / whole window, drain included\n"),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("offered  sustained  achieved"), std::string::npos) << run.out;
+  std::printf("long generations: sustained %.2f / %.2f req/s at 2 / 4 offered (achieved %.2f / "
+              "%.2f)\n",
+              sweep.points(0).sustained_rps(), sweep.points(1).sustained_rps(),
+              sweep.points(0).achieved_rps(), sweep.points(1).achieved_rps());
+}
+
+// ... and a sim of limited capacity with the same long generations is found near its capacity:
+// 6 slots, a slot held 10 + 99 · 10 ms ≈ 1.0 s (+ up to one 10 ms step to join): ≈ 5.97 req/s.
+// Probes 1, 2, 4 (good), 8 (bad: sustained ≈ 6), then bisections. The whole-window rate made
+// the knee 1 req/s here (2 req/s: 8 / (3.5 + 1) = 1.8 < 90%).
+TEST_F(SweepTest, LimitedCapacityWithLongGenerationsIsFound) {
+  std::unique_ptr<SimProcess> sim =
+      StartSim({"--max-batch", "6", "--ttft-base-ms", "10", "--itl-ms", "10"});
+  ASSERT_NE(sim, nullptr);
+  const std::string scenario = Path("capacity.yaml");
+  WriteFile(scenario, absl::StrCat(R"(name: limited
+engines:
+  - {kind: vllm, name: sim, base_url: )", sim->BaseUrl("vllm"), R"(, model: sim-model}
+prompts: {synthetic: {input_tokens: {kind: fixed, mean: 16}}}
+generation: {max_tokens: 100, ignore_eos: true}
+load:
+  sweep: {start_rps: 1, max_rps: 64, step_factor: 2, step_seconds: 4, bisect_iterations: 2}
+thresholds: {max_lateness_p99_ms: 50}
+)"));
+  const std::string out = Path("capacity-out");
+  const auto started = std::chrono::steady_clock::now();
+  CliRun run = RunLlmbench({"run", scenario, "--out", out, "--local-workers", "1", "--quiet"},
+                           std::chrono::seconds(180));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const v1::SweepResult& sweep = result->sweeps(0);
+  const double capacity = 6 / (0.010 + 99 * 0.010 + 0.005);
+  ASSERT_TRUE(sweep.has_knee_rps()) << run.out;
+  EXPECT_GE(sweep.knee_rps(), 0.75 * capacity) << run.out;
+  EXPECT_LE(sweep.knee_rps(), 1.1 * capacity) << run.out;
+  ASSERT_TRUE(sweep.has_first_bad_rps()) << run.out;
+  EXPECT_LE(sweep.first_bad_rps(), 1.5 * capacity) << run.out;
+  // The first failing step (8 req/s) completed at the sim's capacity while it was sent; at
+  // 2 req/s the whole-window rate was below 90% of offered (the old false knee), the sustained
+  // one at offered.
+  const v1::SweepPoint* over = nullptr;
+  for (const v1::SweepPoint& p : sweep.points()) {
+    if (p.offered_rps() == 8) over = &p;
+    if (p.offered_rps() == 2) {
+      EXPECT_TRUE(p.good()) << p.reason();
+      EXPECT_LT(p.achieved_rps(), 0.9 * 2) << run.out;
+      EXPECT_NEAR(p.sustained_rps(), 2, 0.1) << run.out;
+    }
+  }
+  ASSERT_NE(over, nullptr) << run.out;
+  EXPECT_FALSE(over->good());
+  ASSERT_TRUE(over->has_sustained_rps());
+  EXPECT_NEAR(over->sustained_rps(), capacity, 0.15 * capacity) << run.out;
+  EXPECT_TRUE(over->reason().starts_with("sustained ")) << over->reason();
+  std::printf("limited capacity: knee %.2f req/s (capacity %.2f), first bad %.2f, sustained at "
+              "8 req/s %.2f, %d probes, %.1f s\n",
+              sweep.knee_rps(), capacity, sweep.first_bad_rps(), over->sustained_rps(),
+              sweep.points_size(), seconds);
+}
+
 TEST_F(SweepTest, RepeatWritesRunsAndRepeatJson) {
   std::unique_ptr<SimProcess> sim = StartSim({"--ttft-base-ms", "15", "--itl-ms", "5"});
   ASSERT_NE(sim, nullptr);

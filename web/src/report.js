@@ -456,6 +456,10 @@
       });
       grid.appendChild(table(['#', 'phase', 'offered req/s', 'achieved req/s', 'TTFT p50', 'TTFT p99',
         'E2E p50', 'E2E p99', 'SLO met', 'errors', 'requests', 'result', 'why not', 'probe report'], rows, 'sweep'));
+      if ((probes[si] || {}).judged_on) {
+        grid.appendChild(el('p', { cls: 'caption sweep-judged-on', text: 'Each probe judged on: ' + probes[si].judged_on +
+          '. Achieved req/s = successes / the whole window, drain included (summary.json has each probe\'s sustained_rps).' }));
+      }
     });
   }
 
