@@ -468,6 +468,11 @@ DiffReport DiffResults(const v1::RunResult& base,
       not_compared.push_back(absl::StrCat("no metric has data on both sides for engine ", label,
                                           " (base: ", SideData(ba), "; candidate: ",
                                           SideData(ca), ")"));
+    } else if (ba.successes() == 0 || ca.successes() == 0) {
+      // Throughputs of 0 are data, but no latency was compared.
+      not_compared.push_back(absl::StrCat("only throughputs compared for engine ", label,
+                                          ": a side has no successful request (base: ",
+                                          SideData(ba), "; candidate: ", SideData(ca), ")"));
     }
     if (bs == nullptr || cs == nullptr) {
       report.notes.push_back(absl::StrCat(

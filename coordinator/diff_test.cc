@@ -202,6 +202,8 @@ v1::RunResult Result(const std::string& engine, const RequestSamples& samples, d
   v1::Aggregates* a = e->mutable_aggregates();
   *a->mutable_ttft_ms() = Dist(samples.ttft_ms);
   *a->mutable_e2e_ms() = Dist(samples.e2e_ms);
+  a->set_requests(samples.e2e_ms.size());
+  a->set_successes(samples.e2e_ms.size());
   a->set_measured_window_s(10);
   a->set_request_throughput(rps);
   a->set_output_token_throughput(rps * 100);
@@ -379,7 +381,6 @@ TEST(DiffNothingComparedTest, NoMetricWithDataOnBothSides) {
   // Data on one side only is still nothing compared.
   RequestSamples s = Samples(1, 20);
   v1::RunResult full = Result("sim", s, 10);
-  full.mutable_engines(0)->mutable_aggregates()->set_successes(200);
   report = DiffResults(full, nullptr, Engines({"sim"}), nullptr, Options(0.10));
   EXPECT_EQ(report.nothing_compared,
             "no metric has data on both sides for engine sim (base: 200 successful requests; "
@@ -387,6 +388,40 @@ TEST(DiffNothingComparedTest, NoMetricWithDataOnBothSides) {
   EXPECT_TRUE(DiffConsoleTable(report).ends_with(
       "diff: NOTHING COMPARED (no metric has data on both sides for engine sim (base: 200 "
       "successful requests; candidate: no successful request (0 measured)))\n"));
+}
+
+// Runs where every request failed: a throughput of 0 is data (a candidate that fails
+// everything REGRESSED), but no latency was compared, so it never passes.
+TEST(DiffNothingComparedTest, EveryRequestFailedOnASide) {
+  RequestSamples s = Samples(1, 20);
+  v1::RunResult fine = Result("sim", s, 10);
+  v1::RunResult failed = Engines({"sim"});
+  v1::Aggregates* a = failed.mutable_engines(0)->mutable_aggregates();
+  a->set_requests(20);
+  a->set_failures(20);
+  a->set_measured_window_s(2);
+  DiffReport report = DiffResults(fine, nullptr, failed, nullptr, Options(0.10));
+  EXPECT_EQ(Row(report, "request_throughput").verdict, DiffVerdict::kRegressed);
+  EXPECT_EQ(DiffExitStatus(report), kExitRegression);
+  EXPECT_EQ(report.nothing_compared,
+            "only throughputs compared for engine sim: a side has no successful request (base: "
+            "200 successful requests; candidate: no successful request (20 measured))");
+  EXPECT_NE(DiffConsoleTable(report).find("note: not compared: only throughputs compared"),
+            std::string::npos);
+
+  report = DiffResults(failed, nullptr, fine, nullptr, Options(0.10));
+  EXPECT_EQ(Row(report, "request_throughput").verdict, DiffVerdict::kPass);  // from 0: no change
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+
+  report = DiffResults(failed, nullptr, failed, nullptr, Options(0.10));
+  EXPECT_EQ(report.nothing_compared,
+            "only throughputs compared for engine sim: a side has no successful request (base: no "
+            "successful request (20 measured); candidate: no successful request (20 measured))");
+  EXPECT_TRUE(DiffConsoleTable(report).ends_with(
+      "diff: NOTHING COMPARED (only throughputs compared for engine sim: a side has no "
+      "successful request (base: no successful request (20 measured); candidate: no successful "
+      "request (20 measured)))\n"));
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
 }
 
 // Two engines in common, one without data: not a pass either; a regression elsewhere wins.
