@@ -368,8 +368,11 @@ prompts: {synthetic: {input_tokens: {kind: fixed, mean: 16}}}
 generation: {max_tokens: 200, ignore_eos: true}
 load:
   sweep: {start_rps: 2, max_rps: 4, step_factor: 2, step_seconds: 4, bisect_iterations: 1}
-thresholds: {max_lateness_p99_ms: 50}
+thresholds: {max_lateness_p99_ms: 250}
 )"));
+  // max_lateness_p99_ms: 250 — a probe of 8–16 requests has its worst lateness as p99, and the
+  // loaded CI machine delays a send by 80 ms now and then. The sustained rate uses the actual
+  // send times, so a late send does not bias it.
   const std::string out = Path("long-out");
   CliRun run = RunLlmbench({"run", scenario, "--out", out, "--local-workers", "1", "--quiet"},
                            std::chrono::seconds(120));
@@ -423,8 +426,8 @@ prompts: {synthetic: {input_tokens: {kind: fixed, mean: 16}}}
 generation: {max_tokens: 100, ignore_eos: true}
 load:
   sweep: {start_rps: 1, max_rps: 64, step_factor: 2, step_seconds: 4, bisect_iterations: 2}
-thresholds: {max_lateness_p99_ms: 50}
-)"));
+thresholds: {max_lateness_p99_ms: 250}
+)"));  // 250 ms: as above
   const std::string out = Path("capacity-out");
   const auto started = std::chrono::steady_clock::now();
   CliRun run = RunLlmbench({"run", scenario, "--out", out, "--local-workers", "1", "--quiet"},
