@@ -28,8 +28,9 @@
 #include "common/status.h"
 #include "common/version.h"
 #include "coordinator/aggregate.h"
-#include "coordinator/cli_health.h"
+#include "coordinator/cli_diff.h"
 #include "coordinator/diff.h"
+#include "coordinator/cli_health.h"
 #include "coordinator/dispatch.h"
 #include "coordinator/dispatch_repeat.h"
 #include "coordinator/dispatch_sweep.h"
@@ -872,89 +873,6 @@ class ReportCommand {
   std::string dir_;
 };
 
-// `diff BASE CANDIDATE`.
-class DiffCommand {
- public:
-  void Add(CLI::App* app) {
-    command_ = app->add_subcommand(
-        "diff", "Regression check: compare a candidate results folder with a base one");
-    command_->footer(
-        "Exit status: 0 no metric regressed; 5 a metric REGRESSED (significant and worse than "
-        "its maximum regression); 1 error; 2 usage.\n"
-        "Metrics: ttft_p50 ttft_p99 tpot_p50 tpot_p99 itl_p50 itl_p99 e2e_p50 e2e_p99 "
-        "request_throughput output_token_throughput\n"
-        "Examples:\n"
-        "  llmbench diff results/base results/candidate\n"
-        "  llmbench diff base cand --max-regression ttft_p99=10% --max-regression e2e_p50=5%\n"
-        "  llmbench diff base cand --thresholds ci/thresholds.yaml --out results/diff");
-    command_->add_option("base", base_, "Base results folder (summary.json, requests.csv)")
-        ->required();
-    command_->add_option("candidate", candidate_, "Candidate results folder")->required();
-    command_->add_option("--max-regression", max_,
-                         "METRIC=PERCENT: largest allowed worsening of METRIC (repeatable)");
-    command_->add_option("--default-max-regression", default_,
-                         "Largest allowed worsening of metrics not named (default 10%)");
-    command_->add_option("--thresholds", thresholds_file_,
-                         "YAML file: alpha, default_max_regression, max_regression: {METRIC: "
-                         "PERCENT} (flags given on the command line win)");
-    command_->add_option("--alpha", alpha_, "Significance level (default 0.05)")
-        ->check(CLI::Range(1e-9, 0.5));
-    command_->add_option("--seed", seed_, "Bootstrap seed (default 1)");
-    command_->add_option("--bootstrap", resamples_, "Bootstrap resamples (default 1000)")
-        ->check(CLI::Range(10, 100000));
-    command_->add_option("--out", out_, "Folder for diff.html (default: the candidate folder)");
-  }
-  bool Parsed() const { return command_->parsed(); }
-  int Run() const {
-    DiffOptions options;
-    if (!thresholds_file_.empty()) {
-      absl::Status loaded = LoadThresholdsFile(thresholds_file_, &options.thresholds);
-      if (!loaded.ok()) return Fail(loaded);
-    }
-    // The command line wins over the file.
-    if (command_->count("--default-max-regression") > 0) {
-      absl::StatusOr<double> default_max = ParsePercent(default_, "--default-max-regression");
-      if (!default_max.ok()) return Fail(default_max.status());
-      options.thresholds.default_max_regression = *default_max;
-    }
-    if (command_->count("--alpha") > 0) options.thresholds.alpha = alpha_;
-    for (const std::string& spec : max_) {
-      absl::Status added = AddMaxRegression(spec, &options.thresholds);
-      if (!added.ok()) return Fail(added);
-    }
-    options.seed = seed_;
-    options.bootstrap_resamples = resamples_;
-    absl::StatusOr<DiffReport> compared = DiffRunDirs(base_, candidate_, options);
-    if (!compared.ok()) return Fail(compared.status());
-    std::fputs(DiffConsoleTable(*compared).c_str(), stdout);
-    const std::string out_dir = out_.empty() ? candidate_ : out_;
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    const std::string html_path = (std::filesystem::path(out_dir) / kDiffHtmlFileName).string();
-    std::FILE* html = ec ? nullptr : std::fopen(html_path.c_str(), "wb");
-    if (html == nullptr) {
-      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
-    }
-    const std::string page = DiffHtml(*compared);
-    const bool written = std::fwrite(page.data(), 1, page.size(), html) == page.size();
-    if (std::fclose(html) != 0 || !written) {
-      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", html_path)));
-    }
-    std::printf("diff report: %s\n", html_path.c_str());
-    std::fflush(stdout);
-    return DiffExitStatus(*compared);
-  }
-
- private:
-  CLI::App* command_ = nullptr;
-  std::string base_, candidate_, out_, thresholds_file_;
-  std::vector<std::string> max_;
-  std::string default_ = "10%";
-  double alpha_ = 0.05;
-  uint64_t seed_ = 1;
-  int resamples_ = 1000;
-};
-
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -977,7 +895,7 @@ int RunCli(int argc, char** argv) {
   load_commands.Add(&app);
   EnginesCommand engines;
   engines.Add(&app);
-  DiffCommand diff;
+  DiffCommand diff;  // llmbench diff BASE CANDIDATE: the regression check (cli_diff.h)
   diff.Add(&app);
   HealthCommand health;  // llmbench health ADDRESS: container and Kubernetes probes
   health.Add(&app);

@@ -19,153 +19,14 @@
 #include "absl/strings/strip.h"
 #include "common/stats.h"
 #include "common/status.h"
+#include "common/json_writer.h"
 #include "coordinator/exporters.h"
+#include "coordinator/html_report.h"
+#include "coordinator/html_report_assets.h"
+#include "coordinator/run_id.h"
 #include "yaml-cpp/yaml.h"
 
 namespace llmbench::coordinator {
-namespace {
-
-// ---------------------------------------------------------------------------------------------
-// requests.csv
-
-// Splits RFC 4180 text into rows of fields; `line_of_row` gets each row's first line (1-based).
-absl::StatusOr<std::vector<std::vector<std::string>>> SplitCsv(std::string_view text,
-                                                               const std::string& source,
-                                                               std::vector<size_t>* line_of_row) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  bool row_started = false;
-  size_t line = 1;
-  size_t row_line = 1;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!row_started) {
-      row_started = true;
-      row_line = line;
-    }
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        if (c == '\n') ++line;
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      fields.push_back(std::move(field));
-      field.clear();
-      rows.push_back(std::move(fields));
-      fields.clear();
-      line_of_row->push_back(row_line);
-      row_started = false;
-      ++line;
-    } else {
-      field.push_back(c);
-    }
-  }
-  if (quoted) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ":", row_line, ": unterminated quoted field"));
-  }
-  if (row_started) {
-    fields.push_back(std::move(field));
-    rows.push_back(std::move(fields));
-    line_of_row->push_back(row_line);
-  }
-  return rows;
-}
-
-}  // namespace
-
-absl::StatusOr<std::map<std::string, RequestSamples>> ParseRequestSamples(
-    std::string_view csv, const std::string& source) {
-  std::vector<size_t> lines;
-  absl::StatusOr<std::vector<std::vector<std::string>>> rows = SplitCsv(csv, source, &lines);
-  if (!rows.ok()) return rows.status();
-  if (rows->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": empty (no header line)"));
-  }
-  const std::vector<std::string>& header = rows->front();
-  auto column = [&](const std::string& name) -> absl::StatusOr<size_t> {
-    auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ":1: no column \"", name, "\" (not a llmbench requests.csv)"));
-    }
-    return static_cast<size_t>(it - header.begin());
-  };
-  LLMBENCH_ASSIGN_OR_RETURN(size_t engine_col, column("engine"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t warmup_col, column("warmup"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t sent_col, column("sent_ns"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t first_col, column("first_token_ns"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t end_col, column("end_ns"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t chunks_col, column("chunk_offsets_ns"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t tokens_col, column("output_tokens"));
-  LLMBENCH_ASSIGN_OR_RETURN(size_t error_col, column("error_class"));
-
-  std::map<std::string, RequestSamples> out;
-  for (size_t r = 1; r < rows->size(); ++r) {
-    const std::vector<std::string>& row = (*rows)[r];
-    if (row.size() == 1 && row[0].empty()) continue;  // blank line
-    auto bad = [&](const std::string& what) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ":", lines[r], ": ", what));
-    };
-    if (row.size() != header.size()) {
-      return bad(absl::StrFormat("%d fields, the header has %d", row.size(), header.size()));
-    }
-    if (row[warmup_col] == "true" || row[error_col] != "none") continue;
-    auto int_of = [&](size_t col, int64_t* v) {
-      return absl::SimpleAtoi(row[col], v);
-    };
-    int64_t sent = 0, end = 0, tokens = 0;
-    if (!int_of(sent_col, &sent) || !int_of(end_col, &end) || !int_of(tokens_col, &tokens)) {
-      return bad("sent_ns, end_ns or output_tokens is not an integer");
-    }
-    RequestSamples& s = out[row[engine_col]];
-    const double e2e_ms = static_cast<double>(end - sent) / 1e6;
-    s.e2e_ms.push_back(e2e_ms);
-    if (!row[first_col].empty()) {
-      int64_t first = 0;
-      if (!int_of(first_col, &first)) return bad("first_token_ns is not an integer");
-      const double ttft_ms = static_cast<double>(first - sent) / 1e6;
-      s.ttft_ms.push_back(ttft_ms);
-      if (tokens >= 2) s.tpot_ms.push_back((e2e_ms - ttft_ms) / static_cast<double>(tokens - 1));
-    }
-    if (!row[chunks_col].empty()) {
-      int64_t previous = 0;
-      bool first_chunk = true;
-      for (absl::string_view part : absl::StrSplit(row[chunks_col], ';')) {
-        int64_t offset = 0;
-        if (!absl::SimpleAtoi(part, &offset)) return bad("chunk_offsets_ns is not a list of integers");
-        if (!first_chunk) s.itl_ms.push_back(static_cast<double>(offset - previous) / 1e6);
-        previous = offset;
-        first_chunk = false;
-      }
-    }
-  }
-  return out;
-}
-
-absl::StatusOr<std::map<std::string, RequestSamples>> LoadRequestSamples(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / kRequestsFileName).string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return ParseRequestSamples(contents.str(), path);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Statistics
@@ -265,7 +126,7 @@ namespace {
 struct MetricSpec {
   const char* name;
   const char* family;  // the per-request metric ("ttft", ...), "" for throughputs
-  const char* label;
+  const char* unit;
   bool higher_is_better;
   // Per-request metric (nullptr for throughputs) and its quantile.
   std::vector<double> RequestSamples::*samples;
@@ -274,16 +135,16 @@ struct MetricSpec {
 
 const std::vector<MetricSpec>& MetricSpecs() {
   static const std::vector<MetricSpec> specs = {
-      {"ttft_p50", "ttft", "TTFT p50 (ms)", false, &RequestSamples::ttft_ms, 0.50},
-      {"ttft_p99", "ttft", "TTFT p99 (ms)", false, &RequestSamples::ttft_ms, 0.99},
-      {"tpot_p50", "tpot", "TPOT p50 (ms)", false, &RequestSamples::tpot_ms, 0.50},
-      {"tpot_p99", "tpot", "TPOT p99 (ms)", false, &RequestSamples::tpot_ms, 0.99},
-      {"itl_p50", "itl", "ITL p50 (ms)", false, &RequestSamples::itl_ms, 0.50},
-      {"itl_p99", "itl", "ITL p99 (ms)", false, &RequestSamples::itl_ms, 0.99},
-      {"e2e_p50", "e2e", "E2E p50 (ms)", false, &RequestSamples::e2e_ms, 0.50},
-      {"e2e_p99", "e2e", "E2E p99 (ms)", false, &RequestSamples::e2e_ms, 0.99},
+      {"ttft_p50", "ttft", "ms", false, &RequestSamples::ttft_ms, 0.50},
+      {"ttft_p99", "ttft", "ms", false, &RequestSamples::ttft_ms, 0.99},
+      {"tpot_p50", "tpot", "ms", false, &RequestSamples::tpot_ms, 0.50},
+      {"tpot_p99", "tpot", "ms", false, &RequestSamples::tpot_ms, 0.99},
+      {"itl_p50", "itl", "ms", false, &RequestSamples::itl_ms, 0.50},
+      {"itl_p99", "itl", "ms", false, &RequestSamples::itl_ms, 0.99},
+      {"e2e_p50", "e2e", "ms", false, &RequestSamples::e2e_ms, 0.50},
+      {"e2e_p99", "e2e", "ms", false, &RequestSamples::e2e_ms, 0.99},
       {"request_throughput", "", "req/s", true, nullptr, 0},
-      {"output_token_throughput", "", "out tok/s", true, nullptr, 0},
+      {"output_token_throughput", "", "tok/s", true, nullptr, 0},
   };
   return specs;
 }
@@ -445,6 +306,49 @@ const RequestSamples* FindSamples(const std::map<std::string, RequestSamples>* s
   return it == samples->end() ? nullptr : &it->second;
 }
 
+DiffRunInfo RunInfoOf(const v1::RunResult& r) {
+  DiffRunInfo info;
+  info.run_id = r.run_id();
+  info.scenario = r.scenario().name();
+  info.llmbench_version = r.llmbench_version();
+  info.started_unix_ns = r.started_unix_ns();
+  info.finished_unix_ns = r.finished_unix_ns();
+  for (const v1::EngineResult& e : r.engines()) info.engines.push_back(e.engine());
+  return info;
+}
+
+std::string EngineList(const std::vector<std::string>& engines) {
+  return engines.empty() ? "no engine" : absl::StrJoin(engines, ", ");
+}
+
+// What one side holds for an engine, for the nothing-compared message.
+std::string SideData(const v1::Aggregates& a) {
+  if (a.successes() == 0) {
+    return absl::StrFormat("no successful request (%d measured)", a.requests());
+  }
+  return absl::StrFormat("%d successful request%s", a.successes(), a.successes() == 1 ? "" : "s");
+}
+
+// The page's CDF data of one engine pair: base then candidate, per per-request metric.
+std::string PairDistributions(const RequestSamples& base, const RequestSamples& candidate) {
+  const std::pair<const char*, std::vector<double> RequestSamples::*> metrics[] = {
+      {"ttft_ms", &RequestSamples::ttft_ms},
+      {"tpot_ms", &RequestSamples::tpot_ms},
+      {"itl_ms", &RequestSamples::itl_ms},
+      {"e2e_ms", &RequestSamples::e2e_ms}};
+  std::string out = "{";
+  for (const auto& [key, member] : metrics) {
+    if (out.size() > 1) out.push_back(',');
+    AppendJsonString(out, key, JsonEscape::kGoHtml);
+    out.push_back(':');
+    std::vector<double> b = base.*member;  // DistributionJson sorts in place
+    std::vector<double> c = candidate.*member;
+    out += DistributionJson({&b, &c});
+  }
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace
 
 DiffReport DiffResults(const v1::RunResult& base,
@@ -454,6 +358,8 @@ DiffReport DiffResults(const v1::RunResult& base,
                        const DiffOptions& options) {
   DiffReport report;
   report.alpha = options.thresholds.alpha;
+  report.base = RunInfoOf(base);
+  report.candidate = RunInfoOf(candidate);
   // Engine pairs (base name, candidate name).
   std::vector<std::pair<std::string, std::string>> pairs;
   if (base.engines_size() == 1 && candidate.engines_size() == 1) {
@@ -484,13 +390,18 @@ DiffReport DiffResults(const v1::RunResult& base,
   };
   const double alpha = options.thresholds.alpha;
   uint64_t seed = options.seed;
+  std::vector<std::string> not_compared;
   for (const auto& [base_name, candidate_name] : pairs) {
     const v1::Aggregates ba = aggregates_of(base, base_name);
     const v1::Aggregates ca = aggregates_of(candidate, candidate_name);
     const RequestSamples* bs = FindSamples(base_samples, base_name);
     const RequestSamples* cs = FindSamples(candidate_samples, candidate_name);
-    const std::string label =
+    DiffEnginePair pair;
+    pair.label =
         base_name == candidate_name ? base_name : absl::StrCat(base_name, " -> ", candidate_name);
+    pair.base_engine = base_name;
+    pair.candidate_engine = candidate_name;
+    const std::string& label = pair.label;
     // Bootstrap intervals per per-request metric, p50 and p99 from the same resamples.
     std::map<std::string, std::vector<Interval>> intervals;  // by family
     std::map<std::string, MannWhitneyResult> tests;
@@ -537,6 +448,7 @@ DiffReport DiffResults(const v1::RunResult& base,
         report.rows.push_back(std::move(row));
         continue;
       }
+      ++pair.compared;
       if (*row.base != 0) row.change = (*row.candidate - *row.base) / std::fabs(*row.base);
       row.significant = !row.tested || (*row.p_value < alpha &&
                                         (row.ci->low > 0 || row.ci->high < 0));
@@ -552,12 +464,32 @@ DiffReport DiffResults(const v1::RunResult& base,
       if (row.verdict == DiffVerdict::kRegressed) report.regressed = true;
       report.rows.push_back(std::move(row));
     }
+    if (pair.compared == 0) {
+      not_compared.push_back(absl::StrCat("no metric has data on both sides for engine ", label,
+                                          " (base: ", SideData(ba), "; candidate: ",
+                                          SideData(ca), ")"));
+    } else if (ba.successes() == 0 || ca.successes() == 0) {
+      // Throughputs of 0 are data, but no latency was compared.
+      not_compared.push_back(absl::StrCat("only throughputs compared for engine ", label,
+                                          ": a side has no successful request (base: ",
+                                          SideData(ba), "; candidate: ", SideData(ca), ")"));
+    }
     if (bs == nullptr || cs == nullptr) {
       report.notes.push_back(absl::StrCat(
           "engine ", label,
           ": no per-request values on one side (requests.csv missing or without this engine); "
           "percentiles judged on their change alone, untested"));
+    } else {
+      pair.distributions_json = PairDistributions(*bs, *cs);
     }
+    report.pairs.push_back(std::move(pair));
+  }
+  if (pairs.empty()) {
+    report.nothing_compared =
+        absl::StrCat("no engine in common: base has ", EngineList(report.base.engines),
+                     "; candidate has ", EngineList(report.candidate.engines));
+  } else {
+    report.nothing_compared = absl::StrJoin(not_compared, "; ");
   }
   return report;
 }
@@ -579,13 +511,26 @@ absl::StatusOr<DiffReport> DiffRunDirs(const std::string& base_dir,
   DiffReport report =
       DiffResults(base, base_samples ? &*base_samples : nullptr, candidate,
                   candidate_samples ? &*candidate_samples : nullptr, options);
-  report.base_label = base_dir;
-  report.candidate_label = candidate_dir;
+  report.base.dir = base_dir;
+  report.candidate.dir = candidate_dir;
   return report;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Output
+
+std::string_view DiffMetricUnit(std::string_view metric) {
+  for (const MetricSpec& spec : MetricSpecs()) {
+    if (spec.name == metric) return spec.unit;
+  }
+  return "";
+}
+
+std::string DiffOutcome(const DiffReport& report) {
+  if (report.regressed) return "REGRESSED";
+  if (!report.nothing_compared.empty()) return "NOTHING COMPARED";
+  return "PASS";
+}
 
 namespace {
 
@@ -596,6 +541,7 @@ std::string Num(const std::optional<double>& v) {
 std::vector<std::string> RowCells(const MetricDiff& r) {
   return {r.engine,
           r.metric,
+          std::string(DiffMetricUnit(r.metric)),
           Num(r.base),
           Num(r.candidate),
           r.change.has_value() ? absl::StrFormat("%+.1f%%", 100 * *r.change) : "-",
@@ -611,124 +557,215 @@ std::vector<std::string> RowCells(const MetricDiff& r) {
 
 const std::vector<std::string>& Header() {
   static const std::vector<std::string> header = {
-      "engine", "metric", "base", "candidate", "change", "p (U test)",
+      "engine", "metric", "unit", "base", "candidate", "change", "p (U test)",
       "CI of diff", "significant", "max regr.", "verdict"};
   return header;
 }
+// Left-aligned columns (the rest are numbers, right-aligned).
+constexpr size_t kTextColumns = 3;
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
+// "DIR (run ID, DATE, scenario NAME)".
+std::string RunLine(const DiffRunInfo& run) {
+  std::vector<std::string> parts;
+  parts.push_back(absl::StrCat("run ", run.run_id.empty() ? "?" : run.run_id));
+  parts.push_back(FormatUtc(run.started_unix_ns));
+  if (!run.scenario.empty()) parts.push_back(absl::StrCat("scenario ", run.scenario));
+  return absl::StrCat(run.dir.empty() ? "-" : run.dir, " (", absl::StrJoin(parts, ", "), ")");
 }
 
-}  // namespace
+std::string Legend(double alpha) {
+  return absl::StrFormat(
+      "change = (candidate - base) / base; CI: %.0f%% bootstrap interval of candidate - base, "
+      "in the metric's unit; significant: U test p < %g and the CI excludes 0",
+      100 * (1 - alpha), alpha);
+}
 
-std::string DiffConsoleTable(const DiffReport& report) {
-  std::vector<std::vector<std::string>> rows = {Header()};
-  for (const MetricDiff& r : report.rows) rows.push_back(RowCells(r));
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  if (!report.base_label.empty()) {
-    absl::StrAppend(&out, "base:      ", report.base_label, "\ncandidate: ",
-                    report.candidate_label, "\n");
-  }
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::string line;
-    for (size_t i = 0; i < rows[r].size(); ++i) {
-      if (i > 0) line += "  ";
-      const std::string pad(widths[i] - rows[r][i].size(), ' ');
-      line += i < 2 ? rows[r][i] + pad : pad + rows[r][i];
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    absl::StrAppend(&out, line, "\n");
-    if (r == 0) {
-      size_t total = 2 * (widths.size() - 1);
-      for (size_t w : widths) total += w;
-      absl::StrAppend(&out, std::string(total, '-'), "\n");
-    }
-  }
-  absl::StrAppend(&out,
-                  absl::StrFormat("(change = (candidate - base) / base; CI: %.0f%% bootstrap "
-                                  "interval of candidate - base; significant: U test p < %g "
-                                  "and the CI excludes 0)\n",
-                                  100 * (1 - report.alpha), report.alpha));
-  for (const std::string& note : report.notes) absl::StrAppend(&out, "note: ", note, "\n");
+// The final line's parenthesis: counts, or what was not compared.
+std::string OutcomeDetail(const DiffReport& report) {
+  if (!report.regressed && !report.nothing_compared.empty()) return report.nothing_compared;
   int regressed = 0, improved = 0;
   for (const MetricDiff& r : report.rows) {
     regressed += r.verdict == DiffVerdict::kRegressed;
     improved += r.verdict == DiffVerdict::kImproved;
   }
-  absl::StrAppend(&out, absl::StrFormat("diff: %s (%d regressed, %d improved)\n",
-                                        report.regressed ? "REGRESSED" : "PASS", regressed,
-                                        improved));
+  return absl::StrFormat("%d regressed, %d improved", regressed, improved);
+}
+
+void AppendJsonStrings(const std::vector<std::string>& values, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(*out, values[i], JsonEscape::kGoHtml);
+  }
+  out->push_back(']');
+}
+
+void AppendRunJson(const DiffRunInfo& run, std::string* out) {
+  out->append("{\"dir\":");
+  AppendJsonString(*out, run.dir, JsonEscape::kGoHtml);
+  out->append(",\"run_id\":");
+  AppendJsonString(*out, run.run_id, JsonEscape::kGoHtml);
+  out->append(",\"scenario\":");
+  AppendJsonString(*out, run.scenario, JsonEscape::kGoHtml);
+  out->append(",\"llmbench_version\":");
+  AppendJsonString(*out, run.llmbench_version, JsonEscape::kGoHtml);
+  out->append(",\"started\":");
+  AppendJsonString(*out, FormatUtc(run.started_unix_ns), JsonEscape::kGoHtml);
+  out->append(",\"wall_s\":");
+  if (run.started_unix_ns != 0 && run.finished_unix_ns >= run.started_unix_ns) {
+    absl::StrAppendFormat(out, "%.3f",
+                          static_cast<double>(run.finished_unix_ns - run.started_unix_ns) / 1e9);
+  } else {
+    out->append("null");
+  }
+  out->append(",\"engines\":");
+  AppendJsonStrings(run.engines, out);
+  out->push_back('}');
+}
+
+}  // namespace
+
+std::string DiffConsoleTable(const DiffReport& report) {
+  std::string out;
+  absl::StrAppend(&out, "base:      ", RunLine(report.base), "\ncandidate: ",
+                  RunLine(report.candidate), "\n");
+  if (!report.rows.empty()) {
+    std::vector<std::vector<std::string>> rows = {Header()};
+    for (const MetricDiff& r : report.rows) rows.push_back(RowCells(r));
+    std::vector<size_t> widths(rows[0].size(), 0);
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::string line;
+      for (size_t i = 0; i < rows[r].size(); ++i) {
+        if (i > 0) line += "  ";
+        const std::string pad(widths[i] - rows[r][i].size(), ' ');
+        line += i < kTextColumns ? rows[r][i] + pad : pad + rows[r][i];
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      absl::StrAppend(&out, line, "\n");
+      if (r == 0) {
+        size_t total = 2 * (widths.size() - 1);
+        for (size_t w : widths) total += w;
+        absl::StrAppend(&out, std::string(total, '-'), "\n");
+      }
+    }
+    absl::StrAppend(&out, "(", Legend(report.alpha), ")\n");
+  }
+  for (const std::string& note : report.notes) absl::StrAppend(&out, "note: ", note, "\n");
+  if (report.regressed && !report.nothing_compared.empty()) {
+    absl::StrAppend(&out, "note: not compared: ", report.nothing_compared, "\n");
+  }
+  absl::StrAppend(&out, "diff: ", DiffOutcome(report), " (", OutcomeDetail(report), ")\n");
   return out;
 }
 
 std::string DiffHtml(const DiffReport& report) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<title>llmbench diff</title>\n<style>\n"
-      "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\n"
-      "table{border-collapse:collapse}\n"
-      "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
-      "td:nth-child(-n+2),th{text-align:left}\n"
-      "tr.REGRESSED td{background:#fdd}\ntr.IMPROVED td{background:#dfd}\n"
-      "tr.NA td{color:#888}\n.verdict{font-size:1.4em;font-weight:bold}\n"
-      "</style>\n</head>\n<body>\n<h1>llmbench diff</h1>\n";
-  absl::StrAppend(&out, "<p>base: <code>", HtmlEscape(report.base_label),
-                  "</code><br>candidate: <code>", HtmlEscape(report.candidate_label),
-                  "</code></p>\n");
-  absl::StrAppend(&out, "<p class=\"verdict\">", report.regressed ? "REGRESSED" : "PASS",
-                  "</p>\n<table>\n<tr>");
-  for (const std::string& h : Header()) absl::StrAppend(&out, "<th>", HtmlEscape(h), "</th>");
-  absl::StrAppend(&out, "</tr>\n");
-  for (const MetricDiff& r : report.rows) {
-    const std::string verdict = DiffVerdictName(r.verdict);
-    absl::StrAppend(&out, "<tr class=\"", verdict == "N/A" ? "NA" : verdict, "\">");
-    for (const std::string& cell : RowCells(r)) {
-      absl::StrAppend(&out, "<td>", HtmlEscape(cell), "</td>");
-    }
-    absl::StrAppend(&out, "</tr>\n");
+  std::string d = "{\"outcome\":";
+  AppendJsonString(d, DiffOutcome(report), JsonEscape::kGoHtml);
+  d.append(",\"detail\":");
+  AppendJsonString(d, OutcomeDetail(report), JsonEscape::kGoHtml);
+  d.append(",\"nothing_compared\":");
+  AppendJsonString(d, report.nothing_compared, JsonEscape::kGoHtml);
+  d.append(",\"legend\":");
+  AppendJsonString(d, Legend(report.alpha), JsonEscape::kGoHtml);
+  d.append(",\"base\":");
+  AppendRunJson(report.base, &d);
+  d.append(",\"candidate\":");
+  AppendRunJson(report.candidate, &d);
+  d.append(",\"columns\":");
+  AppendJsonStrings(Header(), &d);
+  d.append(",\"rows\":[");
+  for (size_t i = 0; i < report.rows.size(); ++i) {
+    if (i > 0) d.push_back(',');
+    AppendJsonStrings(RowCells(report.rows[i]), &d);
   }
-  absl::StrAppend(&out, "</table>\n<p>",
-                  HtmlEscape(absl::StrFormat(
-                      "change = (candidate − base) / base. CI: %.0f%% percentile-bootstrap "
-                      "interval of candidate − base. Significant: two-sided Mann–Whitney U "
-                      "p < %g and the CI excludes 0. A metric REGRESSED when significant and "
-                      "worse by more than its maximum regression.",
-                      100 * (1 - report.alpha), report.alpha)),
-                  "</p>\n");
-  for (const std::string& note : report.notes) {
-    absl::StrAppend(&out, "<p>note: ", HtmlEscape(note), "</p>\n");
+  d.append("],\"notes\":");
+  std::vector<std::string> notes = report.notes;
+  if (report.regressed && !report.nothing_compared.empty()) {
+    notes.push_back(absl::StrCat("not compared: ", report.nothing_compared));
   }
-  absl::StrAppend(&out, "</body>\n</html>\n");
-  return out;
+  AppendJsonStrings(notes, &d);
+  d.append(",\"pairs\":[");
+  for (size_t i = 0; i < report.pairs.size(); ++i) {
+    const DiffEnginePair& p = report.pairs[i];
+    if (i > 0) d.push_back(',');
+    d.append("{\"label\":");
+    AppendJsonString(d, p.label, JsonEscape::kGoHtml);
+    d.append(",\"base_engine\":");
+    AppendJsonString(d, p.base_engine, JsonEscape::kGoHtml);
+    d.append(",\"candidate_engine\":");
+    AppendJsonString(d, p.candidate_engine, JsonEscape::kGoHtml);
+    absl::StrAppend(&d, ",\"compared\":", p.compared, ",\"dist\":",
+                    p.distributions_json.empty() ? "null" : p.distributions_json, "}");
+  }
+  d.append("]}");
+  std::string data = "{\"diff\":";
+  absl::StrAppend(&data, d, ",\"uplot_version\":");
+  AppendJsonString(data, report_assets::UplotVersion(), JsonEscape::kGoHtml);
+  data.push_back('}');
+  const std::string version = !report.candidate.llmbench_version.empty()
+                                  ? report.candidate.llmbench_version
+                                  : report.base.llmbench_version;
+  return ReportPage(absl::StrCat("llmbench diff ", report.base.run_id, " vs ",
+                                 report.candidate.run_id),
+                    version,
+                    absl::StrCat("This page needs JavaScript to draw its table and charts. diff: ",
+                                 DiffOutcome(report), " (", OutcomeDetail(report), ")"),
+                    data);
 }
 
-int DiffExitStatus(const DiffReport& report) { return report.regressed ? kExitRegression : 0; }
+std::string DefaultDiffOutDir(int64_t unix_ns) {
+  return (std::filesystem::path("results") / MakeRunId("diff", unix_ns)).string();
+}
+
+absl::Status CheckDiffOutDir(const std::string& out_dir, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(out_dir, ec)) return absl::OkStatus();
+  if (!fs::is_directory(out_dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("--out ", out_dir, " is not a folder"));
+  }
+  if (force) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(out_dir, ec)) {
+    names.push_back(entry.path().filename().string());
+  }
+  if (names.empty()) return absl::OkStatus();
+  std::sort(names.begin(), names.end());
+  const size_t shown = std::min<size_t>(names.size(), 3);
+  std::string list = absl::StrJoin(names.begin(), names.begin() + shown, ", ");
+  if (names.size() > shown) absl::StrAppend(&list, ", ... (", names.size(), " entries)");
+  return absl::FailedPreconditionError(
+      absl::StrCat("--out ", out_dir, " is not empty (", list, "); give --force to write ",
+                   kDiffHtmlFileName, " into it anyway, or choose another folder"));
+}
+
+absl::Status WriteDiffHtml(const std::string& out_dir, const DiffReport& report, bool force) {
+  namespace fs = std::filesystem;
+  LLMBENCH_RETURN_IF_ERROR(CheckDiffOutDir(out_dir, force));
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  const std::string path = (fs::path(out_dir) / kDiffHtmlFileName).string();
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  }
+  const std::string page = DiffHtml(report);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  out.write(page.data(), static_cast<std::streamsize>(page.size()));
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+int DiffExitStatus(const DiffReport& report) {
+  if (report.regressed) return kExitRegression;
+  if (!report.nothing_compared.empty()) return kExitNothingCompared;
+  return 0;
+}
 
 }  // namespace llmbench::coordinator

@@ -13,7 +13,10 @@
 // are judged on their change alone. Each metric then gets a verdict against its threshold
 // (maximum allowed relative worsening): REGRESSED when significant and worse by more than the
 // threshold, IMPROVED when significant and better by more than it, PASS otherwise, N/A when a
-// side lacks the metric. Details and caveats: docs/metrics.md, "Regression detection".
+// side lacks the metric. Nothing compared is not a pass: with no engine in common, or an engine
+// in common without a single metric that has a value on both sides, the outcome is NOTHING
+// COMPARED (exit kExitNothingCompared) with a message naming what was missing. Details and
+// caveats: docs/metrics.md, "Regression detection".
 //
 // Thread-safety: pure functions.
 #ifndef LLMBENCH_COORDINATOR_DIFF_H_
@@ -29,28 +32,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "coordinator/request_samples.h"
 #include "llmbench/v1/result.pb.h"
 
 namespace llmbench::coordinator {
 
 // Exit status of `llmbench diff` when any metric REGRESSED.
 inline constexpr int kExitRegression = 5;
+// Exit status of `llmbench diff` when nothing was compared: no engine in common, or an engine
+// in common without any metric that has a value on both sides. Nothing compared is not a pass.
+inline constexpr int kExitNothingCompared = 7;
 inline constexpr char kDiffHtmlFileName[] = "diff.html";
-
-// Per-request values of one engine's successful measured requests, from requests.csv.
-struct RequestSamples {
-  std::vector<double> ttft_ms;  // first_token − sent, requests with a first token
-  std::vector<double> e2e_ms;   // end − sent
-  std::vector<double> tpot_ms;  // (E2E − TTFT) / (output_tokens − 1), output_tokens >= 2
-  std::vector<double> itl_ms;   // every gap between consecutive chunk offsets, pooled
-};
-
-// Parses requests.csv text (RFC 4180, the header names the columns) into samples per engine.
-// Errors name `source` and the line.
-absl::StatusOr<std::map<std::string, RequestSamples>> ParseRequestSamples(
-    std::string_view csv, const std::string& source);
-// Reads and parses DIR/requests.csv. NotFound when it is missing.
-absl::StatusOr<std::map<std::string, RequestSamples>> LoadRequestSamples(const std::string& dir);
 
 struct MannWhitneyResult {
   double u = 0;        // U of the first sample
@@ -115,13 +107,39 @@ struct DiffOptions {
   uint64_t seed = 1;
 };
 
+// One side of a comparison, from its summary.json.
+struct DiffRunInfo {
+  std::string dir;  // the folder given on the command line (set by DiffRunDirs)
+  std::string run_id;
+  std::string scenario;  // the scenario's name
+  std::string llmbench_version;
+  int64_t started_unix_ns = 0;
+  int64_t finished_unix_ns = 0;
+  std::vector<std::string> engines;
+};
+
+// Two engines compared with each other.
+struct DiffEnginePair {
+  std::string label;  // the table's engine column: the name, or "base -> candidate"
+  std::string base_engine;
+  std::string candidate_engine;
+  int compared = 0;  // metrics with a value on both sides
+  // The page's overlaid CDFs: {"ttft_ms": DistributionJson({base, candidate}), "tpot_ms", "itl_ms",
+  // "e2e_ms"} (html_report.h); "" without per-request values on both sides.
+  std::string distributions_json;
+};
+
 struct DiffReport {
-  std::string base_label;
-  std::string candidate_label;
+  DiffRunInfo base;
+  DiffRunInfo candidate;
+  std::vector<DiffEnginePair> pairs;
   std::vector<MetricDiff> rows;
   std::vector<std::string> notes;  // engines only on one side, missing requests.csv, ...
   double alpha = 0.05;
   bool regressed = false;
+  // What was not compared, naming what was missing ("no engine in common: base has a, b;
+  // candidate has c"); "" when every engine in common had a metric with data on both sides.
+  std::string nothing_compared;
 };
 
 // Compares two loaded results. `base_samples` / `candidate_samples` may be null (no
@@ -137,11 +155,29 @@ absl::StatusOr<DiffReport> DiffRunDirs(const std::string& base_dir,
                                        const std::string& candidate_dir,
                                        const DiffOptions& options);
 
-// The console table (one row per engine and metric) and a final line; ends with "\n".
+// Unit of a metric's values ("ms", "req/s", "tok/s"); "" for an unknown name.
+std::string_view DiffMetricUnit(std::string_view metric);
+
+// "PASS", "REGRESSED" or "NOTHING COMPARED": the outcome DiffExitStatus reports.
+std::string DiffOutcome(const DiffReport& report);
+
+// The console table (one row per engine and metric, with units), the notes and a final line
+// "diff: OUTCOME (...)"; ends with "\n".
 std::string DiffConsoleTable(const DiffReport& report);
-// A self-contained HTML page with the same table.
+// diff.html: a self-contained page drawn by report.js (html_report.h ReportPage) in the run
+// report's style: both runs' ids and dates, the outcome, the table with units, the notes and,
+// per engine pair with per-request values, base and candidate CDFs of TTFT, TPOT, ITL and E2E
+// overlaid.
 std::string DiffHtml(const DiffReport& report);
-// kExitRegression when any metric regressed, else 0.
+// The folder `diff` writes into by default: results/diff-<UTC stamp>-<4 hex>.
+std::string DefaultDiffOutDir(int64_t unix_ns);
+// OK when OUT is missing, an empty folder, or `force`; else FailedPrecondition naming OUT and
+// what it holds ("--out X is not empty (a, b); give --force ...").
+absl::Status CheckDiffOutDir(const std::string& out_dir, bool force);
+// Writes OUT/diff.html, creating OUT, after CheckDiffOutDir. Errors name the path.
+absl::Status WriteDiffHtml(const std::string& out_dir, const DiffReport& report, bool force);
+// kExitRegression when any metric regressed, else kExitNothingCompared when something was not
+// compared, else 0.
 int DiffExitStatus(const DiffReport& report);
 
 }  // namespace llmbench::coordinator

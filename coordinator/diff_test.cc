@@ -1,10 +1,17 @@
 #include "coordinator/diff.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/stats.h"
 #include "gtest/gtest.h"
 
@@ -132,56 +139,6 @@ TEST(BootstrapTest, ConstantSamplesGiveAPointInterval) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// requests.csv
-
-constexpr char kCsvHeader[] =
-    "request_id,engine,warmup,sent_ns,first_token_ns,end_ns,chunk_offsets_ns,output_tokens,"
-    "error_class,error_message\n";
-
-TEST(RequestSamplesTest, ParsesMeasuredSuccesses) {
-  const std::string csv = std::string(kCsvHeader) +
-      // TTFT 10 ms, E2E 40 ms, 4 tokens: TPOT 10 ms; gaps 10, 10, 10 ms.
-      "0,a,false,1000000000,1010000000,1040000000,10000000;20000000;30000000;40000000,4,none,\n"
-      // warm-up: skipped
-      "1,a,true,0,1000000,2000000,1000000,1,none,\n"
-      // failure with a quoted message holding a comma, a quote and a newline: skipped
-      "2,a,false,0,,5000000,,0,timeout,\"slow, \"\"very\"\"\nslow\"\n"
-      // another engine, no first token (non-streamed)
-      "3,\"b,1\",false,0,,7000000,,3,none,\n";
-  absl::StatusOr<std::map<std::string, RequestSamples>> s = ParseRequestSamples(csv, "x.csv");
-  ASSERT_TRUE(s.ok()) << s.status();
-  ASSERT_EQ(s->size(), 2u);
-  const RequestSamples& a = s->at("a");
-  EXPECT_EQ(a.ttft_ms, std::vector<double>({10}));
-  EXPECT_EQ(a.e2e_ms, std::vector<double>({40}));
-  EXPECT_EQ(a.tpot_ms, std::vector<double>({10}));
-  EXPECT_EQ(a.itl_ms, std::vector<double>({10, 10, 10}));
-  const RequestSamples& b = s->at("b,1");
-  EXPECT_TRUE(b.ttft_ms.empty());
-  EXPECT_TRUE(b.tpot_ms.empty());
-  EXPECT_EQ(b.e2e_ms, std::vector<double>({7}));
-}
-
-TEST(RequestSamplesTest, ErrorsNameTheLine) {
-  EXPECT_EQ(ParseRequestSamples("", "r.csv").status().message(), "r.csv: empty (no header line)");
-  EXPECT_EQ(ParseRequestSamples("a,b\n1,2\n", "r.csv").status().message(),
-            "r.csv:1: no column \"engine\" (not a llmbench requests.csv)");
-  EXPECT_EQ(ParseRequestSamples(std::string(kCsvHeader) + "0,a,false,1,2\n", "r.csv")
-                .status()
-                .message(),
-            "r.csv:2: 5 fields, the header has 10");
-  EXPECT_EQ(ParseRequestSamples(std::string(kCsvHeader) + "0,a,false,x,2,3,,1,none,\n", "r.csv")
-                .status()
-                .message(),
-            "r.csv:2: sent_ns, end_ns or output_tokens is not an integer");
-  EXPECT_EQ(ParseRequestSamples(std::string(kCsvHeader) + "0,a,false,1,2,3,,1,none,\"x\n",
-                                "r.csv")
-                .status()
-                .message(),
-            "r.csv:2: unterminated quoted field");
-}
-
-// ---------------------------------------------------------------------------------------------
 // Thresholds
 
 TEST(ThresholdsTest, ParsesPercentages) {
@@ -245,6 +202,8 @@ v1::RunResult Result(const std::string& engine, const RequestSamples& samples, d
   v1::Aggregates* a = e->mutable_aggregates();
   *a->mutable_ttft_ms() = Dist(samples.ttft_ms);
   *a->mutable_e2e_ms() = Dist(samples.e2e_ms);
+  a->set_requests(samples.e2e_ms.size());
+  a->set_successes(samples.e2e_ms.size());
   a->set_measured_window_s(10);
   a->set_request_throughput(rps);
   a->set_output_token_throughput(rps * 100);
@@ -295,7 +254,9 @@ TEST(DiffResultsTest, KnownTtftShiftRegresses) {
   EXPECT_EQ(DiffExitStatus(report), kExitRegression);
   const std::string table = DiffConsoleTable(report);
   EXPECT_NE(table.find("diff: REGRESSED ("), std::string::npos) << table;
-  EXPECT_NE(DiffHtml(report).find("<tr class=\"REGRESSED\">"), std::string::npos);
+  const std::string html = DiffHtml(report);
+  EXPECT_NE(html.find("[\"sim\",\"ttft_p50\",\"ms\",\""), std::string::npos);
+  EXPECT_NE(html.find("\"outcome\":\"REGRESSED\""), std::string::npos);
 
   // A larger threshold for E2E lets it pass while TTFT still regresses.
   DiffOptions o = Options(0.10);
@@ -366,6 +327,251 @@ TEST(DiffResultsTest, NoFalseAlarmAtTheStatedConfidence) {
   // Four tested percentiles (TTFT and E2E p50/p99, E2E = TTFT + constant so p50s and p99s are
   // perfectly correlated): at most 2 · 0.025 · 200 = 10 expected; bound 10 + 3·3.1 ≈ 20.
   EXPECT_LE(any_alarms, 20);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing compared is not a pass (exit 7), and what was missing is named.
+
+v1::RunResult Engines(const std::vector<std::string>& names) {
+  v1::RunResult r;
+  for (const std::string& name : names) r.add_engines()->set_engine(name);
+  return r;
+}
+
+TEST(DiffNothingComparedTest, NoEngineInCommon) {
+  RequestSamples s = Samples(1, 20);
+  v1::RunResult base = Result("a", s, 10);
+  *base.add_engines() = Result("b", s, 10).engines(0);
+  v1::RunResult cand = Result("c", s, 10);
+  *cand.add_engines() = Result("d", s, 10).engines(0);
+  DiffReport report = DiffResults(base, nullptr, cand, nullptr, Options(0.10));
+  EXPECT_TRUE(report.rows.empty());
+  EXPECT_EQ(report.nothing_compared, "no engine in common: base has a, b; candidate has c, d");
+  EXPECT_EQ(DiffOutcome(report), "NOTHING COMPARED");
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+  EXPECT_EQ(kExitNothingCompared, 7);
+  const std::string table = DiffConsoleTable(report);
+  EXPECT_TRUE(table.ends_with(
+      "note: engine a is only in the base\n"
+      "note: engine b is only in the base\n"
+      "note: engine c is only in the candidate\n"
+      "note: engine d is only in the candidate\n"
+      "diff: NOTHING COMPARED (no engine in common: base has a, b; candidate has c, d)\n"))
+      << table;
+
+  // A side without any engine.
+  report = DiffResults(v1::RunResult(), nullptr, cand, nullptr, Options(0.10));
+  EXPECT_EQ(report.nothing_compared, "no engine in common: base has no engine; candidate has c, d");
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+}
+
+// A capacity sweep without a knee stores an engine with empty aggregates: every metric N/A.
+TEST(DiffNothingComparedTest, NoMetricWithDataOnBothSides) {
+  v1::RunResult empty = Engines({"sim"});
+  empty.mutable_engines(0)->mutable_aggregates()->set_requests(12);
+  DiffReport report =
+      DiffResults(empty, nullptr, Engines({"sim"}), nullptr, Options(0.10));
+  ASSERT_EQ(report.rows.size(), DiffMetricNames().size());
+  for (const MetricDiff& row : report.rows) EXPECT_EQ(row.verdict, DiffVerdict::kNotAvailable);
+  EXPECT_EQ(report.nothing_compared,
+            "no metric has data on both sides for engine sim (base: no successful request (12 "
+            "measured); candidate: no successful request (0 measured))");
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+
+  // Data on one side only is still nothing compared.
+  RequestSamples s = Samples(1, 20);
+  v1::RunResult full = Result("sim", s, 10);
+  report = DiffResults(full, nullptr, Engines({"sim"}), nullptr, Options(0.10));
+  EXPECT_EQ(report.nothing_compared,
+            "no metric has data on both sides for engine sim (base: 200 successful requests; "
+            "candidate: no successful request (0 measured))");
+  EXPECT_TRUE(DiffConsoleTable(report).ends_with(
+      "diff: NOTHING COMPARED (no metric has data on both sides for engine sim (base: 200 "
+      "successful requests; candidate: no successful request (0 measured)))\n"));
+}
+
+// Runs where every request failed: a throughput of 0 is data (a candidate that fails
+// everything REGRESSED), but no latency was compared, so it never passes.
+TEST(DiffNothingComparedTest, EveryRequestFailedOnASide) {
+  RequestSamples s = Samples(1, 20);
+  v1::RunResult fine = Result("sim", s, 10);
+  v1::RunResult failed = Engines({"sim"});
+  v1::Aggregates* a = failed.mutable_engines(0)->mutable_aggregates();
+  a->set_requests(20);
+  a->set_failures(20);
+  a->set_measured_window_s(2);
+  DiffReport report = DiffResults(fine, nullptr, failed, nullptr, Options(0.10));
+  EXPECT_EQ(Row(report, "request_throughput").verdict, DiffVerdict::kRegressed);
+  EXPECT_EQ(DiffExitStatus(report), kExitRegression);
+  EXPECT_EQ(report.nothing_compared,
+            "only throughputs compared for engine sim: a side has no successful request (base: "
+            "200 successful requests; candidate: no successful request (20 measured))");
+  EXPECT_NE(DiffConsoleTable(report).find("note: not compared: only throughputs compared"),
+            std::string::npos);
+
+  report = DiffResults(failed, nullptr, fine, nullptr, Options(0.10));
+  EXPECT_EQ(Row(report, "request_throughput").verdict, DiffVerdict::kPass);  // from 0: no change
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+
+  report = DiffResults(failed, nullptr, failed, nullptr, Options(0.10));
+  EXPECT_EQ(report.nothing_compared,
+            "only throughputs compared for engine sim: a side has no successful request (base: no "
+            "successful request (20 measured); candidate: no successful request (20 measured))");
+  EXPECT_TRUE(DiffConsoleTable(report).ends_with(
+      "diff: NOTHING COMPARED (only throughputs compared for engine sim: a side has no "
+      "successful request (base: no successful request (20 measured); candidate: no successful "
+      "request (20 measured)))\n"));
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+}
+
+// Two engines in common, one without data: not a pass either; a regression elsewhere wins.
+TEST(DiffNothingComparedTest, OneEngineOfTwoNotCompared) {
+  std::map<std::string, RequestSamples> base = {{"a", Samples(1, 20)}};
+  std::map<std::string, RequestSamples> same = {{"a", Samples(2, 20)}};
+  std::map<std::string, RequestSamples> slow = {{"a", Samples(2, 40)}};
+  v1::RunResult b = Result("a", base["a"], 10);
+  b.add_engines()->set_engine("b");
+  v1::RunResult c = Result("a", same["a"], 10);
+  c.add_engines()->set_engine("b");
+  DiffReport report = DiffResults(b, &base, c, &same, Options(0.10));
+  EXPECT_FALSE(report.regressed);
+  EXPECT_EQ(report.nothing_compared,
+            "no metric has data on both sides for engine b (base: no successful request (0 "
+            "measured); candidate: no successful request (0 measured))");
+  EXPECT_EQ(DiffExitStatus(report), kExitNothingCompared);
+
+  v1::RunResult r = Result("a", slow["a"], 10);
+  r.add_engines()->set_engine("b");
+  report = DiffResults(b, &base, r, &slow, Options(0.10));
+  EXPECT_TRUE(report.regressed);
+  EXPECT_EQ(DiffExitStatus(report), kExitRegression);
+  const std::string table = DiffConsoleTable(report);
+  EXPECT_NE(table.find("note: not compared: no metric has data on both sides for engine b"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("diff: REGRESSED ("), std::string::npos) << table;
+}
+
+// The console table: both runs with id, date and scenario, a unit for every metric.
+TEST(DiffConsoleTest, RunsAndUnits) {
+  RequestSamples s = Samples(1, 20);
+  v1::RunResult base = Result("sim", s, 10);
+  base.set_run_id("20261127-120000-ab12");
+  base.set_started_unix_ns(1'795'780'800'000'000'000);  // 2026-11-27 12:00:00 UTC
+  base.mutable_scenario()->set_name("nightly");
+  v1::RunResult cand = Result("sim", s, 8);
+  cand.set_run_id("20261128-120000-cd34");
+  DiffReport report = DiffResults(base, nullptr, cand, nullptr, Options(0.10));
+  report.base.dir = "results/base";
+  report.candidate.dir = "results/cand";
+  EXPECT_EQ(
+      DiffConsoleTable(report),
+      "base:      results/base (run 20261127-120000-ab12, 2026-11-27 12:00:00 UTC, scenario "
+      "nightly)\n"
+      "candidate: results/cand (run 20261128-120000-cd34, unknown date)\n"
+      "engine  metric                   unit       base  candidate  change  p (U test)  CI of diff"
+      "  significant  max regr.    verdict\n"
+      "------------------------------------------------------------------------------------------"
+      "------------------------------------\n"
+      "sim     ttft_p50                 ms       21.328     21.328   +0.0%           -           -"
+      "     untested      10.0%       PASS\n"
+      "sim     ttft_p99                 ms       26.825     26.825   +0.0%           -           -"
+      "     untested      10.0%       PASS\n"
+      "sim     tpot_p50                 ms            -          -       -           -           -"
+      "            -      10.0%        N/A\n"
+      "sim     tpot_p99                 ms            -          -       -           -           -"
+      "            -      10.0%        N/A\n"
+      "sim     itl_p50                  ms            -          -       -           -           -"
+      "            -      10.0%        N/A\n"
+      "sim     itl_p99                  ms            -          -       -           -           -"
+      "            -      10.0%        N/A\n"
+      "sim     e2e_p50                  ms      121.328    121.328   +0.0%           -           -"
+      "     untested      10.0%       PASS\n"
+      "sim     e2e_p99                  ms      126.825    126.825   +0.0%           -           -"
+      "     untested      10.0%       PASS\n"
+      "sim     request_throughput       req/s    10.000      8.000  -20.0%           -           -"
+      "     untested      10.0%  REGRESSED\n"
+      "sim     output_token_throughput  tok/s  1000.000    800.000  -20.0%           -           -"
+      "     untested      10.0%  REGRESSED\n"
+      "(change = (candidate - base) / base; CI: 95% bootstrap interval of candidate - base, in "
+      "the metric's unit; significant: U test p < 0.05 and the CI excludes 0)\n"
+      "note: engine sim: no per-request values on one side (requests.csv missing or without "
+      "this engine); percentiles judged on their change alone, untested\n"
+      "diff: REGRESSED (2 regressed, 0 improved)\n");
+  EXPECT_EQ(DiffMetricUnit("itl_p99"), "ms");
+  EXPECT_EQ(DiffMetricUnit("request_throughput"), "req/s");
+  EXPECT_EQ(DiffMetricUnit("output_token_throughput"), "tok/s");
+  EXPECT_EQ(DiffMetricUnit("nope"), "");
+}
+
+// diff.html: the run report's page (uPlot, report.css, report.js) with the diff's data — both
+// runs' ids and dates, the rows with units and, with per-request values, both sides' CDFs.
+TEST(DiffHtmlTest, DataForTheReportScript) {
+  std::map<std::string, RequestSamples> base = {{"sim", Samples(1, 20)}};
+  std::map<std::string, RequestSamples> cand = {{"sim", Samples(2, 40)}};
+  v1::RunResult b = Result("sim", base["sim"], 10);
+  b.set_run_id("base-run");
+  b.set_started_unix_ns(1'795'780'800'000'000'000);
+  b.set_finished_unix_ns(1'795'780'812'500'000'000);
+  v1::RunResult c = Result("sim", cand["sim"], 10);
+  c.set_run_id("cand-<run>");
+  DiffReport report = DiffResults(b, &base, c, &cand, Options(0.10));
+  ASSERT_EQ(report.pairs.size(), 1u);
+  EXPECT_EQ(report.pairs[0].compared, 6);  // TTFT and E2E p50/p99, two throughputs
+  const std::string html = DiffHtml(report);
+  EXPECT_TRUE(html.starts_with("<!DOCTYPE html>"));
+  EXPECT_NE(html.find("<title>llmbench diff base-run vs cand-&lt;run&gt;</title>"),
+            std::string::npos);
+  EXPECT_NE(html.find(".verdict-state"), std::string::npos);  // report.css
+  EXPECT_NE(html.find("function diffPage("), std::string::npos);  // report.js
+  EXPECT_NE(html.find("\"base\":{\"dir\":\"\",\"run_id\":\"base-run\",\"scenario\":\"\","
+                      "\"llmbench_version\":\"\",\"started\":\"2026-11-27 12:00:00 UTC\","
+                      "\"wall_s\":12.500,\"engines\":[\"sim\"]}"),
+            std::string::npos);
+  // No raw '<' from the data can close the script.
+  EXPECT_NE(html.find("\"run_id\":\"cand-\\u003crun\\u003e\""), std::string::npos);
+  EXPECT_NE(html.find("\"columns\":[\"engine\",\"metric\",\"unit\","), std::string::npos);
+  // Both sides' CDFs of each metric: n = 200 TTFTs on each side, no TPOT values.
+  const size_t dist = html.find("\"dist\":{\"ttft_ms\":{\"engines\":[{\"n\":200,\"cdf\":");
+  ASSERT_NE(dist, std::string::npos);
+  EXPECT_NE(html.find("\"tpot_ms\":{\"engines\":[{\"n\":0,", dist), std::string::npos);
+  EXPECT_NE(html.find("\"e2e_ms\":{\"engines\":[{\"n\":200,", dist), std::string::npos);
+
+  // Without per-request values there are no CDFs.
+  report = DiffResults(b, nullptr, c, nullptr, Options(0.10));
+  EXPECT_NE(DiffHtml(report).find("\"compared\":6,\"dist\":null}"), std::string::npos);
+}
+
+TEST(DiffOutDirTest, NewOrEmptyUnlessForced) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / absl::StrCat("diff-out-", getpid());
+  std::filesystem::remove_all(dir);
+  DiffReport report = DiffResults(Result("sim", Samples(1, 20), 10), nullptr,
+                                  Result("sim", Samples(1, 20), 10), nullptr, Options(0.10));
+  const std::string out = (dir / "new").string();
+  EXPECT_TRUE(CheckDiffOutDir(out, false).ok());
+  ASSERT_TRUE(WriteDiffHtml(out, report, false).ok());
+  EXPECT_TRUE(std::filesystem::exists(out + "/diff.html"));
+  // Again into the same folder: refused, then allowed with force.
+  absl::Status again = WriteDiffHtml(out, report, false);
+  EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.message(),
+            absl::StrCat("--out ", out, " is not empty (diff.html); give --force to write "
+                         "diff.html into it anyway, or choose another folder"));
+  EXPECT_TRUE(WriteDiffHtml(out, report, true).ok());
+  for (const char* name : {"a", "b", "c", "d"}) std::ofstream(out + "/" + name) << "x";
+  EXPECT_EQ(CheckDiffOutDir(out, false).message(),
+            absl::StrCat("--out ", out, " is not empty (a, b, c, ... (5 entries)); give --force "
+                         "to write diff.html into it anyway, or choose another folder"));
+  EXPECT_EQ(CheckDiffOutDir(out + "/a", false).message(),
+            absl::StrCat("--out ", out, "/a is not a folder"));
+  std::filesystem::create_directories(dir / "empty");
+  EXPECT_TRUE(CheckDiffOutDir((dir / "empty").string(), false).ok());
+  // results/diff-<UTC stamp>-<4 hex>
+  EXPECT_TRUE(std::regex_match(DefaultDiffOutDir(1'795'780'800'000'000'000),
+                               std::regex("results/diff-20261127-120000-[0-9a-f]{4}")))
+      << DefaultDiffOutDir(1'795'780'800'000'000'000);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

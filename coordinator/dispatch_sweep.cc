@@ -1,9 +1,8 @@
 #include "coordinator/dispatch_sweep.h"
 
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <random>
+#include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -15,22 +14,14 @@
 #include "coordinator/cost.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
+#include "coordinator/request_samples.h"
+#include "coordinator/run_id.h"
 #include "coordinator/scenario_loader.h"
 
 namespace llmbench::coordinator {
 namespace {
 
 namespace v1 = ::llmbench::v1;
-
-std::string SweepRunId(int64_t unix_ns) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  std::random_device rd;
-  return absl::StrFormat("sweep-%s-%04x", stamp, rd() & 0xffff);
-}
 
 // A folder-safe form of an engine name.
 std::string SafeName(const std::string& name) {
@@ -58,7 +49,7 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
   const Clock& clock = SteadyClock::Get();
   const int64_t started_unix_ns = clock.UnixNowNs();
-  const std::string run_id = SweepRunId(started_unix_ns);
+  const std::string run_id = MakeRunId("sweep", started_unix_ns);
   std::string out_dir = options.out_dir;
   if (out_dir.empty()) out_dir = scenario.outputs().dir();
   if (out_dir.empty()) out_dir = (std::filesystem::path("results") / run_id).string();
@@ -66,6 +57,7 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
 
   RunOutcome outcome;
   v1::RunResult& result = outcome.result;
+  int stop_signal = 0;
   for (const v1::Engine& engine : scenario.engines()) {
     v1::RunResult knee_result;  // the knee probe's result, re-read from its folder
     bool have_knee = false;
@@ -82,6 +74,8 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       rate->set_rps(rps);
       rate->set_arrival(v1::ARRIVAL_CONSTANT);
       s.mutable_outputs()->clear_dir();
+      // The probe is judged from its per-request send and end times (MeasureSendingWindow).
+      s.mutable_outputs()->set_csv(true);
       RunOptions o = options;
       o.quiet = true;
       o.out_dir = (std::filesystem::path(engine_dir) /
@@ -94,10 +88,24 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       }
       absl::StatusOr<RunOutcome> run = RunScenario(s, o);
       if (!run.ok()) return run.status();
+      if (run->result.verdict().state() == v1::Verdict::STATE_INTERRUPTED) {
+        return absl::CancelledError(run->exit_reason);  // a signal: no more probes
+      }
       v1::SweepPoint point = PointFromResult(run->result, engine.name(), rps);
       point.set_out_dir(run->out_dir);
+      absl::StatusOr<std::map<std::string, RequestSamples>> samples =
+          LoadRequestSamples(run->out_dir);
+      if (!samples.ok()) return samples.status();
+      if (auto it = samples->find(engine.name()); it != samples->end()) {
+        MeasureSendingWindow(it->second.sent_ns, it->second.end_ns, &point);
+      }
       if (!options.quiet) {
-        std::fprintf(stderr, "  achieved %.2f req/s, E2E p50 %.1f ms, %llu requests\n",
+        std::fprintf(stderr,
+                     "  sustained %s req/s (achieved %.2f incl. drain), E2E p50 %.1f ms, %llu "
+                     "requests\n",
+                     point.has_sustained_rps()
+                         ? absl::StrFormat("%.2f", point.sustained_rps()).c_str()
+                         : "-",
                      point.achieved_rps(), point.e2e_p50_ms(),
                      static_cast<unsigned long long>(point.requests()));
       }
@@ -105,6 +113,11 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
     };
     absl::StatusOr<v1::SweepResult> searched =
         RunSweepSearch(sweep, criteria, HasSlo(scenario.slo()), probe);
+    if (!searched.ok() && searched.status().code() == absl::StatusCode::kCancelled &&
+        options.stop_signal != nullptr && options.stop_signal->load() != 0) {
+      stop_signal = options.stop_signal->load();
+      break;  // the probes so far stay in their folders; the sweep result says it stopped
+    }
     if (!searched.ok()) return searched.status();
     searched->set_engine(engine.name());
     if (searched->has_knee_rps()) {
@@ -134,17 +147,25 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   *result.mutable_scenario() = scenario;
   result.set_started_unix_ns(started_unix_ns);
   result.set_finished_unix_ns(clock.UnixNowNs());
-  result.mutable_verdict()->set_state(v1::Verdict::STATE_VALID);
-  for (const v1::SweepResult& s : result.sweeps()) {
-    if (!s.has_knee_rps()) {
-      result.mutable_verdict()->add_reasons(absl::StrCat("sweep of ", s.engine(), ": ", s.note()));
-    }
+  v1::Verdict* verdict = result.mutable_verdict();
+  verdict->set_state(stop_signal != 0 ? v1::Verdict::STATE_INTERRUPTED
+                                      : v1::Verdict::STATE_VALID);
+  if (stop_signal != 0) {
+    verdict->add_reasons(absl::StrCat("stopped by ", SignalName(stop_signal),
+                                      " during the sweep: partial results"));
   }
+  for (const v1::SweepResult& s : result.sweeps()) {
+    if (!s.has_knee_rps()) verdict->add_reasons(absl::StrCat("sweep of ", s.engine(), ": ", s.note()));
+  }
+  std::string exit_reason;
+  verdict->set_exit_status(ExitStatusForVerdict(*verdict, stop_signal, &exit_reason));
+  verdict->set_exit_reason(exit_reason);
   AddCosts(&result);
   LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, result, ScenarioToYaml(scenario)));
   LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
   outcome.out_dir = out_dir;
-  outcome.exit_status = kExitOk;
+  outcome.exit_status = verdict->exit_status();
+  outcome.exit_reason = verdict->exit_reason();
   return outcome;
 }
 

@@ -216,6 +216,7 @@ void AppendCdf(const std::vector<T>& sorted, std::string* out) {
 }
 
 // One metric's distributions across engines: per-engine CDFs and histograms over shared bins.
+// `name` "" writes the object alone (DistributionJson).
 template <typename T>
 void AppendDistribution(std::string_view name, std::vector<std::vector<T>*> per_engine,
                         std::string* out) {
@@ -227,7 +228,7 @@ void AppendDistribution(std::string_view name, std::vector<std::vector<T>*> per_
     lo = std::min(lo, static_cast<double>(values->front()));
     hi = std::max(hi, Quantile(*values, 0.995));
   }
-  AppendKey(name, out);
+  if (!name.empty()) AppendKey(name, out);
   out->append("{\"engines\":[");
   for (size_t e = 0; e < per_engine.size(); ++e) {
     if (e > 0) out->push_back(',');
@@ -991,6 +992,33 @@ absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
   return builder.Json();
 }
 
+std::string DistributionJson(std::vector<std::vector<double>*> samples) {
+  std::string out;
+  AppendDistribution("", std::move(samples), &out);
+  return out;
+}
+
+std::string ReportPage(std::string_view title, std::string_view llmbench_version,
+                       std::string_view noscript, std::string_view data_json) {
+  std::string html;
+  html.reserve(data_json.size() + 80'000);
+  absl::StrAppend(&html,
+                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                  "<meta name=\"generator\" content=\"llmbench ",
+                  HtmlEscape(llmbench_version), ", uPlot ",
+                  Sv(report_assets::UplotVersion()), "\">\n<title>", HtmlEscape(title),
+                  "</title>\n<script>", kErrorCaptureJs,
+                  "</script>\n<style>\n", Sv(report_assets::UplotCss()), "\n",
+                  Sv(report_assets::ReportCss()), "\n</style>\n</head>\n<body>\n",
+                  "<div id=\"app\"><noscript>", HtmlEscape(noscript), "</noscript></div>\n"
+                  "<script type=\"application/json\" id=\"llmbench-data\">",
+                  Sv(data_json), "</script>\n<script>\n", Sv(report_assets::UplotJs()),
+                  "\n</script>\n<script>\n", Sv(report_assets::ReportJs()),
+                  "\n</script>\n</body>\n</html>\n");
+  return html;
+}
+
 absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
                                              std::string_view summary_json,
                                              std::string_view scenario_yaml,
@@ -1015,24 +1043,10 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
                   ",\"banner\":", VerdictBannerJson(result),
                   ",\"telemetry\":", TelemetryComparisonJson(result), "}");
 
-  std::string html;
-  html.reserve(data.size() + 80'000);
-  absl::StrAppend(&html,
-                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                  "<meta name=\"generator\" content=\"llmbench ",
-                  HtmlEscape(result.llmbench_version()), ", uPlot ",
-                  Sv(report_assets::UplotVersion()), "\">\n<title>llmbench report ",
-                  HtmlEscape(result.run_id()), "</title>\n<script>", kErrorCaptureJs,
-                  "</script>\n<style>\n", Sv(report_assets::UplotCss()), "\n",
-                  Sv(report_assets::ReportCss()), "\n</style>\n</head>\n<body>\n",
-                  "<div id=\"app\"><noscript>This report needs JavaScript to draw its tables "
-                  "and charts; the data is in summary.json beside it.</noscript></div>\n"
-                  "<script type=\"application/json\" id=\"llmbench-data\">",
-                  data, "</script>\n<script>\n", Sv(report_assets::UplotJs()),
-                  "\n</script>\n<script>\n", Sv(report_assets::ReportJs()),
-                  "\n</script>\n</body>\n</html>\n");
-  return html;
+  return ReportPage(absl::StrCat("llmbench report ", result.run_id()), result.llmbench_version(),
+                    "This report needs JavaScript to draw its tables and charts; the data is in "
+                    "summary.json beside it.",
+                    data);
 }
 
 absl::Status WriteHtmlReport(const std::string& dir) {

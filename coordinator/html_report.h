@@ -25,6 +25,7 @@
 #include <istream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -100,6 +101,19 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
                                              std::string_view summary_json,
                                              std::string_view scenario_yaml,
                                              std::istream* requests_csv);
+
+// One metric's distributions as report.html draws them, for each sample in order (each is sorted
+// in place): {"engines":[{"n":N,"cdf":{"x":[...],"p":[...]}}...],"hist":{"edges":[...],
+// "counts":[[...]...],"overflow":[...]}|null}. CDFs of at most kCdfPoints points, kHistogramBins
+// shared bins. Used by `llmbench diff` for its overlaid CDFs (diff.h).
+std::string DistributionJson(std::vector<std::vector<double>*> samples);
+
+// A self-contained page: uPlot, report.css and report.js inlined around `data_json`, a JSON
+// object without a raw '<' (write strings with JsonEscape::kGoHtml), which report.js draws — a
+// run's report, or with a "diff" member `llmbench diff`'s page (diff.h). `noscript`: the text
+// shown without JavaScript.
+std::string ReportPage(std::string_view title, std::string_view llmbench_version,
+                       std::string_view noscript, std::string_view data_json);
 
 // Reads DIR/summary.json (LoadRunResult), DIR/scenario.yaml and DIR/requests.csv when present,
 // and writes DIR/report.html. Errors name the file.

@@ -35,6 +35,64 @@ v1::SweepPoint PointFromResult(const v1::RunResult& result, std::string_view eng
   return point;
 }
 
+void MeasureSendingWindow(std::span<const int64_t> sent_ns, std::span<const int64_t> end_ns,
+                          v1::SweepPoint* point) {
+  const size_t n = std::min(sent_ns.size(), end_ns.size());
+  if (n < kMinWindowRequests) return;
+  std::vector<std::pair<int64_t, int64_t>> requests;  // (sent, end) in send order
+  requests.reserve(n);
+  for (size_t i = 0; i < n; ++i) requests.emplace_back(sent_ns[i], end_ns[i]);
+  std::sort(requests.begin(), requests.end());
+  const double window_s =
+      static_cast<double>(requests.back().first - requests.front().first) / 1e9;
+  if (window_s <= 0) return;
+  // Evenly spaced in send order, first and last kept.
+  std::vector<std::pair<double, double>> used;  // seconds from the first send
+  const size_t m = std::min(n, kMaxSlopeRequests);
+  used.reserve(m);
+  for (size_t k = 0; k < m; ++k) {
+    const auto& r = requests[m == n ? k : k * (n - 1) / (m - 1)];
+    used.emplace_back(static_cast<double>(r.first - requests.front().first) / 1e9,
+                      static_cast<double>(r.second - requests.front().first) / 1e9);
+  }
+  std::vector<double> slopes;
+  slopes.reserve(m * (m - 1) / 2);
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t j = i + 1; j < m; ++j) {
+      const double dx = used[j].first - used[i].first;
+      if (dx > 0) slopes.push_back((used[j].second - used[i].second) / dx);
+    }
+  }
+  if (slopes.empty()) return;
+  // The median (the mean of the two middle values for an even count).
+  const size_t mid = slopes.size() / 2;
+  std::nth_element(slopes.begin(), slopes.begin() + static_cast<ptrdiff_t>(mid), slopes.end());
+  double slope = slopes[mid];
+  if (slopes.size() % 2 == 0) {
+    slope = (slope + *std::max_element(slopes.begin(),
+                                       slopes.begin() + static_cast<ptrdiff_t>(mid))) / 2;
+  }
+  if (!(slope > 0)) return;
+  const double send_rps = static_cast<double>(n - 1) / window_s;
+  point->set_sending_window_s(window_s);
+  point->set_send_rps(send_rps);
+  point->set_completion_slope(slope);
+  point->set_sustained_rps(send_rps / slope);
+}
+
+std::string SweepJudgedOn(const SweepCriteria& criteria, bool has_slo) {
+  std::string latency =
+      has_slo ? absl::StrFormat("SLO attainment >= %.0f%%", 100 * criteria.min_slo_attainment)
+              : absl::StrFormat("E2E p50 <= %.1fx the first probe's",
+                                criteria.max_latency_growth);
+  return absl::StrFormat(
+      "sustained req/s (completions per second while sending, drain excluded: send rate / "
+      "slope of end time over send time) >= %.0f%% of offered (achieved req/s with fewer than "
+      "%d successes); error rate <= %.1f%%; %s; verdict not INVALID",
+      100 * criteria.min_throughput_ratio, kMinWindowRequests, 100 * criteria.max_error_rate,
+      latency);
+}
+
 void JudgeProbe(const SweepCriteria& criteria, bool has_slo,
                 std::optional<double> baseline_e2e_p50_ms, v1::SweepPoint* point) {
   std::string reason;
@@ -46,9 +104,17 @@ void JudgeProbe(const SweepCriteria& criteria, bool has_slo,
   } else if (point->error_rate() > criteria.max_error_rate) {
     reason = absl::StrFormat("error rate %.1f%% > %.1f%%", 100 * point->error_rate(),
                              100 * criteria.max_error_rate);
-  } else if (point->achieved_rps() < criteria.min_throughput_ratio * offered) {
-    reason = absl::StrFormat("achieved %.2f req/s < %.0f%% of offered", point->achieved_rps(),
-                             100 * criteria.min_throughput_ratio);
+  } else if (point->has_sustained_rps() &&
+             point->sustained_rps() < criteria.min_throughput_ratio * offered) {
+    reason = absl::StrFormat(
+        "sustained %.2f req/s < %.0f%% of offered (completions fell behind: end/send slope %.2f)",
+        point->sustained_rps(), 100 * criteria.min_throughput_ratio, point->completion_slope());
+  } else if (!point->has_sustained_rps() &&
+             point->achieved_rps() < criteria.min_throughput_ratio * offered) {
+    reason = absl::StrFormat(
+        "achieved %.2f req/s < %.0f%% of offered (fewer than %d successes: judged over the "
+        "whole window, drain included)",
+        point->achieved_rps(), 100 * criteria.min_throughput_ratio, kMinWindowRequests);
   } else if (has_slo && point->has_slo_attainment() &&
              point->slo_attainment() < criteria.min_slo_attainment) {
     reason = absl::StrFormat("SLO attainment %.1f%% < %.0f%%", 100 * point->slo_attainment(),
@@ -67,6 +133,7 @@ absl::StatusOr<v1::SweepResult> RunSweepSearch(const v1::SweepLoad& sweep,
                                                const SweepCriteria& criteria, bool has_slo,
                                                const SweepProbe& probe) {
   v1::SweepResult result;
+  result.set_judged_on(SweepJudgedOn(criteria, has_slo));
   std::optional<double> baseline;
   std::optional<double> good_rps, bad_rps;
   int index = 0;
@@ -120,7 +187,8 @@ absl::StatusOr<v1::SweepResult> RunSweepSearch(const v1::SweepLoad& sweep,
 std::string SweepTable(const v1::RunResult& result) {
   std::string out;
   for (const v1::SweepResult& sweep : result.sweeps()) {
-    std::vector<std::vector<std::string>> rows = {{"offered", "achieved", "TTFT p50", "TTFT p99",
+    std::vector<std::vector<std::string>> rows = {{"offered", "sustained", "achieved",
+                                                   "TTFT p50", "TTFT p99",
                                                    "E2E p50", "E2E p99", "SLO %", "err %",
                                                    "phase", "result"}};
     std::vector<const v1::SweepPoint*> points;
@@ -131,6 +199,7 @@ std::string SweepTable(const v1::RunResult& result) {
     auto opt = [](bool has, double v) { return has ? absl::StrFormat("%.2f", v) : "-"; };
     for (const v1::SweepPoint* p : points) {
       rows.push_back({absl::StrFormat("%.2f", p->offered_rps()),
+                      opt(p->has_sustained_rps(), p->sustained_rps()),
                       absl::StrFormat("%.2f", p->achieved_rps()),
                       opt(p->has_ttft_p50_ms(), p->ttft_p50_ms()),
                       opt(p->has_ttft_p99_ms(), p->ttft_p99_ms()),
@@ -165,6 +234,10 @@ std::string SweepTable(const v1::RunResult& result) {
       absl::StrAppend(&out, "knee: none");
     }
     absl::StrAppend(&out, " — ", sweep.note(), "\n");
+    if (!sweep.judged_on().empty()) {
+      absl::StrAppend(&out, "judged on: ", sweep.judged_on(),
+                      "; achieved = successes / whole window, drain included\n");
+    }
   }
   return out;
 }

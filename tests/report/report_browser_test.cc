@@ -706,6 +706,91 @@ TEST_F(ReportBrowserTest, RealRunWhereEveryRequestFailsIsRed) {
             "0.0% of 20 requests succeeded (20 failed)");
   // The headline figure says so too, in the alert style.
   EXPECT_NE(dom.find("class=\"kpi kpi-alert\""), std::string::npos);
+
+// diff.html in a real browser: two real runs (TTFT 20 ms vs 40 ms) and `llmbench diff` with
+// its page in a folder of its own. The page draws, in the report's style, the outcome (exit 5,
+// REGRESSED), both runs with their ids and dates, the table with units and, per metric, the
+// base and candidate CDFs overlaid (two series each, every one with points), with the same
+// silent console. Its screenshot lands in tests/report/last-run-diff/.
+TEST_F(ReportBrowserTest, DiffPageRendersInChromium) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  std::vector<std::string> runs;
+  for (const char* ttft : {"20", "40"}) {
+    SimProcess::Options sim_options;
+    sim_options.kinds = {"vllm"};
+    sim_options.args = {"--ttft-base-ms", ttft, "--itl-ms", "3", "--jitter", "0.2"};
+    auto sim = SimProcess::Start(sim_options);
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    runs.push_back(tmp_ + "/ttft-" + ttft);
+    auto llmbench = Subprocess::Start(
+        {LLMBENCH_CLI_BINARY, "quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m",
+         "sim-model", "-n", "60", "-c", "4", "--max-tokens", "12", "--local-workers", "1",
+         "--out", runs.back(), "--quiet"});
+    ASSERT_TRUE(llmbench.ok()) << llmbench.status();
+    auto exit = (*llmbench)->Wait(kRunTimeout);
+    ASSERT_TRUE(exit.ok() && exit->exited && exit->code == 0) << (*llmbench)->Stderr();
+  }
+  const std::string diff_dir = tmp_ + "/diff";
+  auto diff = Subprocess::Start({LLMBENCH_CLI_BINARY, "diff", runs[0], runs[1], "--out", diff_dir,
+                                 "--default-max-regression", "30%"});
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  auto diff_exit = (*diff)->Wait(kRunTimeout);
+  ASSERT_TRUE(diff_exit.ok());
+  EXPECT_EQ(diff_exit->code, 5) << absl::StrJoin((*diff)->StdoutLines(), "\n")
+                                << (*diff)->Stderr();
+  const std::string page = diff_dir + "/diff.html";
+  ASSERT_TRUE(std::filesystem::exists(page));
+  EXPECT_FALSE(std::filesystem::exists(runs[1] + "/diff.html"));
+
+  const std::string dom = RenderedDom(page, tmp_ + "/profile1");
+  ASSERT_FALSE(dom.empty());
+  std::map<std::string, int> points = ChartPoints(dom);
+  std::vector<std::string> ids;
+  for (const auto& [id, n] : points) ids.push_back(id);
+  EXPECT_EQ(ids, std::vector<std::string>({"diff-0-e2e_ms-cdf", "diff-0-itl_ms-cdf",
+                                           "diff-0-tpot_ms-cdf", "diff-0-ttft_ms-cdf"}));
+  for (const auto& [id, n] : points) {
+    EXPECT_GT(n, 0) << "chart " << id << " drew no points";
+    const size_t at = dom.find("data-chart=\"" + id + "\"");
+    EXPECT_EQ(AttributeInTag(dom, at, "data-series"), "2") << id;  // base and candidate
+  }
+  const size_t verdict = dom.find("id=\"verdict\"");
+  ASSERT_NE(verdict, std::string::npos);
+  EXPECT_EQ(AttributeInTag(dom, verdict, "data-state"), "REGRESSED");
+  // Both runs with their ids and start dates.
+  std::vector<std::vector<std::string>> sides = TableCells(dom, "runs");
+  ASSERT_EQ(sides.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    absl::StatusOr<v1::RunResult> run = coordinator::LoadRunResult(runs[i]);
+    ASSERT_TRUE(run.ok());
+    ASSERT_EQ(sides[i].size(), 8u);
+    EXPECT_EQ(sides[i][0], i == 0 ? "base" : "candidate");
+    EXPECT_EQ(sides[i][1], runs[i]);
+    EXPECT_EQ(sides[i][2], run->run_id());
+    EXPECT_TRUE(sides[i][3].ends_with(" UTC") && sides[i][3].starts_with("20")) << sides[i][3];
+  }
+  // The table: a unit on every row, ttft_p50 regressed.
+  std::vector<std::vector<std::string>> rows = TableCells(dom, "diff");
+  ASSERT_EQ(rows.size(), 10u);
+  for (const std::vector<std::string>& row : rows) {
+    ASSERT_EQ(row.size(), 11u);
+    EXPECT_TRUE(row[2] == "ms" || row[2] == "req/s" || row[2] == "tok/s") << row[1];
+  }
+  EXPECT_EQ(rows[0][1], "ttft_p50");
+  EXPECT_EQ(rows[0][10], "REGRESSED");
+  EXPECT_NE(dom.find("class=\"tag bad\" data-verdict=\"REGRESSED\""), std::string::npos);
+
+  const std::string artifacts = std::string(LLMBENCH_REPORT_ARTIFACTS_DIR) + "-diff";
+  std::error_code ec;
+  std::filesystem::remove_all(artifacts, ec);
+  std::filesystem::create_directories(artifacts);
+  BrowserRun shot = RunChromium("file://" + page,
+                                {"--screenshot=" + artifacts + "/diff.png", "--hide-scrollbars"},
+                                tmp_ + "/profile2");
+  EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
+  EXPECT_GT(std::filesystem::file_size(artifacts + "/diff.png", ec), 10000u) << ec.message();
+  std::filesystem::copy_file(page, artifacts + "/diff.html",
+                            std::filesystem::copy_options::overwrite_existing, ec);
 }
 
 TEST_F(ReportBrowserTest, ReportCommandNamesAMissingFolder) {
