@@ -146,9 +146,10 @@ void Subprocess::DrainLoop(int out_fd, int err_fd) {
       if (got < 0 && errno == EINTR) continue;
       std::lock_guard<std::mutex> lock(mu_);
       if (got <= 0) {
+        // stdout_closed_ is set only once both streams ended (below), so that a caller who
+        // saw stdout close also sees all of stderr.
         if (i == 0) {
           out_open = false;
-          stdout_closed_ = true;
         } else {
           err_open = false;
         }

@@ -60,7 +60,8 @@ class Subprocess {
   const std::vector<std::string>& argv() const { return argv_; }
 
   // Waits until a complete stdout line at index >= `from_line` exists and returns it with its
-  // index. DeadlineExceeded after `timeout`; FailedPrecondition when stdout closed first.
+  // index. DeadlineExceeded after `timeout`; FailedPrecondition when the output ended first
+  // (stdout and stderr both closed: everything the child wrote to either has been read).
   absl::StatusOr<std::pair<size_t, std::string>> WaitForStdoutLine(
       size_t from_line, std::chrono::milliseconds timeout);
 

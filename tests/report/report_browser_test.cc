@@ -706,6 +706,7 @@ TEST_F(ReportBrowserTest, RealRunWhereEveryRequestFailsIsRed) {
             "0.0% of 20 requests succeeded (20 failed)");
   // The headline figure says so too, in the alert style.
   EXPECT_NE(dom.find("class=\"kpi kpi-alert\""), std::string::npos);
+}
 
 // diff.html in a real browser: two real runs (TTFT 20 ms vs 40 ms) and `llmbench diff` with
 // its page in a folder of its own. The page draws, in the report's style, the outcome (exit 5,
