@@ -181,7 +181,7 @@ image_steps() {
   log "install tree: bin/{llmbench,llmbench-sim,llmbench-worker}, share/llmbench/examples"
 
   # 3. Every library the binaries load comes from the runtime packages or their Depends.
-  mapfile -t listed < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]//g' deploy/runtime-packages.txt)
+  mapfile -t listed < <(deploy/install-runtime.sh --list)
   mapfile -t extra < <(awk '/# extra/{print $1}' deploy/runtime-packages.txt)
   local closure
   closure="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
