@@ -78,6 +78,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 in_root() {
   local opts=()
   if [ "$1" = --as-user ]; then opts=(--userspec=10001:10001); shift; fi
+  # shellcheck disable=SC2016  # expanded by that inner shell
   unshare --mount --propagation private --fork -- /bin/sh -c \
     'root="$1"; shift; mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && exec chroot "$@"' \
     sh "$root" "${opts[@]}" "$root" "$@"
@@ -90,6 +91,7 @@ in_root /tmp/deploy/install-runtime.sh > "$scratch/install.log" 2>&1 ||
 log "installed in $((SECONDS - start)) s"
 missing=""
 for p in "${listed[@]}"; do
+  # shellcheck disable=SC2016  # dpkg-query's format, not the shell's
   status="$(in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
   [ "$status" = "install ok installed" ] || missing="$missing $p($status)"
 done
