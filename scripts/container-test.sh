@@ -374,15 +374,17 @@ for i in $(seq 1 30); do
 done
 log "cluster: $prefix-sim and three workers up on $net ($subnet), workers healthy"
 
-# coordinator NAME token|no-token ARGS...: runs `llmbench ARGS...` in a container on $net, with
-# the token file mounted or not, deploy/scenario.yaml at /etc/llmbench/scenario.yaml and the
-# results folder at /results; no health check (a one-shot job, as in deploy/compose.yaml).
+# coordinator NAME token|no-token ARGS...: runs `llmbench ARGS...` in a container on $coord_net
+# (default: $net), with the token file mounted or not, deploy/scenario.yaml at
+# /etc/llmbench/scenario.yaml and the results folder at /results; no health check (a one-shot
+# job, as in deploy/compose.yaml).
 # Output in $work/NAME.out.
+coord_net="$net"
 coordinator() {
   local name="$1" mounts=()
   if [ "$2" = token ]; then mounts=(-v "$token:/run/secrets/llmbench_token:ro"); fi
   shift 2
-  podman run --rm --name "$prefix-coordinator-$name" --network "$net" --no-healthcheck \
+  podman run --rm --name "$prefix-coordinator-$name" --network "$coord_net" --no-healthcheck \
     -v "$root/deploy/scenario.yaml:/etc/llmbench/scenario.yaml:ro" -v "$results:/results" \
     "${mounts[@]}" --entrypoint llmbench "$image" "$@" > "$work/$name.out" 2>&1
 }
@@ -446,8 +448,19 @@ if [ "$with_compose" = true ]; then
   log "compose: llmbench-sim and ${#replicas[@]} replicas of llmbench-workers healthy (their compose health checks)"
   addresses=""
   for c in "${replicas[@]}"; do addresses="$addresses${addresses:+,}$(ip_of "$c"):50051"; done
-  "${compose_cmd[@]}" up -d --no-build --no-deps coordinator > "$work/compose-coordinator.log" 2>&1 ||
+  # The secret: mounted read-only where the workers' --token-file points.
+  for c in "${replicas[@]}"; do
+    mount="$(podman inspect --format '{{range .Mounts}}{{if eq .Destination "/run/secrets/llmbench_token"}}{{.Source}} rw={{.RW}}{{end}}{{end}}' "$c")"
+    [ "$mount" = "$token rw=false" ] || die "compose: $c mounts the token secret as '$mount'"
+  done
+  log "compose: the llmbench_token secret ($token) is mounted read-only at /run/secrets/llmbench_token in every replica"
+  # With its dependencies healthy, the coordinator (up resolves depends_on; the containers it
+  # depends on are running and unchanged, so they are kept).
+  "${compose_cmd[@]}" up -d --no-build coordinator > "$work/compose-coordinator.log" 2>&1 ||
     die "podman-compose up coordinator failed: $(tail -20 "$work/compose-coordinator.log")"
+  if ignored="$(grep -m1 "condition check due to podman" "$work/compose-coordinator.log")"; then
+    log "compose: as documented, podman-compose ignores service_healthy here: ${ignored##*podman_compose:}"
+  fi
   coord_c="$(podman ps -a --filter "label=io.podman.compose.project=$prefix" \
     --filter "label=com.docker.compose.service=coordinator" --format '{{.Names}}')"
   [ -n "$coord_c" ] || die "compose: no coordinator container"
@@ -459,6 +472,15 @@ if [ "$with_compose" = true ]; then
   podman volume exists "${prefix}_results" || die "compose: no volume ${prefix}_results"
   log "compose: coordinator exited 0, --workers llmbench-workers:50051 (the service name): $summary"
   log "compose: results in volume ${prefix}_results"
+  # Control: on the compose network, a coordinator without the token is refused.
+  coord_net="${prefix}_default"
+  if coordinator compose-refused no-token run /etc/llmbench/scenario.yaml \
+       "--workers=llmbench-workers:50051" --out=/results/compose-refused --quiet; then
+    die "compose: a coordinator without the token ran"
+  fi
+  grep -q 'missing or wrong llmbench token' "$work/compose-refused.out" ||
+    die "compose: without the token the coordinator said: $(tail -5 "$work/compose-refused.out")"
+  log "compose: without the token refused by the replicas"
   compose_s=$((SECONDS - start))
 fi
 
