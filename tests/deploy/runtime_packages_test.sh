@@ -74,13 +74,15 @@ cp "$repo/deploy/install-runtime.sh" "$repo/deploy/runtime-packages.txt" "$root/
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 # in_root [--as-user] COMMAND...: runs COMMAND in the chroot (as root, or as uid/gid 10001, the
-# image's user), with /proc and /dev, in a private mount namespace (the mounts go away with it).
+# image's user), with /proc and /dev, in a private mount namespace (the mounts go away with it),
+# with the image's PATH rather than the host's.
 in_root() {
   local opts=()
   if [ "$1" = --as-user ]; then opts=(--userspec=10001:10001); shift; fi
   # shellcheck disable=SC2016  # expanded by that inner shell
   unshare --mount --propagation private --fork -- /bin/sh -c \
-    'root="$1"; shift; mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && exec chroot "$@"' \
+    'root="$1"; shift; mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin exec chroot "$@"' \
     sh "$root" "${opts[@]}" "$root" "$@"
 }
 
