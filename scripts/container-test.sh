@@ -5,8 +5,9 @@
 #
 # Usage: scripts/container-test.sh [--install] [--check] [--no-compose] [--keep]
 #   --install     first install what it needs: podman, crun, runc, netavark, aardvark-dns,
-#                 iptables, debootstrap and python3-venv from Debian (apt-get), and podman-compose
-#                 (pinned, PyPI) into a venv under the cache folder. Needs root (or sudo).
+#                 iptables, iproute2, debootstrap and python3-venv from Debian (apt-get, only
+#                 those missing), and podman-compose (pinned, PyPI) into a venv under the cache
+#                 folder. Needs root (or sudo).
 #   --check       only say whether this machine can run the test (exit 0) or not (exit 77).
 #   --no-compose  skip the deploy/compose.yaml part.
 #   --keep        leave the containers, networks and compose project for a look afterwards
@@ -31,6 +32,7 @@
 #     the host's CA bundle's certificates that Debian's bundle lacks are in no layer.
 #  4. Health check: a default worker container is `healthy` by `podman healthcheck run`; a
 #     container of the image running the simulator instead (nothing on 50051) is `unhealthy`.
+#     Each network's bridge gets its MAC pinned (see pin_bridge: netavark < 1.9).
 #  5. Cluster on a network of its own (10.250.16.0/24): llmbench-sim, three workers with the
 #     token mounted read-only (--token-file), all sharing the DNS alias llmbench-workers. The
 #     coordinator container runs deploy/scenario.yaml with --workers naming the three, then with
@@ -38,10 +40,11 @@
 #     exactly those three workers, 300 requests + 16 warm-up, every request id once, all
 #     successful (tests/deploy/check_container_run.py). Without the token it is refused with
 #     the worker's message.
-#  6. Compose: podman-compose $compose_version with deploy/compose.yaml (project llmbench-ct):
-#     the simulator and three worker replicas, the token secret from a file, their health checks
-#     healthy, then the coordinator, which reaches the replicas through the one name; its exit
-#     status 0 and its results (from the results volume) checked as above. podman-compose
+#  6. Compose: podman-compose 1.6.0 with deploy/compose.yaml (project llmbench-ct): the
+#     simulator and three worker replicas, their health checks healthy, the token secret
+#     mounted read-only in each; then the coordinator, which reaches the replicas through the
+#     one service name; its exit status 0 and its results (from the results volume) checked as
+#     above; a coordinator without the token refused on that network. podman-compose
 #     ignores depends_on's service_healthy with podman < 4.6, so the coordinator is started
 #     after the health checks pass.
 # Cached between runs (in $LLMBENCH_CONTAINER_CACHE, default ~/.cache/llmbench-container): the
@@ -51,7 +54,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
-usage() { sed -n '6,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//'; }
 install=false check_only=false with_compose=true keep=false
 while [ $# -gt 0 ]; do
   case "$1" in
