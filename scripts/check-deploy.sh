@@ -131,15 +131,21 @@ PY
 
   # 2. Compose: the reference loader (schema + semantics), and a control that must fail.
   if [ -x "$tools/bin/composecheck" ]; then
-    LLMBENCH_TOKEN=check-deploy "$tools/bin/composecheck" deploy/compose.yaml > "$scratch/compose.out" ||
+    LLMBENCH_TOKEN_FILE=/dev/null "$tools/bin/composecheck" deploy/compose.yaml > "$scratch/compose.out" ||
       die "composecheck rejected deploy/compose.yaml"
     grep -q 'replicas: 3' "$scratch/compose.out" || die "compose: the workers do not have 3 replicas"
     sed 's/^      llmbench-sim:$/      llmbench-simulator:/' deploy/compose.yaml > "$scratch/compose-broken.yaml"
     grep -q 'llmbench-simulator:' "$scratch/compose-broken.yaml" || die "control: could not break compose.yaml"
-    if (cd deploy && LLMBENCH_TOKEN=x "$tools/bin/composecheck" "$scratch/compose-broken.yaml" >/dev/null 2>&1); then
+    if (cd deploy && LLMBENCH_TOKEN_FILE=/dev/null "$tools/bin/composecheck" "$scratch/compose-broken.yaml" >/dev/null 2>&1); then
       die "control: composecheck accepted depends_on an undefined service"
     fi
-    log "composecheck: deploy/compose.yaml loads (workers: 3 replicas); a broken copy is rejected"
+    # The token secret's file is required: without it the loader stops, naming the variable.
+    local unset_err
+    unset_err="$(env -u LLMBENCH_TOKEN_FILE "$tools/bin/composecheck" deploy/compose.yaml 2>&1 >/dev/null)" &&
+      die "composecheck accepted deploy/compose.yaml without LLMBENCH_TOKEN_FILE"
+    [ "$unset_err" = "composecheck: error while interpolating secrets.llmbench_token.file: required variable LLMBENCH_TOKEN_FILE is missing a value: set LLMBENCH_TOKEN_FILE to a file holding the workers' shared token" ] ||
+      die "composecheck without LLMBENCH_TOKEN_FILE said: $unset_err"
+    log "composecheck: deploy/compose.yaml loads (workers: 3 replicas); a broken copy is rejected; LLMBENCH_TOKEN_FILE is required"
   else
     log "composecheck not built (no Go toolchain): deploy/compose.yaml NOT validated"
   fi
@@ -181,7 +187,7 @@ image_steps() {
   log "install tree: bin/{llmbench,llmbench-sim,llmbench-worker}, share/llmbench/examples"
 
   # 3. Every library the binaries load comes from the runtime packages or their Depends.
-  mapfile -t listed < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]//g' deploy/runtime-packages.txt)
+  mapfile -t listed < <(deploy/install-runtime.sh --list)
   mapfile -t extra < <(awk '/# extra/{print $1}' deploy/runtime-packages.txt)
   local closure
   closure="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \

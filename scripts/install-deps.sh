@@ -47,6 +47,9 @@ test_packages=(
   nodejs chromium fonts-dejavu-core
   # deployment checks (scripts/check-deploy.sh): a venv for the manifest validators
   python3-venv
+  # tests/deploy/runtime_packages_test.sh: a Debian 12 root file system for the image's runtime
+  # stage (scripts/debian-base.sh)
+  debootstrap
 )
 packages=("${build_packages[@]}")
 if [ "$build_only" = false ]; then packages+=("${test_packages[@]}"); fi
