@@ -80,6 +80,9 @@ struct Aggregator::Cell {
   std::string worker_id;
 
   uint64_t requests = 0;  // measured
+  uint64_t warmup_requests = 0;
+  uint64_t warmup_failures = 0;
+  uint64_t over_max_tokens = 0;
   uint64_t successes = 0;
   uint64_t good = 0;  // successes meeting every SLO
   uint64_t output_tokens_total = 0;
@@ -150,12 +153,16 @@ void Aggregator::Add(const v1::RequestRecord& record) {
   ++completed_;
   if (record.warmup()) {
     ++warmup_;
-    CellIndexFor(record);  // the worker and engine still appear in the results
+    // The worker and engine still appear in the results, with their warm-up counts.
+    Cell& cell = *cells_[CellIndexFor(record)];
+    ++cell.warmup_requests;
+    if (record.error_class() != v1::ERROR_CLASS_NONE) ++cell.warmup_failures;
     return;
   }
   Cell& cell = *cells_[CellIndexFor(record)];
   ++measured_;
   ++cell.requests;
+  if (record.over_max_tokens()) ++cell.over_max_tokens;
 
   const int64_t sent = record.sent_ns();
   const int64_t end = record.end_ns();
@@ -500,6 +507,17 @@ v1::Aggregates BuildAggregates(std::span<const CellT* const> cells, bool has_slo
 
   a.set_output_tokens_total(out_total);
   a.set_input_tokens_total(in_total);
+  uint64_t warmup_requests = 0;
+  uint64_t warmup_failures = 0;
+  uint64_t over_max_tokens = 0;
+  for (const CellT* c : cells) {
+    warmup_requests += c->warmup_requests;
+    warmup_failures += c->warmup_failures;
+    over_max_tokens += c->over_max_tokens;
+  }
+  a.set_warmup_requests(warmup_requests);
+  a.set_warmup_failures(warmup_failures);
+  a.set_over_max_tokens(over_max_tokens);
   if (requests > 0 && max_end > min_sent) {
     const double window_s = static_cast<double>(max_end - min_sent) / kNsPerS;
     a.set_measured_window_s(window_s);
@@ -607,6 +625,8 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     wr->set_requests_lost(w.requests_lost);
     wr->set_duplicate_records(w.duplicate_records);
     wr->set_failure_backoffs(w.failure_backoffs);
+    wr->set_invalid_records(w.invalid_records);
+    wr->set_invalid_example(w.invalid_example);
     if (w.resources) *wr->mutable_resources() = *w.resources;
   }
 
@@ -719,6 +739,11 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
       }
       degraded.push_back(std::move(reason));
     }
+    if (w.invalid_records() > 0) {
+      invalid.push_back(absl::StrFormat(
+          "worker %s sent %d records that cannot belong to its shard (e.g. %s): not counted",
+          w.worker_id(), w.invalid_records(), w.invalid_example()));
+    }
     if (w.records_dropped() > 0) {
       degraded.push_back(
           absl::StrFormat("worker %s dropped %d records", w.worker_id(), w.records_dropped()));
@@ -731,6 +756,21 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
   }
   v1::Verdict verdict;
   for (std::string& r : SaturatedHostReasons(result)) verdict.add_warnings(std::move(r));
+  for (const v1::EngineResult& e : result.engines()) {
+    if (e.aggregates().over_max_tokens() > 0) {
+      verdict.add_warnings(absl::StrFormat(
+          "engine %s streamed past max_tokens (%d) on %d requests: it ignores the limit, so "
+          "E2E and throughput include tokens nobody asked for",
+          e.engine(), result.scenario().generation().max_tokens(),
+          e.aggregates().over_max_tokens()));
+    }
+    if (e.aggregates().warmup_failures() > 0) {
+      verdict.add_warnings(absl::StrFormat(
+          "engine %s: %d of %d warm-up requests failed (not counted; the engine may not have "
+          "been ready when measuring began)",
+          e.engine(), e.aggregates().warmup_failures(), e.aggregates().warmup_requests()));
+    }
+  }
   if (!conditions.engines_down.empty()) {
     verdict.set_state(v1::Verdict::STATE_ENGINE_DOWN);
   } else if (!invalid.empty()) {

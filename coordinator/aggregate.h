@@ -71,6 +71,8 @@ struct WorkerReport {
   uint64_t requests_lost = 0;        // unfinished requests no worker could run
   uint64_t duplicate_records = 0;    // records dropped because their id was already counted
   uint64_t failure_backoffs = 0;     // closed-loop waits after failed requests
+  uint64_t invalid_records = 0;      // records that could not belong to its shard (dropped)
+  std::string invalid_example;       // the first one's problem
   // Procfs samples of its host and process (coordinator/resources.h), when it sent any.
   std::optional<v1::ResourceSeries> resources;
 };

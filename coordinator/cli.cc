@@ -483,7 +483,7 @@ struct WorkloadFlags {
       load->set_duration_seconds(d);
     }
     if (!requests.empty()) {
-      LLMBENCH_ASSIGN_OR_RETURN(int64_t n, ParseIntFlag("--requests", requests, 1, 1'000'000'000'000));
+      LLMBENCH_ASSIGN_OR_RETURN(int64_t n, ParseIntFlag("--requests", requests, 1, kMaxRequests));
       load->set_requests(static_cast<uint64_t>(n));
     } else if (!duration_bound && duration.empty()) {
       load->set_requests(100);

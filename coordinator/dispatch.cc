@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -36,11 +37,13 @@
 #include "coordinator/live_metrics.h"
 #include "coordinator/local_workers.h"
 #include "coordinator/prompts.h"
+#include "coordinator/record_check.h"
 #include "coordinator/resources.h"
 #include "coordinator/scenario_loader.h"
 #include "coordinator/sharding.h"
 #include "coordinator/worker_addresses.h"
 #include "coordinator/worker_client.h"
+#include "proto/wire/shard_ids.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -48,6 +51,9 @@ namespace {
 namespace v1 = ::llmbench::v1;
 
 constexpr int64_t kNsPerS = 1'000'000'000;
+// The largest shard a worker receives (its gRPC receive limit, worker_service_security.h, less
+// room for the request around it).
+constexpr size_t kMaxShardBytes = (size_t{64} << 20) - 4096;
 // Time between choosing a phase's start instant and reaching it: every shard must arrive first.
 constexpr int64_t kStartLeadNs = 300'000'000;
 
@@ -156,7 +162,31 @@ struct WorkerState {
   uint64_t requests_reassigned = 0;
   uint64_t requests_lost = 0;
   uint64_t duplicate_records = 0;
+  uint64_t invalid_records = 0;        // records that failed RecordProblem: not counted
+  std::string invalid_example;         // the first one's problem
+  uint32_t max_concurrency = 0;        // Describe: the most requests in flight it accepts
   std::optional<v1::ResourceSeries> resources;  // WorkerMessage.resources, on the run's clock
+};
+
+// Measured ids of one engine already counted, so none is counted twice: a bitmap over the
+// count-bounded run's ids 0..planned-1 (every valid id of such a run is below it), a hash set
+// for the ids of a duration-bounded run.
+class SeenIds {
+ public:
+  explicit SeenIds(uint64_t dense) : dense_(dense, false) {}
+  // False when `id` was seen before.
+  bool Insert(uint64_t id) {
+    if (id < dense_.size()) {
+      if (dense_[id]) return false;
+      dense_[id] = true;
+      return true;
+    }
+    return sparse_.insert(id).second;
+  }
+
+ private:
+  std::vector<bool> dense_;
+  absl::flat_hash_set<uint64_t> sparse_;
 };
 
 // One engine's share of a phase.
@@ -164,11 +194,46 @@ struct EngineRun {
   int index = 0;  // in scenario.engines
   std::string name;
   std::vector<size_t> workers;                       // its group of workers
-  std::unordered_set<uint64_t> seen_ids;             // measured ids counted (never twice)
+  std::unique_ptr<SeenIds> seen_ids;                 // measured ids counted (never twice)
   std::unique_ptr<EngineTelemetryCollector> telemetry;
   std::unique_ptr<EngineWatch> watch;
   bool stop_requested = false;  // declared down or the run stopped: stop its shards
 };
+
+// The shard a worker's reader runs, and what its records have covered so far.
+struct RunningShard {
+  explicit RunningShard(v1::Shard s) : shard(std::move(s)), ids(shard), finished(ids.size()) {}
+  v1::Shard shard;
+  const wire::ShardIds ids;     // count-bounded: its measured ids (empty otherwise)
+  std::vector<bool> finished;   // by measured index: a final record arrived
+  EngineRun* run = nullptr;
+  int64_t start_unix_ns = 0;    // its start instant, coordinator wall clock
+  int64_t axis_offset_ns = 0;   // its records' times + this = the run's axis
+  double resources_offset_s = 0;
+  bool heard = false;           // any message arrived
+};
+
+// The worker turned the shard down before running it (it was never going to): an invalid
+// shard, a key it may not send, more concurrency than it accepts, a wrong token.
+bool IsRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The stream broke on what the worker sent rather than on the worker (a message above the
+// receive limit): rerunning the same requests elsewhere would break again.
+bool IsDataFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted &&
+         absl::StrContains(status.message(), "larger than max");
+}
 
 void PrintProgress(const std::string& line, bool tty) {
   std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
@@ -190,6 +255,7 @@ class ScenarioRun {
   absl::StatusOr<RunOutcome> Run() {
     LLMBENCH_RETURN_IF_ERROR(Prepare());
     LLMBENCH_RETURN_IF_ERROR(ConnectWorkers());
+    LLMBENCH_RETURN_IF_ERROR(CheckPlan());
     LLMBENCH_RETURN_IF_ERROR(StartMonitors());
     LLMBENCH_RETURN_IF_ERROR(OpenOutputs());
     if (options_.live_metrics != nullptr) options_.live_metrics->BeginRun(run_id_, scenario_);
@@ -281,6 +347,52 @@ class ScenarioRun {
       states_[i].worker_id = info.describe.worker_id();
       states_[i].loop_threads = std::max<uint32_t>(1, info.describe.loop_threads());
       states_[i].clock_offset_ns = info.clock_offset_ns;
+      states_[i].max_concurrency = info.describe.max_concurrency();
+    }
+    return absl::OkStatus();
+  }
+
+  // Engine k of a phase of `engines` engines runs on workers[j] for every j = k mod engines.
+  static std::vector<std::vector<size_t>> Groups(size_t engines, const std::vector<size_t>& workers) {
+    std::vector<std::vector<size_t>> groups(engines);
+    for (size_t j = 0; j < workers.size(); ++j) groups[j % engines].push_back(workers[j]);
+    return groups;
+  }
+
+  // Configuration errors a worker would only find when its shard arrives, found before any
+  // load: a shard asking more requests in flight than its worker accepts, a shard too large
+  // to send (the prompt set is in every shard).
+  absl::Status CheckPlan() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    std::vector<size_t> all(states_.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    for (const std::vector<int>& phase : Phases()) {
+      const std::vector<std::vector<size_t>> groups = Groups(phase.size(), all);
+      for (size_t k = 0; k < phase.size(); ++k) {
+        const v1::Engine& engine = scenario_.engines(phase[k]);
+        LLMBENCH_ASSIGN_OR_RETURN(std::vector<v1::Shard> shards,
+                                  MakeShards(scenario_, phase[k], prompts_,
+                                             static_cast<uint32_t>(groups[k].size()), run_id_, 0));
+        for (size_t j = 0; j < shards.size(); ++j) {
+          const WorkerState& w = states_[groups[k][j]];
+          const v1::ShardLoad& load = shards[j].load();
+          if (load.has_concurrency() && w.max_concurrency > 0 &&
+              load.concurrency().concurrency() > w.max_concurrency) {
+            return absl::FailedPreconditionError(absl::StrFormat(
+                "engine %s: worker %s accepts at most %d requests in flight "
+                "(llmbench-worker --max-concurrency) but its share of the concurrency is %d: "
+                "add workers or lower the concurrency",
+                engine.name(), w.address, w.max_concurrency, load.concurrency().concurrency()));
+          }
+          const size_t bytes = shards[j].ByteSizeLong();
+          if (bytes > kMaxShardBytes) {
+            return absl::FailedPreconditionError(absl::StrFormat(
+                "engine %s: the shard for worker %s is %.1f MiB, above the %d MiB a worker "
+                "accepts (every shard carries the whole prompt set: %d prompts)",
+                engine.name(), w.address, static_cast<double>(bytes) / (1 << 20),
+                kMaxShardBytes >> 20, shards[j].prompts_size()));
+          }
+        }
+      }
     }
     return absl::OkStatus();
   }
@@ -348,14 +460,18 @@ class ScenarioRun {
       phase_.last_heard.assign(states_.size(), 0);
       phase_.failing.assign(states_.size(), false);
       phase_.stopping.assign(states_.size(), false);
+      phase_.no_reassign.assign(states_.size(), false);
       phase_.engine_of_worker.assign(states_.size(), -1);
       aggregator_.ResetLive();
+      const std::vector<std::vector<size_t>> groups = Groups(phase.size(), healthy);
       for (size_t k = 0; k < phase.size(); ++k) {
         auto run = std::make_unique<EngineRun>();
         run->index = phase[k];
         run->name = scenario_.engines(phase[k]).name();
-        for (size_t j = k; j < healthy.size(); j += phase.size()) run->workers.push_back(healthy[j]);
+        run->workers = groups[k];
         run->watch = std::make_unique<EngineWatch>(engine_down_after_ns_);
+        run->seen_ids = std::make_unique<SeenIds>(
+            scenario_.load().has_requests() ? scenario_.load().requests() : 0);
         // The engine's own metrics: scraped now, periodically, and after its last record.
         run->telemetry = StartEngineTelemetry(scenario_, phase[k], clock_);
         LLMBENCH_ASSIGN_OR_RETURN(
@@ -415,12 +531,16 @@ class ScenarioRun {
         std::lock_guard<std::mutex> lock(mu_);
         if (const int signal = StopSignal(); signal != 0 && stop_signal_ == 0) {
           stop_signal_ = signal;
+          stop_all_ = true;
           for (auto& q : phase_.queues) q.clear();  // never started: not run
           work_cv_.notify_all();
         }
+        if (stop_all_) {
+          for (auto& q : phase_.queues) q.clear();
+        }
         for (auto& run : *phase_.engines) {
           if (run->stop_requested) continue;
-          if (run->watch->down() || stop_signal_ != 0) {
+          if (run->watch->down() || stop_all_) {
             run->stop_requested = true;
             for (size_t w : run->workers) DropQueuedShards(w, run->index);
           }
@@ -531,46 +651,58 @@ class ScenarioRun {
     while (true) {
       work_cv_.wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return states_[i].failed || !phase_.queues[i].empty() ||
-               (phase_.busy == 0 && AllQueuesEmpty()) || stop_signal_ != 0;
+               (phase_.busy == 0 && AllQueuesEmpty()) || stop_all_;
       });
-      if (states_[i].failed || stop_signal_ != 0 || phase_.queues[i].empty()) break;
-      v1::Shard shard = std::move(phase_.queues[i].front());
+      if (states_[i].failed || stop_all_ || phase_.queues[i].empty()) break;
+      RunningShard rs(std::move(phase_.queues[i].front()));
       phase_.queues[i].pop_front();
+      v1::Shard& shard = rs.shard;
       // The instant the shard starts, on the coordinator's clock; the worker gets it on its own.
-      const int64_t start_unix_ns = std::max(shard.start_unix_ns(), clock_.UnixNowNs());
-      shard.set_start_unix_ns(start_unix_ns + states_[i].clock_offset_ns);
-      const int64_t axis_offset_ns = start_unix_ns - axis_origin_unix_ns_;
+      rs.start_unix_ns = std::max(shard.start_unix_ns(), clock_.UnixNowNs());
+      shard.set_start_unix_ns(rs.start_unix_ns + states_[i].clock_offset_ns);
+      rs.axis_offset_ns = rs.start_unix_ns - axis_origin_unix_ns_;
       // Resource samples count from the shard's start instant; on the run's clock:
-      const double resources_offset_s =
-          static_cast<double>(start_unix_ns - started_unix_ns_) / kNsPerS;
-      EngineRun* run = EngineOf(shard.engine().name());
+      rs.resources_offset_s = static_cast<double>(rs.start_unix_ns - started_unix_ns_) / kNsPerS;
+      rs.run = EngineOf(shard.engine().name());
       ++phase_.busy;
       phase_.running[i] = shard;
       phase_.last_heard[i] = clock_.NowNs();
-      std::unordered_set<uint64_t> finished;  // ids of this shard with a final record
       lock.unlock();
       absl::Status status = clients_[i]->RunShard(shard, [&](v1::WorkerMessage& message) {
         std::lock_guard<std::mutex> guard(mu_);
+        rs.heard = true;
         phase_.last_heard[i] = clock_.NowNs();
-        if (message.has_records()) {
-          for (v1::RequestRecord& record : *message.mutable_records()->mutable_records()) {
-            ShiftTimes(axis_offset_ns, &record);
-          }
-        }
-        if (options_.live_metrics != nullptr) {
-          options_.live_metrics->OnWorkerMessage(states_[i].worker_id, states_[i].loop_threads,
-                                                 message);
-        }
-        OnMessage(i, run, message, resources_offset_s, &finished);
+        OnMessage(i, &rs, &message);
       });
       lock.lock();
       phase_.running[i].reset();
       --phase_.busy;
       const bool stopped = phase_.stopping[i];
       phase_.stopping[i] = false;
-      if (!status.ok() && !stopped && stop_signal_ == 0) FailWorker(i, std::string(status.message()));
+      if (!status.ok() && !stopped && !stop_all_) {
+        if (!rs.heard && IsRefusal(status)) {
+          // The worker refused the shard itself (an invalid shard, a key it may not send, more
+          // concurrency than it accepts): a configuration error, not a failed worker. The run
+          // stops; nothing is reassigned (every worker would refuse it alike).
+          if (config_error_.empty()) {
+            config_error_ = absl::StrCat("worker ", states_[i].address, " refused the shard: ",
+                                         status.message());
+            stop_all_ = true;  // every running shard is stopped, as for a signal
+            for (auto& q : phase_.queues) q.clear();
+          }
+        } else {
+          FailWorker(i, std::string(status.message()));
+          if (IsDataFailure(status)) {
+            // The stream broke on what the worker sent (a message over the size limit): the
+            // same requests would break the next worker too. They count as not run.
+            states_[i].failure += " (its unfinished requests are not reassigned: the failure "
+                                  "came with the data)";
+            phase_.no_reassign[i] = true;
+          }
+        }
+      }
       if (states_[i].failed) {
-        Reassign(i, shard, finished);
+        if (!phase_.no_reassign[i]) Reassign(i, rs);
         work_cv_.notify_all();
         break;
       }
@@ -579,24 +711,46 @@ class ScenarioRun {
     work_cv_.notify_all();
   }
 
-  void OnMessage(size_t i, EngineRun* run, const v1::WorkerMessage& message,
-                 double resources_offset_s, std::unordered_set<uint64_t>* finished)
+  void OnMessage(size_t i, RunningShard* rs, v1::WorkerMessage* message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     WorkerState& state = states_[i];
-    switch (message.kind_case()) {
-      case v1::WorkerMessage::kRecords:
-        for (const v1::RequestRecord& record : message.records().records()) {
+    EngineRun* run = rs->run;
+    switch (message->kind_case()) {
+      case v1::WorkerMessage::kRecords: {
+        const int64_t elapsed_ns = clock_.UnixNowNs() - rs->start_unix_ns;
+        auto* records = message->mutable_records()->mutable_records();
+        // Records that fail their checks are dropped from the message (so live metrics never
+        // see them either) and counted against the worker.
+        int kept = 0;
+        for (int r = 0; r < records->size(); ++r) {
+          v1::RequestRecord& record = (*records)[r];
+          if (std::string problem = RecordProblem(record, rs->shard, rs->ids, elapsed_ns);
+              !problem.empty()) {
+            if (state.invalid_records++ == 0) state.invalid_example = std::move(problem);
+            continue;
+          }
+          if (kept != r) records->SwapElements(kept, r);
+          ++kept;
+        }
+        records->DeleteSubrange(kept, records->size() - kept);
+        if (options_.live_metrics != nullptr) {
+          options_.live_metrics->OnWorkerMessage(state.worker_id, state.loop_threads, *message);
+        }
+        for (v1::RequestRecord& record : *records) {
           if (record.error_class() == v1::ERROR_CLASS_CANCELLED) {
             // A failing worker's cancelled requests are not final: they are reassigned. Those
-            // cancelled because the run was stopped by a signal never finished: they are not
-            // the engine's failures (the verdict says the run was interrupted).
-            if (phase_.failing[i] || stop_signal_ != 0) continue;
+            // cancelled because the run was stopped (signal, configuration error) never
+            // finished: they are not the engine's failures.
+            if (phase_.failing[i] || stop_all_) continue;
           }
-          if (run != nullptr && !record.warmup() && !run->seen_ids.insert(record.request_id()).second) {
+          if (run != nullptr && !record.warmup() && !run->seen_ids->Insert(record.request_id())) {
             ++state.duplicate_records;
             continue;
           }
-          finished->insert(record.request_id());
+          if (!record.warmup() && rs->ids.size() > 0) {
+            rs->finished[*rs->ids.IndexOf(record.request_id())] = true;
+          }
+          ShiftTimes(rs->axis_offset_ns, &record);
           aggregator_.Add(record);
           if (run != nullptr) {
             if (!record.warmup()) run->watch->Add(record);
@@ -606,45 +760,61 @@ class ScenarioRun {
           if (csv_) csv_->Append(record);
         }
         break;
+      }
       case v1::WorkerMessage::kProgress:
-        state.in_flight = message.progress().in_flight();
+        state.in_flight = message->progress().in_flight();
         break;
       case v1::WorkerMessage::kResources:
         if (!state.resources) state.resources.emplace();
-        AppendResources(message.resources(), resources_offset_s, &*state.resources);
+        AppendResources(message->resources(), rs->resources_offset_s, &*state.resources);
         break;
       case v1::WorkerMessage::kSummary:
-        state.cpu_seconds += message.summary().cpu_seconds();
-        state.cpu_wall_s += message.summary().cpu_wall_ns() / 1e9;
-        state.records_dropped += message.summary().records_dropped();
-        state.backoffs += message.summary().backoffs();
+        state.cpu_seconds += message->summary().cpu_seconds();
+        state.cpu_wall_s += message->summary().cpu_wall_ns() / 1e9;
+        state.records_dropped += message->summary().records_dropped();
+        state.backoffs += message->summary().backoffs();
         state.in_flight = 0;
         break;
       default:
         break;
     }
+    if (message->kind_case() != v1::WorkerMessage::kRecords && options_.live_metrics != nullptr) {
+      options_.live_metrics->OnWorkerMessage(state.worker_id, state.loop_threads, *message);
+    }
   }
 
-  // Worker `i` failed while running `shard` (or before its queue was empty): the ids of a
+  // Worker `i` failed while running `rs` (or before its queue was empty): the ids of a
   // count-bounded shard that have no final record, and every shard still queued for it, go
   // to the healthy workers of its engine's group (else any healthy worker). Engines that are
   // down or stopped get nothing reassigned: what they did not run counts as not run.
-  void Reassign(size_t i, const v1::Shard& shard, const std::unordered_set<uint64_t>& finished)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::vector<v1::Shard> orphans = {shard};
-    while (!phase_.queues[i].empty()) {
-      orphans.push_back(std::move(phase_.queues[i].front()));
-      phase_.queues[i].pop_front();
-    }
-    for (size_t o = 0; o < orphans.size(); ++o) {
-      const v1::Shard& lost = orphans[o];
-      EngineRun* run = EngineOf(lost.engine().name());
-      std::vector<uint64_t> unfinished;
-      for (uint64_t id : lost.request_ids()) {
-        if (o > 0 || !finished.contains(id)) unfinished.push_back(id);
+  void Reassign(size_t i, const RunningShard& rs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<std::pair<const v1::Shard*, std::vector<v1::IdRange>>> orphans;
+    google::protobuf::RepeatedPtrField<v1::IdRange> open;
+    for (uint64_t j = 0; j < rs.ids.size();) {
+      if (rs.finished[j]) {
+        ++j;
+        continue;
       }
-      if (unfinished.empty()) continue;  // duration-bounded: nothing to rerun
-      if (run == nullptr || run->stop_requested || stop_signal_ != 0) continue;
+      uint64_t end = j;
+      while (end < rs.ids.size() && !rs.finished[end]) ++end;
+      rs.ids.AppendIdRanges(j, end, &open);
+      j = end;
+    }
+    orphans.emplace_back(&rs.shard, std::vector<v1::IdRange>(open.begin(), open.end()));
+    std::deque<v1::Shard> queued = std::move(phase_.queues[i]);
+    phase_.queues[i].clear();
+    for (const v1::Shard& q : queued) {
+      const wire::ShardIds ids(q);
+      google::protobuf::RepeatedPtrField<v1::IdRange> all;
+      ids.AppendIdRanges(0, ids.size(), &all);
+      orphans.emplace_back(&q, std::vector<v1::IdRange>(all.begin(), all.end()));
+    }
+    for (const auto& [lost, unfinished] : orphans) {
+      uint64_t count = 0;
+      for (const v1::IdRange& r : unfinished) count += r.count();
+      if (count == 0) continue;  // duration-bounded: nothing to rerun
+      EngineRun* run = EngineOf(lost->engine().name());
+      if (run == nullptr || run->stop_requested || stop_all_) continue;
       std::vector<size_t> alive;
       for (size_t j : run->workers) {
         if (!states_[j].failed) alive.push_back(j);
@@ -655,21 +825,21 @@ class ScenarioRun {
         }
       }
       if (alive.empty()) {
-        states_[i].requests_lost += unfinished.size();
+        states_[i].requests_lost += count;
         continue;
       }
       absl::StatusOr<std::vector<v1::Shard>> again =
-          ReassignRequests(unfinished, lost, static_cast<uint32_t>(alive.size()),
+          ReassignRequests(unfinished, *lost, static_cast<uint32_t>(alive.size()),
                            phase_.next_shard_index, clock_.UnixNowNs());
       if (!again.ok()) {
-        states_[i].requests_lost += unfinished.size();
+        states_[i].requests_lost += count;
         continue;
       }
       phase_.next_shard_index += static_cast<uint32_t>(again->size());
       for (size_t k = 0; k < again->size(); ++k) {
         phase_.queues[alive[k % alive.size()]].push_back((*again)[k]);
       }
-      states_[i].requests_reassigned += unfinished.size();
+      states_[i].requests_reassigned += count;
     }
   }
 
@@ -696,6 +866,8 @@ class ScenarioRun {
       report.requests_lost = s.requests_lost;
       report.duplicate_records = s.duplicate_records;
       report.failure_backoffs = s.backoffs;
+      report.invalid_records = s.invalid_records;
+      report.invalid_example = s.invalid_example;
       report.resources = s.resources;
       // Utilization over less than a second of work says more about thread start-up than
       // about saturation: report it only from 1 s of measured wall time on.
@@ -712,16 +884,35 @@ class ScenarioRun {
       finish.conditions.stop_signal = stop_signal_;
     }
     finish.conditions.degraded = not_run_reasons_;
+    std::string config_error;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      config_error = config_error_;
+    }
     RunOutcome outcome;
     outcome.result = aggregator_.Finish(finish);
+    if (!config_error.empty() && outcome.result.overall().requests() == 0) {
+      // Refused before anything was measured: an error like those found before the run.
+      if (csv_) (void)csv_->Close();
+      return absl::FailedPreconditionError(config_error);
+    }
     outcome.result.set_run_id(run_id_);
     outcome.result.set_llmbench_version(kVersion);
     *outcome.result.mutable_scenario() = scenario_;
     outcome.result.set_started_unix_ns(started_unix_ns_);
+    outcome.result.set_time_axis_unix_ns(axis_origin_unix_ns_);
     outcome.result.set_finished_unix_ns(clock_.UnixNowNs());
     // Again, now that the run's start is known (a failed worker's "N s into the run").
     *outcome.result.mutable_verdict() =
         ComputeVerdict(outcome.result, scenario_.thresholds(), finish.conditions);
+    if (!config_error.empty()) {
+      // Refused after some engine had run: the results so far are written, and the command
+      // fails as for any configuration error.
+      v1::Verdict* verdict = outcome.result.mutable_verdict();
+      verdict->add_reasons(absl::StrCat("configuration error: ", config_error));
+      verdict->set_exit_status(1);
+      verdict->set_exit_reason(absl::StrCat("configuration error: ", config_error));
+    }
     AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
     for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
     AttachTelemetry(telemetry_by_engine_, &outcome.result);  // coordinator/engine_telemetry.h
@@ -743,6 +934,7 @@ class ScenarioRun {
     std::vector<int64_t> last_heard;                   // per worker, steady ns
     std::vector<bool> failing;                         // failed during this phase
     std::vector<bool> stopping;                        // asked to stop its shard
+    std::vector<bool> no_reassign;                     // failed on its data: keep its work
     std::vector<int> engine_of_worker;                 // index into *engines, -1 = none
     std::vector<std::unique_ptr<EngineRun>>* engines = nullptr;
     int busy = 0;
@@ -777,6 +969,10 @@ class ScenarioRun {
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RequestsCsvWriter> csv_ ABSL_GUARDED_BY(mu_);
   int stop_signal_ ABSL_GUARDED_BY(mu_) = 0;  // the signal that stopped the run, 0 = none
+  // Every shard is to stop (a signal, a configuration error): no more shards start, none is
+  // reassigned, and requests cancelled by the stop are not counted.
+  bool stop_all_ ABSL_GUARDED_BY(mu_) = false;
+  std::string config_error_ ABSL_GUARDED_BY(mu_);  // a worker refused a shard: why
 };
 
 absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOptions& options) {

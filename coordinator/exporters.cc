@@ -146,7 +146,7 @@ std::string RequestsCsvHeader() {
          "total_duration_ns,prompt_eval_count,eval_count,queue_time_ns,inference_time_ns,"
          "time_per_token_ns,validation_time_ns,server_total_time_ns,prompt_time_ns,"
          "predicted_time_ns,server_ttft_ns,http_status,error_class,error_message,"
-         "bytes_received\n";
+         "bytes_received,chunk_offsets_dropped,over_max_tokens\n";
 }
 
 void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
@@ -179,7 +179,8 @@ void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
   AppendOptional(t.has_predicted_time_ns(), t.predicted_time_ns(), out);
   AppendOptional(t.has_server_ttft_ns(), t.server_ttft_ns(), out);
   absl::StrAppend(out, r.http_status(), ",", std::string(ErrorClassName(r.error_class())), ",",
-                  CsvField(r.error_message()), ",", r.bytes_received(), "\n");
+                  CsvField(r.error_message()), ",", r.bytes_received(), ",",
+                  r.chunk_offsets_dropped(), ",", r.over_max_tokens() ? "true" : "false", "\n");
 }
 
 std::string RequestsCsv(std::span<const v1::RequestRecord> records) {

@@ -217,11 +217,11 @@ TEST(ExportersTest, CsvRowLeavesAbsentOptionalsEmpty) {
   std::string row;
   AppendRequestCsvRow(r, &row);
   EXPECT_EQ(row,
-            "7,0,\"w,1\",vllm,0,false,,5,,9,,0,,,0,unspecified,,,,,,,,,,,,,,,,,0,connect,refused,0"
-            "\n");
+            "7,0,\"w,1\",vllm,0,false,,5,,9,,0,,,0,unspecified,,,,,,,,,,,,,,,,,0,connect,refused,0,"
+            "0,false\n");
   // Same column count as the header.
   const std::string header = RequestsCsvHeader();
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 35);
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 37);
 }
 
 TEST(ExportersTest, RequestsCsvWriterStreamsTheSameBytes) {

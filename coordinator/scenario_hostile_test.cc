@@ -84,7 +84,7 @@ std::vector<HostileCase> HostileCases() {
        "hostile.yaml:6:3: load.requests: out of range (at most 18446744073709551615), got "
        "99999999999999999999999"},
       {"RequestsHuge", e + "load:\n  requests: 18446744073709551615\n",
-       "hostile.yaml:6:3: load.requests: must be between 1 and 1000000000000, got 18446744073709551615"},
+       "hostile.yaml:6:3: load.requests: must be between 1 and 10000000, got 18446744073709551615"},
       {"ConcurrencyNegative", e + "load:\n  concurrency: -1\n",
        "hostile.yaml:6:16: load.concurrency: expected an unsigned integer, got \"-1\""},
       {"MaxTokensNegative", e + "generation:\n  max_tokens: -1\n",

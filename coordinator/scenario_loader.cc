@@ -638,7 +638,7 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.SweepLoad.step_factor", 1, 100, true},
     {"llmbench.v1.SweepLoad.step_seconds", 0, 86'400, true},
     {"llmbench.v1.SweepLoad.bisect_iterations", 0, 30, false},
-    {"llmbench.v1.Load.requests", 1, 1e12, false},
+    {"llmbench.v1.Load.requests", 1, kMaxRequests, false},
     {"llmbench.v1.Load.duration_seconds", 0, kMaxSeconds, true},
     {"llmbench.v1.Load.warmup_requests", 0, 1e9, false},
     {"llmbench.v1.Load.warmup_seconds", 0, 86'400, false},

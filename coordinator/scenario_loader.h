@@ -82,6 +82,11 @@ inline constexpr double kDefaultMaxErrorRate = 0.05;
 // thresholds.engine_down_seconds: an engine whose every request failed to connect for this
 // long is declared down.
 inline constexpr double kDefaultEngineDownSeconds = 5;
+// load.requests (and --requests): at most this many measured requests per engine. The
+// coordinator keeps the values exact percentiles need, 56 + 4 x (chunks - 1) bytes per
+// request (bench/README.md, "Coordinator merge"): about 3 GB at this bound with 64-chunk
+// responses. Longer runs are duration-bounded.
+inline constexpr uint64_t kMaxRequests = 10'000'000;
 // The prompt part of the above (used by BuildPrompts on its own input).
 void ApplyPromptsDefaults(llmbench::v1::Prompts* prompts);
 

@@ -64,7 +64,7 @@ std::vector<BadCase> BadCases() {
       {"RequestsNegative", e + "load:\n  requests: -5\n",
        "bad.yaml:6:3: load.requests: expected an unsigned integer, got \"-5\""},
       {"RequestsZero", e + "load:\n  requests: 0\n",
-       "bad.yaml:6:3: load.requests: must be between 1 and 1000000000000, got 0"},
+       "bad.yaml:6:3: load.requests: must be between 1 and 10000000, got 0"},
       {"MissingDataset", e + "prompts:\n  dataset:\n    path: missing.json\n",
        "bad.yaml:7:5: prompts.dataset.path: cannot read \"missing.json\": No such file or "
        "directory"},

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "proto/wire/shard_ids.h"
 #include "absl/strings/str_cat.h"
 
 namespace llmbench::coordinator {
@@ -197,9 +199,10 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
     }
     shard.mutable_load()->set_seed(ShardSeed(scenario.seed(), i));
     if (count_bounded) {
-      auto* ids = shard.mutable_request_ids();
-      ids->Reserve(static_cast<int>(request_parts[i]));
-      for (uint64_t k = 0; k < request_parts[i]; ++k) ids->Add(next_id++);
+      llmbench::v1::IdRange* ids = shard.add_request_ranges();
+      ids->set_first(next_id);
+      ids->set_count(request_parts[i]);
+      next_id += request_parts[i];
     } else {
       shard.set_first_id(i);
       shard.set_id_stride(shard_count);
@@ -215,30 +218,50 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
   return shards;
 }
 
-absl::StatusOr<std::vector<Shard>> ReassignRequests(const std::vector<uint64_t>& unfinished,
-                                                    const Shard& failed, uint32_t worker_count,
-                                                    uint32_t next_shard_index,
-                                                    int64_t start_unix_ns) {
+absl::StatusOr<std::vector<Shard>> ReassignRequests(
+    const std::vector<llmbench::v1::IdRange>& unfinished, const Shard& failed,
+    uint32_t worker_count, uint32_t next_shard_index, int64_t start_unix_ns) {
   if (worker_count == 0) return absl::InvalidArgumentError("no workers left to reassign to");
-  std::vector<uint64_t> ids = unfinished;
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  if (ids.empty()) return std::vector<Shard>{};
-  std::vector<uint64_t> owned(failed.request_ids().begin(), failed.request_ids().end());
-  std::sort(owned.begin(), owned.end());
-  for (uint64_t id : ids) {
-    if (!std::binary_search(owned.begin(), owned.end(), id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "request id ", id, " is not one of shard ", failed.shard_index(), "'s request ids"));
+  // Sorted, merged ranges, each checked against the failed shard's ids.
+  std::vector<llmbench::v1::IdRange> ranges;
+  for (const llmbench::v1::IdRange& r : unfinished) {
+    if (r.count() > 0) ranges.push_back(r);
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const llmbench::v1::IdRange& a, const llmbench::v1::IdRange& b) {
+              return a.first() < b.first();
+            });
+  std::vector<llmbench::v1::IdRange> merged;
+  for (const llmbench::v1::IdRange& r : ranges) {
+    if (!merged.empty() && r.first() <= merged.back().first() + merged.back().count()) {
+      const uint64_t end = std::max(merged.back().first() + merged.back().count(),
+                                    r.first() + r.count());
+      merged.back().set_count(end - merged.back().first());
+    } else {
+      merged.push_back(r);
     }
   }
-  uint64_t count = std::min<uint64_t>(worker_count, ids.size());
+  const wire::ShardIds owned(failed);
+  uint64_t total = 0;
+  for (const llmbench::v1::IdRange& r : merged) {
+    const uint64_t last = r.first() + r.count() - 1;
+    const std::optional<uint64_t> a = owned.IndexOf(r.first());
+    const std::optional<uint64_t> b = owned.IndexOf(last);
+    if (!a || !b || *b < *a || *b - *a != r.count() - 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request id ", a ? last : r.first(), " is not one of shard ",
+                       failed.shard_index(), "'s request ids"));
+    }
+    total += r.count();
+  }
+  if (total == 0) return std::vector<Shard>{};
+  uint64_t count = std::min<uint64_t>(worker_count, total);
   if (failed.load().has_concurrency()) {
     count = std::min<uint64_t>(
         count, std::max<uint32_t>(1, failed.load().concurrency().concurrency()));
   }
   const std::vector<double> weights(count, 1.0);
-  const std::vector<uint64_t> id_parts = SplitProportionally(ids.size(), weights);
+  const std::vector<uint64_t> id_parts = SplitProportionally(total, weights);
   std::vector<uint64_t> concurrency_parts;
   if (failed.load().has_concurrency()) {
     concurrency_parts = SplitProportionally(
@@ -248,13 +271,26 @@ absl::StatusOr<std::vector<Shard>> ReassignRequests(const std::vector<uint64_t>&
   if (failed.load().has_rate()) SplitRateLoad(failed.load().rate(), weights, &rates);
 
   std::vector<Shard> shards;
-  size_t next = 0;
+  size_t range = 0;       // merged[range] is being handed out
+  uint64_t taken = 0;     // of it
   for (uint64_t k = 0; k < count; ++k) {
     Shard shard = failed;
     shard.set_shard_index(next_shard_index + static_cast<uint32_t>(k));
     shard.set_shard_count(next_shard_index + static_cast<uint32_t>(count));
     shard.clear_request_ids();
-    for (uint64_t n = 0; n < id_parts[k]; ++n) shard.add_request_ids(ids[next++]);
+    shard.clear_request_ranges();
+    for (uint64_t need = id_parts[k]; need > 0;) {
+      const uint64_t n = std::min(need, merged[range].count() - taken);
+      llmbench::v1::IdRange* out = shard.add_request_ranges();
+      out->set_first(merged[range].first() + taken);
+      out->set_count(n);
+      need -= n;
+      taken += n;
+      if (taken == merged[range].count()) {
+        ++range;
+        taken = 0;
+      }
+    }
     shard.set_first_id(0);
     shard.set_id_stride(0);
     shard.set_warmup_requests(0);

@@ -3,13 +3,14 @@
 //
 // Contract (tested by coordinator/sharding_test.cc for many workload x worker-count pairs):
 // - Count-bounded runs (load.requests = N): the measured request ids are exactly 0..N-1, each
-//   in one shard. Ids are CONTIGUOUS per shard: shard 0 gets [0, n0), shard 1 [n0, n0+n1), ...
+//   in one shard. Ids are CONTIGUOUS per shard, sent as one request_range: shard 0 gets
+//   [0, n0), shard 1 [n0, n0+n1), ...
 //   with n_i proportional to the shard's share of the load (largest remainder; equal shares
 //   give the first N % S shards one extra). A shard whose share of N is 0 is dropped.
 // - Duration-bounded runs (no requests): request_ids is empty; shard i numbers its requests
 //   first_id = i, id_stride = S (the shard count), so ids never collide.
 // - Warm-up requests (load.warmup_requests) are extra: split over the shards with remainders.
-//   The worker numbers them itself (worker/shard_runner.h WarmupRequestId: bit 63 set, the
+//   The worker numbers them itself (proto/wire/shard_ids.h WarmupRequestId: bit 63 set, the
 //   shard index, the ordinal), so they never collide with measured ids, which stay below 2^63.
 // - Prompts: every shard carries the full list; request id k uses prompts[k % size] (warm-up
 //   ids too), so the assignment is the same whatever the worker count.
@@ -54,14 +55,15 @@ absl::StatusOr<std::vector<llmbench::v1::Shard>> MakeShards(
     const std::vector<llmbench::v1::Prompt>& prompts, uint32_t worker_count,
     const std::string& run_id, int64_t start_unix_ns, const std::vector<double>& weights = {});
 
-// Re-splits the unfinished request ids of a failed count-bounded shard over `worker_count`
-// remaining workers: ids are sorted and split contiguously with remainders; the failed
+// Re-splits the unfinished request ids of a failed count-bounded shard (`unfinished`, ranges
+// of its ids in any order) over `worker_count` remaining workers: ids are sorted and split
+// contiguously with remainders, as request_ranges; the failed
 // shard's concurrency (or rate, ramp, burst) is split the same way so the total load stays
 // that of the failed shard; no warm-up. New shards get indices next_shard_index,
 // next_shard_index + 1, ... and shard_count = next_shard_index + (number of new shards), and
 // seeds derived from the failed shard's seed. Workers whose share of the ids is 0 get none.
 absl::StatusOr<std::vector<llmbench::v1::Shard>> ReassignRequests(
-    const std::vector<uint64_t>& unfinished, const llmbench::v1::Shard& failed,
+    const std::vector<llmbench::v1::IdRange>& unfinished, const llmbench::v1::Shard& failed,
     uint32_t worker_count, uint32_t next_shard_index, int64_t start_unix_ns);
 
 // Splits `total` into parts proportional to `weights` (largest remainder, ties to the lower

@@ -10,10 +10,29 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/scenario_loader.h"
 #include "gtest/gtest.h"
-#include "worker/shard_runner.h"
+#include "proto/wire/shard_ids.h"
 
 namespace llmbench::coordinator {
 namespace {
+
+// The measured ids of a shard, in its order (request_ids, then request_ranges).
+std::vector<uint64_t> IdsOf(const llmbench::v1::Shard& shard) {
+  const wire::ShardIds ids(shard);
+  std::vector<uint64_t> out;
+  for (uint64_t j = 0; j < ids.size(); ++j) out.push_back(ids.IdAt(j));
+  return out;
+}
+
+// One one-id range per id.
+std::vector<llmbench::v1::IdRange> Ranges(const std::vector<uint64_t>& ids) {
+  std::vector<llmbench::v1::IdRange> out;
+  for (uint64_t id : ids) {
+    out.emplace_back();
+    out.back().set_first(id);
+    out.back().set_count(1);
+  }
+  return out;
+}
 
 using llmbench::v1::Prompt;
 using llmbench::v1::Scenario;
@@ -73,8 +92,10 @@ void CheckCountBounded(const Scenario& scenario, const std::vector<Shard>& shard
     const Shard& shard = shards[i];
     EXPECT_EQ(shard.shard_index(), i);
     EXPECT_EQ(shard.shard_count(), shards.size());
-    EXPECT_FALSE(shard.request_ids().empty());
-    for (uint64_t id : shard.request_ids()) {
+    // One range each: a shard of millions of requests stays a few bytes.
+    EXPECT_TRUE(shard.request_ids().empty());
+    EXPECT_EQ(shard.request_ranges_size(), 1);
+    for (uint64_t id : IdsOf(shard)) {
       EXPECT_EQ(id, expected_next++);
       all.push_back(id);
     }
@@ -175,11 +196,11 @@ TEST(ShardingTest, TenOverThreeIsFourThreeThree) {
   EXPECT_EQ((*shards)[0].load().concurrency().concurrency(), 4u);
   EXPECT_EQ((*shards)[1].load().concurrency().concurrency(), 3u);
   EXPECT_EQ((*shards)[2].load().concurrency().concurrency(), 3u);
-  EXPECT_EQ((*shards)[0].request_ids_size(), 34);
-  EXPECT_EQ((*shards)[0].request_ids(0), 0u);
-  EXPECT_EQ((*shards)[1].request_ids(0), 34u);
-  EXPECT_EQ((*shards)[2].request_ids(0), 67u);
-  EXPECT_EQ((*shards)[2].request_ids(32), 99u);
+  EXPECT_EQ(IdsOf((*shards)[0]).size(), 34u);
+  EXPECT_EQ(IdsOf((*shards)[0])[0], 0u);
+  EXPECT_EQ(IdsOf((*shards)[1])[0], 34u);
+  EXPECT_EQ(IdsOf((*shards)[2])[0], 67u);
+  EXPECT_EQ(IdsOf((*shards)[2])[32], 99u);
 }
 
 TEST(ShardingTest, ConcurrencyBelowWorkersLeavesWorkersIdle) {
@@ -203,6 +224,7 @@ TEST(ShardingTest, DurationBoundedShardsUseStrides) {
     std::set<uint64_t> ids;
     for (const Shard& shard : *shards) {
       EXPECT_TRUE(shard.request_ids().empty());
+      EXPECT_TRUE(shard.request_ranges().empty());
       EXPECT_EQ(shard.id_stride(), workers);
       EXPECT_EQ(shard.duration_seconds(), 30);
       for (uint64_t k = 0; k < 1000; ++k) ids.insert(shard.first_id() + k * shard.id_stride());
@@ -226,7 +248,7 @@ TEST(ShardingTest, WarmupRequestsAreSplitAndNumberedApart) {
     total += shard.warmup_requests();
     for (uint64_t j = 0; j < shard.warmup_requests(); ++j) {
       // The worker's numbering: never one of the measured ids 0..N-1.
-      const uint64_t id = llmbench::worker::WarmupRequestId(shard.shard_index(), j);
+      const uint64_t id = llmbench::wire::WarmupRequestId(shard.shard_index(), j);
       EXPECT_GE(id, uint64_t{50});
       warmup_ids.insert(id);
     }
@@ -244,8 +266,8 @@ TEST(ShardingTest, WeightsSplitRateConcurrencyAndRequestsProportionally) {
   ASSERT_EQ(shards->size(), 2u);
   EXPECT_DOUBLE_EQ((*shards)[0].load().rate().rps(), 10);
   EXPECT_DOUBLE_EQ((*shards)[1].load().rate().rps(), 20);
-  EXPECT_EQ((*shards)[0].request_ids_size(), 30);
-  EXPECT_EQ((*shards)[1].request_ids_size(), 60);
+  EXPECT_EQ(IdsOf((*shards)[0]).size(), 30u);
+  EXPECT_EQ(IdsOf((*shards)[1]).size(), 60u);
 
   auto conc = MakeShards(ConcurrencyScenario(10, 100), 0, MakePrompts(1), 3, "r", 0,
                          {1.0, 1.0, 3.0});
@@ -309,12 +331,13 @@ TEST(ShardingTest, ReassignmentCoversExactlyTheUnfinishedIds) {
       ASSERT_TRUE(shards.ok());
       const Shard& failed = (*shards)[1];
       // Every third id of the failed shard, shuffled and with a duplicate, is unfinished.
+      const std::vector<uint64_t> owned = IdsOf(failed);
       std::vector<uint64_t> unfinished;
-      for (int i = failed.request_ids_size() - 1; i >= 0; i -= 3) {
-        unfinished.push_back(failed.request_ids(i));
+      for (int i = static_cast<int>(owned.size()) - 1; i >= 0; i -= 3) {
+        unfinished.push_back(owned[static_cast<size_t>(i)]);
       }
       unfinished.push_back(unfinished.front());
-      auto reassigned = ReassignRequests(unfinished, failed, remaining, 3, 999);
+      auto reassigned = ReassignRequests(Ranges(unfinished), failed, remaining, 3, 999);
       ASSERT_TRUE(reassigned.ok()) << reassigned.status();
       std::set<uint64_t> expected(unfinished.begin(), unfinished.end());
       std::vector<uint64_t> got;
@@ -327,7 +350,8 @@ TEST(ShardingTest, ReassignmentCoversExactlyTheUnfinishedIds) {
         EXPECT_EQ(shard.warmup_requests(), 0u);
         EXPECT_EQ(shard.start_unix_ns(), 999);
         EXPECT_EQ(shard.prompts_size(), 5);
-        got.insert(got.end(), shard.request_ids().begin(), shard.request_ids().end());
+        const std::vector<uint64_t> ids = IdsOf(shard);
+        got.insert(got.end(), ids.begin(), ids.end());
         total_concurrency += shard.load().concurrency().concurrency();
         seeds.insert(shard.load().seed());
       }
@@ -344,22 +368,29 @@ TEST(ShardingTest, ReassignmentOfRateShardKeepsItsRate) {
   auto shards = MakeShards(RateScenario(9, 90), 0, MakePrompts(1), 3, "r", 0);
   ASSERT_TRUE(shards.ok());
   const Shard& failed = (*shards)[2];
-  auto reassigned = ReassignRequests({60, 61, 62, 63, 64}, failed, 2, 3, 0);
+  auto reassigned = ReassignRequests(Ranges({60, 61, 62, 63, 64}), failed, 2, 3, 0);
   ASSERT_TRUE(reassigned.ok());
   ASSERT_EQ(reassigned->size(), 2u);
   EXPECT_NEAR((*reassigned)[0].load().rate().rps() + (*reassigned)[1].load().rate().rps(),
               failed.load().rate().rps(), 1e-12);
-  EXPECT_EQ((*reassigned)[0].request_ids_size(), 3);
-  EXPECT_EQ((*reassigned)[1].request_ids_size(), 2);
+  EXPECT_EQ(IdsOf((*reassigned)[0]), (std::vector<uint64_t>{60, 61, 62}));
+  EXPECT_EQ(IdsOf((*reassigned)[1]), (std::vector<uint64_t>{63, 64}));
+  // The five ids merged into one range, split as two.
+  EXPECT_EQ((*reassigned)[0].request_ranges_size(), 1);
 }
 
 TEST(ShardingTest, ReassignmentRejectsForeignIdsAndNoWorkers) {
   auto shards = MakeShards(ConcurrencyScenario(2, 10), 0, MakePrompts(1), 2, "r", 0);
   ASSERT_TRUE(shards.ok());
-  EXPECT_EQ(std::string(ReassignRequests({0}, (*shards)[1], 1, 2, 0).status().message()),
+  EXPECT_EQ(std::string(ReassignRequests(Ranges({0}), (*shards)[1], 1, 2, 0).status().message()),
             "request id 0 is not one of shard 1's request ids");
-  EXPECT_EQ(std::string(ReassignRequests({5}, (*shards)[1], 0, 2, 0).status().message()),
+  EXPECT_EQ(std::string(ReassignRequests(Ranges({5}), (*shards)[1], 0, 2, 0).status().message()),
             "no workers left to reassign to");
+  // A range that runs past the shard's ids.
+  std::vector<llmbench::v1::IdRange> past = Ranges({8});
+  past[0].set_count(5);
+  EXPECT_EQ(std::string(ReassignRequests(past, (*shards)[1], 1, 2, 0).status().message()),
+            "request id 12 is not one of shard 1's request ids");
   auto none = ReassignRequests({}, (*shards)[1], 3, 2, 0);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());

@@ -340,7 +340,11 @@ void ResponseParserBase::Finish(const TransportError& transport_error) {
 
 void ResponseParserBase::AddContentChunk(int64_t now_ns) {
   if (!record_->has_first_token_ns()) record_->set_first_token_ns(now_ns);
-  record_->add_chunk_offsets_ns(now_ns - record_->sent_ns());
+  if (record_->chunk_offsets_ns_size() < kMaxChunkOffsets) {
+    record_->add_chunk_offsets_ns(now_ns - record_->sent_ns());
+  } else {
+    record_->set_chunk_offsets_dropped(record_->chunk_offsets_dropped() + 1);
+  }
   record_->set_content_chunks(record_->content_chunks() + 1);
 }
 

@@ -28,6 +28,10 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Most bytes of a non-streamed success body kept for parsing; a longer body is a PARSE error.
 inline constexpr size_t kMaxResponseBodyBytes = 16 << 20;
+// Chunk arrival offsets kept per request. A stream that goes on past it (an engine that
+// ignores max_tokens) is still read and its chunks counted, but its record stays bounded
+// (RequestRecord.chunk_offsets_dropped counts the offsets not kept).
+inline constexpr int kMaxChunkOffsets = 65536;
 // Most bytes of an HTTP error body kept (enough for any engine's error JSON).
 inline constexpr size_t kMaxErrorBodyBytes = 64 << 10;
 

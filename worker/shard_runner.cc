@@ -204,6 +204,10 @@ struct ShardRunner::Loop {
   }
 
   void OnComplete(std::unique_ptr<RequestRecord> record) {
+    const llmbench::v1::Generation& generation = runner->shard_.generation();
+    if (generation.has_max_tokens() && record->output_tokens() > generation.max_tokens()) {
+      record->set_over_max_tokens(true);
+    }
     const uint64_t connections = transport->connections_opened();
     if (connections != connections_counted) {
       runner->connections_opened_.fetch_add(connections - connections_counted,
@@ -212,7 +216,9 @@ struct ShardRunner::Loop {
     }
     if (record->error_class() == llmbench::v1::ERROR_CLASS_CANCELLED && !record->warmup() &&
         runner->count_bounded_) {
-      runner->AddUnfinishedId(record->request_id());
+      if (std::optional<uint64_t> j = runner->ids_.IndexOf(record->request_id())) {
+        runner->AddUnfinished(*j);
+      }
     }
     const bool failed = record->error_class() != llmbench::v1::ERROR_CLASS_NONE &&
                         record->error_class() != llmbench::v1::ERROR_CLASS_CANCELLED;
@@ -276,7 +282,7 @@ struct ShardRunner::Loop {
     if (runner->open_loop_ && runner->count_bounded_) {
       // Arrivals of this loop that were never sent.
       for (uint64_t k = next_own_index; k < runner->total_count_; k += runner->loop_count_) {
-        if (k >= runner->warmup_count_) runner->AddUnfinishedId(runner->RequestIdFor(k));
+        if (k >= runner->warmup_count_) runner->AddUnfinished(k - runner->warmup_count_);
       }
     }
     loop->Stop();
@@ -297,10 +303,9 @@ ShardRunner::ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
       api_key_(std::move(api_key)),
       open_loop_(shard_.load().has_rate()),
       warmup_count_(shard_.warmup_requests()),
-      total_count_(shard_.request_ids_size() > 0
-                       ? shard_.warmup_requests() + static_cast<uint64_t>(shard_.request_ids_size())
-                       : 0),
-      count_bounded_(shard_.request_ids_size() > 0),
+      ids_(shard_),
+      total_count_(ids_.size() > 0 ? warmup_count_ + ids_.size() : 0),
+      count_bounded_(ids_.size() > 0),
       end_rel_ns_(shard_.has_duration_seconds()
                       ? static_cast<int64_t>((shard_.warmup_seconds() + shard_.duration_seconds()) *
                                              1e9)
@@ -332,8 +337,13 @@ absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::S
   } else {
     return absl::InvalidArgumentError("shard.load has neither concurrency nor rate");
   }
-  if (shard.request_ids_size() == 0 && !shard.has_duration_seconds()) {
-    return absl::InvalidArgumentError("shard has neither request_ids nor duration_seconds");
+  if (const char* bad = wire::ShardIds::Check(shard); *bad != '\0') {
+    return absl::InvalidArgumentError(bad);
+  }
+  if (shard.request_ids_size() == 0 && shard.request_ranges_size() == 0 &&
+      !shard.has_duration_seconds()) {
+    return absl::InvalidArgumentError(
+        "shard has neither request_ids, request_ranges nor duration_seconds");
   }
   if (shard.has_duration_seconds() &&
       (!std::isfinite(shard.duration_seconds()) || shard.duration_seconds() <= 0)) {
@@ -374,9 +384,9 @@ ShardRunner::~ShardRunner() {
 }
 
 uint64_t ShardRunner::RequestIdFor(uint64_t k) const {
-  if (k < warmup_count_) return WarmupRequestId(shard_.shard_index(), k);
+  if (k < warmup_count_) return wire::WarmupRequestId(shard_.shard_index(), k);
   const uint64_t j = k - warmup_count_;
-  if (count_bounded_) return shard_.request_ids(static_cast<int>(j));
+  if (count_bounded_) return ids_.IdAt(j);
   return shard_.first_id() + j * shard_.id_stride();
 }
 
@@ -387,9 +397,12 @@ bool ShardRunner::InBounds(uint64_t k, int64_t t_rel_ns) const {
   return true;
 }
 
-void ShardRunner::AddUnfinishedId(uint64_t id) {
+void ShardRunner::AddUnfinished(uint64_t j) { AddUnfinishedRange(j, j + 1); }
+
+void ShardRunner::AddUnfinishedRange(uint64_t j_begin, uint64_t j_end) {
   std::lock_guard<std::mutex> lock(mu_);
-  unfinished_ids_.push_back(id);
+  if (unfinished_.empty()) unfinished_.assign(ids_.size(), false);
+  for (uint64_t j = j_begin; j < j_end && j < ids_.size(); ++j) unfinished_[j] = true;
 }
 
 void ShardRunner::OnRecord(RequestRecord&& record) {
@@ -516,10 +529,8 @@ void ShardRunner::OnLoopFinished() {
   cpu_end_seconds_.store(ProcessCpuSeconds(), std::memory_order_release);
   if (count_bounded_ && !open_loop_) {
     // Closed loop: indices never claimed.
-    const uint64_t first = std::min(next_index_.load(), total_count_);
-    for (uint64_t k = std::max(first, warmup_count_); k < total_count_; ++k) {
-      AddUnfinishedId(RequestIdFor(k));
-    }
+    const uint64_t first = std::max(std::min(next_index_.load(), total_count_), warmup_count_);
+    if (first < total_count_) AddUnfinishedRange(first - warmup_count_, ids_.size());
   }
   if (!done_.exchange(true)) queue_.Close();
 }
@@ -567,9 +578,17 @@ llmbench::v1::ShardSummary ShardRunner::summary() const {
   s.set_max_lateness_ms(static_cast<double>(max_lateness_ns_.load()) / kNsPerMs);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<uint64_t> ids = unfinished_ids_;
-    std::sort(ids.begin(), ids.end());
-    for (uint64_t id : ids) s.add_unfinished_request_ids(id);
+    // Runs of unfinished indices, each mapped onto the id ranges it spans.
+    for (uint64_t j = 0; j < unfinished_.size();) {
+      if (!unfinished_[j]) {
+        ++j;
+        continue;
+      }
+      uint64_t end = j;
+      while (end < unfinished_.size() && unfinished_[end]) ++end;
+      ids_.AppendIdRanges(j, end, s.mutable_unfinished_ranges());
+      j = end;
+    }
   }
   if (queue_.dropped() > 0) {
     s.set_note(absl::StrCat(queue_.dropped(),

@@ -21,8 +21,10 @@
 //     sockets in between (so completions free their connections for the next batch); the
 //     connection cache keeps up to max(256, max_concurrency) idle connections.
 //   * Request indices k = 0, 1, 2, ...: the first `warmup_requests` are warm-up requests
-//     (warmup = true) with ids WarmupRequestId(shard_index, k); then, count-bounded
-//     (request_ids not empty): request_ids[k - warmup_requests], exactly once each;
+//     (warmup = true) with ids wire::WarmupRequestId(shard_index, k) (proto/wire/shard_ids.h);
+//     then, count-bounded
+//     (request_ids or request_ranges not empty): the (k - warmup_requests)-th id of request_ids
+//     then request_ranges, exactly once each;
 //     duration-bounded: first_id + j * id_stride (id_stride 0 means 1), j = k − warmup_requests.
 //     Request id `id` uses prompts[id % prompts_size].
 //   * Bounds: count-bounded shards end when every id has finished; duration-bounded shards stop
@@ -46,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,18 +57,11 @@
 #include "absl/status/statusor.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/worker.pb.h"
+#include "proto/wire/shard_ids.h"
 #include "worker/engine_protocol.h"
 #include "worker/record_queue.h"
 
 namespace llmbench::worker {
-
-// Warm-up request ids live in their own range so they never collide with measured ids:
-// bit 63 set, the shard index in bits 32..62, the warm-up ordinal in bits 0..31.
-inline constexpr uint64_t kWarmupIdBit = uint64_t{1} << 63;
-inline uint64_t WarmupRequestId(uint32_t shard_index, uint64_t ordinal) {
-  return kWarmupIdBit | (static_cast<uint64_t>(shard_index & 0x7fffffffu) << 32) |
-         (ordinal & 0xffffffffu);
-}
 
 // What the loop thread saw when it dispatched one open-loop arrival (times are shard-relative
 // ns, as in RequestRecord). With the record's sent_ns this splits lateness (sent - scheduled)
@@ -138,11 +134,14 @@ class ShardRunner {
 
   // Index k → request id / warm-up flag.
   uint64_t RequestIdFor(uint64_t k) const;
+
   // Whether index k (dispatched at `t_rel_ns`, shard-relative) is within the shard's bounds.
   bool InBounds(uint64_t k, int64_t t_rel_ns) const;
   void OnRecord(llmbench::v1::RequestRecord&& record);
   void OnLoopFinished();
-  void AddUnfinishedId(uint64_t id);
+  // Marks measured index j (k - warmup_count_) as unfinished.
+  void AddUnfinished(uint64_t j);
+  void AddUnfinishedRange(uint64_t j_begin, uint64_t j_end);
   absl::Status StartLoops();
 
   const llmbench::v1::Shard shard_;
@@ -151,7 +150,8 @@ class ShardRunner {
   const std::string api_key_;
   const bool open_loop_;
   const uint64_t warmup_count_;
-  const uint64_t total_count_;    // warm-up + request_ids; 0 when duration-bounded only
+  const wire::ShardIds ids_;       // count-bounded: the measured ids (empty otherwise)
+  const uint64_t total_count_;    // warm-up + measured; 0 when duration-bounded only
   const bool count_bounded_;
   const int64_t end_rel_ns_;      // dispatch ends here (duration-bounded), else INT64_MAX
   const int64_t warmup_rel_ns_;
@@ -180,7 +180,9 @@ class ShardRunner {
   std::atomic<double> cpu_end_seconds_{0};
 
   mutable std::mutex mu_;
-  std::vector<uint64_t> unfinished_ids_ ABSL_GUARDED_BY(mu_);
+  // Count-bounded: bit j set = measured index j has no final record (one bit per request,
+  // allocated when the first one is marked).
+  std::vector<bool> unfinished_ ABSL_GUARDED_BY(mu_);
 };
 
 // Process CPU time (user + system) in seconds, from getrusage(RUSAGE_SELF).

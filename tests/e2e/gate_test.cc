@@ -322,7 +322,7 @@ TEST_F(GateTest, BadFlagValuesNameTheFlagAndExit2) {
        "llmbench quick: --local-workers: must be between 1 and 1024, got \"-1\"\n"},
       {{"-d", "0"}, "llmbench quick: --duration: must be > 0 and <= 2592000, got \"0\"\n"},
       {{"-n", "-5"},
-       "llmbench quick: --requests: must be between 1 and 1000000000000, got \"-5\"\n"},
+       "llmbench quick: --requests: must be between 1 and 10000000, got \"-5\"\n"},
       {{"--max-error-rate", "2"},
        "llmbench quick: --max-error-rate: must be between 0 and 1 (0% and 100%), got \"2\"\n"},
       {{"--slo", "ttft=fast"},
@@ -412,6 +412,41 @@ TEST_F(GateTest, SigtermWritesPartialResultsAndExits143) {
   EXPECT_EQ(result.verdict().state(), v1::Verdict::STATE_INTERRUPTED);
   EXPECT_GT(result.overall().successes(), 10u);
   EXPECT_EQ(result.overall().failures(), 0u) << "cancelled requests counted as failures";
+}
+
+// An engine that streams past max_tokens grew the worker without bound (1.06 GB for one request)
+// and its record past the message cap, so the worker was declared failed. The record now keeps
+// at most 65,536 chunk offsets, counts the rest, and is marked over_max_tokens; the verdict
+// warns.
+TEST_F(GateTest, RunawayStreamIsBoundedAndFlagged) {
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> engine = testing::Subprocess::Start(
+      {"/usr/bin/python3", std::string(LLMBENCH_SOURCE_DIR) + "/tests/e2e/runaway_engine.py",
+       "70000"});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::pair<size_t, std::string>> line =
+      (*engine)->WaitForStdoutLine(0, std::chrono::seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status() << (*engine)->Stderr();
+  const std::string url = line->second.substr(std::string("listening ").size());
+  const std::string out = Path("runaway");
+  CliRun run = Run({"quick", "-e", "openai", "-u", url, "-m", "m", "-n", "2", "--max-tokens",
+                    "8", "--no-engine-check", "--out", out, "-q"});
+  ASSERT_TRUE(run.exited) << run.err;
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("warning: engine openai streamed past max_tokens (8) on 2 "
+                                 "requests"));
+  v1::RunResult result = Load(out);
+  EXPECT_EQ(result.overall().successes(), 2u);
+  EXPECT_EQ(result.engines(0).aggregates().over_max_tokens(), 2u);
+  EXPECT_FALSE(result.workers(0).failed());
+  Csv csv = ParseCsv(ReadFile(out + "/requests.csv"));
+  ASSERT_EQ(csv.rows.size(), 2u);
+  for (size_t i = 0; i < csv.rows.size(); ++i) {
+    EXPECT_EQ(csv.Uint(i, "content_chunks"), 70000u);
+    EXPECT_EQ(csv.Uint(i, "chunk_offsets_dropped"), 70000u - 65536u);
+    EXPECT_EQ(csv.Get(i, "over_max_tokens"), "true");
+    const std::string& offsets = csv.Get(i, "chunk_offsets_ns");
+    EXPECT_EQ(std::count(offsets.begin(), offsets.end(), ';'), 65535);
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -302,6 +303,35 @@ class MultihostTest : public ::testing::Test {
     EXPECT_LE(detection_ns, max_detect_ns);
     std::map<std::string, uint64_t> per_worker = CheckIdsExactlyOnce(out, kRequests);
     EXPECT_EQ(per_worker[failed], failed_records);
+    // Failover keeps one time axis: the requests reassigned from the failed worker's shard
+    // were sent after it was declared failed (they used to be laid over the first seconds of
+    // the run, with a window and rates as if nothing had happened).
+    absl::StatusOr<std::vector<CsvRow>> rows = ReadRequestsCsv(out);
+    EXPECT_TRUE(rows.ok());
+    if (rows.ok() && result->time_axis_unix_ns() > 0) {
+      uint64_t first_id = UINT64_MAX;
+      int64_t failed_at = 0;
+      for (const CsvRow& row : *rows) {
+        if (row.worker_id == failed && !row.warmup) first_id = std::min(first_id, row.request_id);
+      }
+      for (const v1::WorkerResult& w : result->workers()) {
+        if (w.worker_id() == failed) failed_at = w.failed_at_unix_ns();
+      }
+      const uint64_t shard_begin = first_id / kShardRequests * kShardRequests;
+      int reassigned_rows = 0;
+      for (const CsvRow& row : *rows) {
+        if (row.warmup || row.worker_id == failed || row.request_id < shard_begin ||
+            row.request_id >= shard_begin + kShardRequests) {
+          continue;
+        }
+        ++reassigned_rows;
+        EXPECT_GE(row.sent_ns + result->time_axis_unix_ns(), failed_at - 50'000'000)
+            << "request " << row.request_id << " was reassigned but sent before the failure";
+      }
+      EXPECT_GT(reassigned_rows, 0);
+      EXPECT_GE(result->overall().measured_window_s(),
+                static_cast<double>(failed_at - result->time_axis_unix_ns()) / 1e9);
+    }
     return detection_ns;
   }
 

@@ -124,6 +124,15 @@ std::vector<uint64_t> Ids(uint64_t first, uint64_t count) {
   return ids;
 }
 
+// ShardSummary.unfinished_ranges as the ids they hold, in order.
+std::vector<uint64_t> UnfinishedIds(const llmbench::v1::ShardSummary& summary) {
+  std::vector<uint64_t> ids;
+  for (const llmbench::v1::IdRange& r : summary.unfinished_ranges()) {
+    for (uint64_t i = 0; i < r.count(); ++i) ids.push_back(r.first() + i);
+  }
+  return ids;
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return -1;
   std::sort(values.begin(), values.end());
@@ -214,7 +223,7 @@ TEST_P(ShardRunnerSimTest, ClosedLoopMeasuresTheSimulatorsLatencies) {
   EXPECT_EQ(result.summary.records_sent(), 24u);
   EXPECT_EQ(result.summary.records_dropped(), 0u);
   EXPECT_FALSE(result.summary.cancelled());
-  EXPECT_EQ(result.summary.unfinished_request_ids_size(), 0);
+  EXPECT_EQ(result.summary.unfinished_ranges_size(), 0);
   EXPECT_GT(result.summary.cpu_seconds(), 0);
 }
 
@@ -230,9 +239,9 @@ TEST(ShardRunnerTest, WarmupRequestsComeFirstWithTheirOwnIds) {
   RunResult result = RunInProcess(shard);
   ASSERT_EQ(result.records.size(), 5u);
   // Concurrency 1: completion order is dispatch order.
-  EXPECT_EQ(result.records[0].request_id(), WarmupRequestId(3, 0));
+  EXPECT_EQ(result.records[0].request_id(), wire::WarmupRequestId(3, 0));
   EXPECT_EQ(result.records[0].request_id(), (uint64_t{1} << 63) | (uint64_t{3} << 32));
-  EXPECT_EQ(result.records[1].request_id(), WarmupRequestId(3, 1));
+  EXPECT_EQ(result.records[1].request_id(), wire::WarmupRequestId(3, 1));
   EXPECT_TRUE(result.records[0].warmup());
   EXPECT_TRUE(result.records[1].warmup());
   for (int i = 2; i < 5; ++i) {
@@ -367,7 +376,9 @@ TEST(ShardRunnerTest, CancelAbortsInFlightRequestsAndListsUnfinishedIds) {
   }
   EXPECT_TRUE(result.summary.cancelled());
   EXPECT_EQ(result.summary.requests_sent(), 4u);
-  EXPECT_THAT(result.summary.unfinished_request_ids(), ElementsAreArray(Ids(10, 8)));
+  EXPECT_THAT(UnfinishedIds(result.summary), ElementsAreArray(Ids(10, 8)));
+  // Two ranges at most: the cancelled in-flight ids and those never sent, merged when adjacent.
+  EXPECT_LE(result.summary.unfinished_ranges_size(), 2);
 }
 
 TEST(ShardRunnerTest, ASlowReaderCostsDroppedRecordsNotAStalledLoad) {
@@ -493,7 +504,7 @@ TEST(ShardRunnerTest, InvalidShardsAreRefusedWithTheFieldNamed) {
                 "shard.load.concurrency 65 exceeds this worker's max_concurrency 64"));
   shard = MakeShard(Vllm(), {}, /*concurrency=*/1);
   EXPECT_EQ(ShardRunner::Create(shard, RunnerOptions()).status(),
-            absl::InvalidArgumentError("shard has neither request_ids nor duration_seconds"));
+            absl::InvalidArgumentError("shard has neither request_ids, request_ranges nor duration_seconds"));
   shard = MakeShard(Vllm(), Ids(1, 1), /*concurrency=*/1);
   shard.mutable_engine()->set_api_key_env("LLMBENCH_TEST_UNSET_KEY_VARIABLE");
   EXPECT_EQ(ShardRunner::Create(shard, RunnerOptions()).status(),
@@ -742,7 +753,7 @@ TEST(WorkerGrpcTest, SigtermCancelsTheShardFlushesAndExitsZero) {
   EXPECT_TRUE(result.summary_last);
   EXPECT_TRUE(result.summary->cancelled());
   EXPECT_EQ(result.summary->records_sent(), 3u);
-  EXPECT_THAT(result.summary->unfinished_request_ids(), ElementsAreArray(Ids(1, 6)));
+  EXPECT_THAT(UnfinishedIds(*result.summary), ElementsAreArray(Ids(1, 6)));
   auto exit = worker.process().Wait(std::chrono::seconds(20));
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->exited);

@@ -367,7 +367,7 @@
             a.ttft_ms ? fmt(a.ttft_ms.p50) : '–', a.e2e_ms ? fmt(a.e2e_ms.p99) : '–',
             a.schedule_lateness_ms ? fmt(a.schedule_lateness_ms.p99) : '–',
             w.cpu_utilization !== undefined ? pct(w.cpu_utilization) : '–',
-            num(w.records_dropped), w.failed ? 'FAILED: ' + (w.failure || '') : 'ok'];
+            num(w.records_dropped), w.failed ? workerFailure(w) : 'ok'];
         })));
     }
 
@@ -603,12 +603,28 @@
     return x;
   }
 
+  // "FAILED 12.3 s into the run: WHY; 40 requests reassigned" (run time: the records' axis).
+  function failedAtS(w) {
+    var at = Number(w.failed_at_unix_ns || 0), origin = Number(S.time_axis_unix_ns || 0);
+    return at > 0 && origin > 0 ? (at - origin) / 1e9 : null;
+  }
+  function workerFailure(w) {
+    var t = failedAtS(w);
+    return 'FAILED' + (t != null ? ' ' + fmt(t) + ' s into the run' : '') + ': ' + (w.failure || '') +
+      (num(w.requests_reassigned) ? '; ' + num(w.requests_reassigned) + ' requests reassigned' : '') +
+      (num(w.requests_lost) ? '; ' + num(w.requests_lost) + ' lost' : '');
+  }
+
   function overTime() {
     var s = section('over-time', 'Over time',
       R.has_requests
         ? 'Each engine\'s clock starts at its first measured request (engines run one after another). Buckets of ' + R.bucket_s + ' s, drawn at their centres; rates per second. Latency points are successful requests at their send time' + scatterNote() + ', with per-bucket p50 and p99.'
         : 'requests.csv was not written for this run (outputs.csv: false): no per-request time series.');
     if (!R.has_requests) return;
+    (S.workers || []).filter(function (w) { return w.failed; }).forEach(function (w) {
+      s.appendChild(el('p', { cls: 'caption reassigned', text: 'Worker ' + w.worker_id + ' ' +
+        workerFailure(w).replace(/^FAILED/, 'failed') + ' (reassigned requests ran after that, on the same time axis).' }));
+    });
     var names = R.engines;
     var n = 0;
     R.time.forEach(function (t) { n = Math.max(n, t.concurrency.length); });
