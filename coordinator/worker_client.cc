@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
 #include "llmbench/v1/worker.grpc.pb.h"
@@ -145,6 +147,38 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(const std::string&
     }
   }
   return security;
+}
+
+std::vector<std::string> ApiKeyEnvs(const llmbench::v1::Scenario& scenario) {
+  std::vector<std::string> names;
+  for (const llmbench::v1::Engine& engine : scenario.engines()) {
+    const std::string& name = engine.api_key_env();
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+absl::Status CheckWorkerApiKeys(const llmbench::v1::Scenario& scenario, const std::string& address,
+                                const llmbench::v1::DescribeResponse& describe) {
+  for (const llmbench::v1::Engine& engine : scenario.engines()) {
+    const std::string& name = engine.api_key_env();
+    if (name.empty() || std::find(describe.api_key_envs().begin(), describe.api_key_envs().end(),
+                                  name) != describe.api_key_envs().end()) {
+      continue;
+    }
+    const std::string sends =
+        describe.api_key_envs().empty()
+            ? "it sends no API key variable"
+            : absl::StrCat("it sends ", absl::StrJoin(describe.api_key_envs(), ", "));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "configuration error: engine ", engine.name(), " names api_key_env ", name,
+        ", which worker ", address, " does not send (", sends, "): start that worker with "
+        "--api-key-env ", name, " and the variable set in its environment, or use a variable "
+        "named LLMBENCH_KEY_*"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> NewRandomToken() {

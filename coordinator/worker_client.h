@@ -14,9 +14,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "llmbench/v1/scenario.pb.h"
 #include "llmbench/v1/worker.pb.h"
 
 namespace grpc {
@@ -53,6 +55,18 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(
 // ADDRESS (connection refused): start llmbench-worker there or check the address"; an
 // UNAUTHENTICATED one names --token-file and $LLMBENCH_TOKEN. The code is kept.
 absl::Status WorkerCallError(const std::string& address, const absl::Status& status);
+
+// The distinct Engine.api_key_env names `scenario` uses, in engine order (for local workers'
+// --api-key-env).
+std::vector<std::string> ApiKeyEnvs(const llmbench::v1::Scenario& scenario);
+
+// OK when the worker at `address` reported (Describe.api_key_envs) every API key variable the
+// scenario's engines name; else FailedPrecondition, before any load, e.g. "configuration error:
+// engine vllm names api_key_env OPENAI_API_KEY, which worker ADDR does not send (it sends
+// LLMBENCH_KEY_A): start that worker with --api-key-env OPENAI_API_KEY and the variable set in
+// its environment, or use a variable named LLMBENCH_KEY_*".
+absl::Status CheckWorkerApiKeys(const llmbench::v1::Scenario& scenario, const std::string& address,
+                                const llmbench::v1::DescribeResponse& describe);
 
 // A fresh random token (256 bits from getrandom, hex) for local workers.
 absl::StatusOr<std::string> NewRandomToken();
