@@ -74,8 +74,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, MakeCredentials(security), args);
 }
 
-absl::Status WithAddress(const std::string& address, const grpc::Status& status) {
-  return WorkerCallError(address, FromGrpcStatus(status));
+absl::Status WithAddress(const std::string& address, const grpc::Status& status,
+                         const WorkerClientSecurity* security = nullptr) {
+  return WorkerCallError(address, FromGrpcStatus(status), security);
 }
 
 // gRPC reports a refused TCP connection as UNAVAILABLE with the socket error in its message
@@ -87,7 +88,20 @@ bool ConnectionRefused(const absl::Status& status) {
 
 }  // namespace
 
-absl::Status WorkerCallError(const std::string& address, const absl::Status& status) {
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status,
+                             const WorkerClientSecurity* security) {
+  if (security != nullptr && security->tls && status.code() == absl::StatusCode::kUnavailable &&
+      absl::StrContains(status.message(), "Socket closed")) {
+    const std::string hint =
+        security->cert_pem.empty()
+            ? "(the worker closed the TLS connection: it requires a client certificate (mutual "
+              "TLS): give --tls-cert and --tls-key)"
+            : "(the worker closed the TLS connection: it refused our client certificate (mutual "
+              "TLS): --tls-cert must be signed by the CA the worker was given with "
+              "--tls-client-ca)";
+    return absl::UnavailableError(
+        absl::StrCat("worker ", address, ": ", status.message(), " ", hint));
+  }
   if (ConnectionRefused(status)) {
     return absl::UnavailableError(absl::StrCat(
         "worker ", address, ": nothing is listening at ", address,
@@ -200,6 +214,7 @@ WorkerClient::WorkerClient(std::string address, WorkerClientSecurity security)
     : address_(std::move(address)),
       token_(std::move(security.token)),
       tls_(security.tls),
+      client_cert_(!security.cert_pem.empty()),
       channel_(MakeChannel(address_, security)) {}
 
 WorkerClient::~WorkerClient() = default;
@@ -230,7 +245,10 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
       continue;
     }
     if (!status.ok()) {
-      absl::Status error = WithAddress(address_, status);
+      WorkerClientSecurity shown;  // what the TLS hint needs: TLS on, a certificate or not
+      shown.tls = tls_;
+      if (client_cert_) shown.cert_pem = "present";
+      absl::Status error = WithAddress(address_, status, i == 0 ? &shown : nullptr);
       if (i == 0 && !tls_ && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
           !ConnectionRefused(FromGrpcStatus(status))) {
         // A TLS worker closes a plaintext connection: say so, it is the likely cause. Not for

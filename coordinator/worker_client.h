@@ -54,7 +54,15 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(
 // plainly: a refused connection (nothing listens there) becomes "nothing is listening at
 // ADDRESS (connection refused): start llmbench-worker there or check the address"; an
 // UNAUTHENTICATED one names --token-file and $LLMBENCH_TOKEN. The code is kept.
-absl::Status WorkerCallError(const std::string& address, const absl::Status& status);
+// With `security` given and TLS on, a connection the worker closed during or right after the
+// TLS handshake ("Socket closed": what a mutual-TLS worker does to a client without an
+// acceptable certificate; gRPC reports nothing more precise) gets a hint: without a client
+// certificate "(the worker closed the TLS connection: it requires a client certificate (mutual
+// TLS): give --tls-cert and --tls-key)", with one "(the worker closed the TLS connection: it
+// refused our client certificate (mutual TLS): --tls-cert must be signed by the CA the worker
+// was given with --tls-client-ca)".
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status,
+                             const WorkerClientSecurity* security = nullptr);
 
 // The distinct Engine.api_key_env names `scenario` uses, in engine order (for local workers'
 // --api-key-env).
@@ -121,6 +129,7 @@ class WorkerClient {
   const std::string address_;
   const std::string token_;
   const bool tls_;
+  const bool client_cert_;  // mutual TLS: a client certificate is presented
   std::shared_ptr<grpc::Channel> channel_;  // shared with gRPC stubs
   std::mutex mu_;
   grpc::ClientContext* running_ ABSL_GUARDED_BY(mu_) = nullptr;
