@@ -213,25 +213,28 @@ void WorkerListener::AcceptLoop() {
     }
     if (fds[1].revents != 0) return;
     for (int accepted = 0; accepted < 64; ++accepted) {
+      if (LiveConnections(false) >= static_cast<size_t>(max_connections_) &&
+          LiveConnections(true) >= static_cast<size_t>(max_connections_)) {
+        // At the cap: new connections wait in the kernel's backlog (their peers see a slow
+        // handshake, not a refusal) until some close; look again in a moment.
+        over_cap_.fetch_add(1);
+        const int64_t now = MonoNs();
+        if (now - last_warning_ns_ >= kWarningEveryNs) {
+          last_warning_ns_ = now;
+          spdlog::warn(
+              "new connections wait: {} are open, the most this worker accepts "
+              "(--max-connections)",
+              max_connections_);
+        }
+        pollfd wake{wake_fd_, POLLIN, 0};
+        if (poll(&wake, 1, kRefreshEveryNs / 1'000'000) > 0) return;
+        break;
+      }
       sockaddr_storage addr{};
       socklen_t length = sizeof(addr);
       const int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        if (LiveConnections(false) >= static_cast<size_t>(max_connections_) &&
-            LiveConnections(true) >= static_cast<size_t>(max_connections_)) {
-          close(fd);
-          over_cap_.fetch_add(1);
-          const int64_t now = MonoNs();
-          if (now - last_warning_ns_ >= kWarningEveryNs) {
-            last_warning_ns_ = now;
-            spdlog::warn(
-                "refusing connections: {} are open, the most this worker accepts "
-                "(--max-connections); {} refused so far",
-                max_connections_, over_cap_.load());
-          }
-          continue;
-        }
         if (!Accepted(fd)) OutOfDescriptors(EMFILE);
         continue;
       }

@@ -13,8 +13,9 @@
 //     in the backlog), takes the reserve back and waits 100 ms before it accepts again; it
 //     resumes by itself once descriptors are free. It never stops on an error.
 //   * Connection cap: at most `max_connections` connections are open at once (checked against
-//     the process's open descriptors, /proc/self/fd, when the count reaches the cap); a
-//     connection over the cap is accepted and closed at once, and counted.
+//     the process's open descriptors, /proc/self/fd, when the count reaches the cap); at the
+//     cap new connections wait in the kernel's backlog (checked again every 50 ms) and are
+//     accepted as soon as others close.
 //   * Hand-over: each accepted socket goes to gRPC through an ExternalConnectionAcceptor
 //     (ServerBuilder::experimental().AddExternalConnectionAcceptor), which runs the same
 //     handshake as gRPC's own listener: TLS/mutual TLS with the server credentials, the
@@ -56,7 +57,7 @@ int EffectiveConnectionCap(int requested, uint64_t fd_limit);
 
 struct ListenerStats {
   uint64_t accepted = 0;        // handed to gRPC
-  uint64_t over_cap = 0;        // closed at once: max_connections were open
+  uint64_t over_cap = 0;        // times new connections had to wait: max_connections open
   uint64_t out_of_fds = 0;      // closed at once: EMFILE/ENFILE
 };
 
