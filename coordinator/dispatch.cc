@@ -321,7 +321,8 @@ class ScenarioRun {
                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
       count = std::max(count, static_cast<int>(MinWorkers()));
       LLMBENCH_ASSIGN_OR_RETURN(
-          local_, LocalWorkers::Start(count, std::max(1, options_.loop_threads), options_.log_level));
+          local_, LocalWorkers::Start(count, std::max(1, options_.loop_threads),
+                                      options_.log_level, ApiKeyEnvs(scenario_)));
       addresses = local_->addresses();
       security = WorkerClientSecurity();  // loopback, no TLS; the local workers' own token
       security.token = local_->token();
@@ -343,6 +344,7 @@ class ScenarioRun {
             addresses[i], info.describe.version(), info.describe.protocol_version(), kVersion,
             kProtocolVersion));
       }
+      LLMBENCH_RETURN_IF_ERROR(CheckWorkerApiKeys(scenario_, addresses[i], info.describe));
       states_[i].address = addresses[i];
       states_[i].worker_id = info.describe.worker_id();
       states_[i].loop_threads = std::max<uint32_t>(1, info.describe.loop_threads());

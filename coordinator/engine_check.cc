@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/text_safety.h"
 #include "absl/strings/str_join.h"
 #include "simdjson.h"
 #include "worker/discovery.h"
@@ -178,8 +179,10 @@ EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::st
   for (const auto& [name, value] : engine.headers()) {
     list = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
   }
+  std::string key;
   if (!engine.api_key_env().empty()) {
-    if (const char* key = std::getenv(engine.api_key_env().c_str()); key != nullptr) {
+    if (const char* value = std::getenv(engine.api_key_env().c_str()); value != nullptr) {
+      key = value;
       list = curl_slist_append(list, absl::StrCat("Authorization: Bearer ", key).c_str());
     }
   }
@@ -203,6 +206,9 @@ EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::st
   }
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &answer.status);
   answer.ok = true;
+  // An engine may echo a wrong key back ("Incorrect API key provided: sk-..."): every message
+  // made from the body then shows "[redacted]" instead.
+  RedactSecret(&answer.body, key);
   return answer;
 }
 

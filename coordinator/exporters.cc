@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/text_safety.h"
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
 #include "coordinator/engine_telemetry.h"
@@ -342,18 +343,20 @@ std::string ConsoleSummary(const v1::RunResult& result) {
     for (char& c : example) {
       if (c == '\n' || c == '\r') c = ' ';
     }
-    absl::StrAppend(&out, "errors: ", e.error_class(), " x", e.count(), " (e.g. \"", example,
-                    "\")\n");
+    // Engine text: escape control characters so that it cannot drive the terminal.
+    absl::StrAppend(&out, "errors: ", e.error_class(), " x", e.count(), " (e.g. \"",
+                    EscapeControlCharacters(example), "\")\n");
   }
   absl::StrAppend(&out, "verdict: ", VerdictName(result.verdict().state()), "\n");
+  // Reasons and warnings may quote workers' and engines' messages.
   for (const std::string& reason : result.verdict().reasons()) {
-    absl::StrAppend(&out, "  - ", reason, "\n");
+    absl::StrAppend(&out, "  - ", EscapeControlCharacters(reason), "\n");
   }
   for (const std::string& crossed : result.verdict().thresholds_crossed()) {
-    absl::StrAppend(&out, "  THRESHOLD CROSSED: ", crossed, "\n");
+    absl::StrAppend(&out, "  THRESHOLD CROSSED: ", EscapeControlCharacters(crossed), "\n");
   }
   for (const std::string& warning : result.verdict().warnings()) {
-    absl::StrAppend(&out, "  warning: ", warning, "\n");
+    absl::StrAppend(&out, "  warning: ", EscapeControlCharacters(warning), "\n");
   }
   return out;
 }
@@ -376,3 +379,4 @@ int ExitStatusFor(const v1::RunResult& result, const v1::Thresholds& thresholds,
 }
 
 }  // namespace llmbench::coordinator
+

@@ -195,6 +195,31 @@ TEST(ExportersTest, ConsoleSummaryOfOneEngineHasNoAllRowAndShowsReasons) {
             "  - worker w1 failed: connection reset\n");
 }
 
+TEST(ExportersTest, ConsoleSummaryEscapesControlCharactersOfEngineText) {
+  Aggregator agg;
+  v1::RequestRecord r;
+  r.set_worker_id("w1");
+  r.set_engine("sim");
+  r.set_sent_ns(0);
+  r.set_end_ns(2 * kMs);
+  r.set_http_status(500);
+  r.set_error_class(v1::ERROR_CLASS_HTTP_5XX);
+  r.set_error_message("boom\x1b[2J\x1b]0;owned\x07\xc2\x9b" "31mred");
+  agg.Add(r);
+  FinishOptions options;
+  WorkerReport w;
+  w.worker_id = "w1";
+  w.failed = true;
+  w.failure = "lost\x1b[1A";
+  options.workers = {w};
+  const std::string text = ConsoleSummary(agg.Finish(options));
+  EXPECT_NE(text.find("(e.g. \"boom\\x1b[2J\\x1b]0;owned\\x07\\u009b31mred\")\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  - worker w1 failed: lost\\x1b[1A\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+}
+
 TEST(ExportersTest, CsvFieldQuotesPerRfc4180) {
   EXPECT_EQ(CsvField(""), "");
   EXPECT_EQ(CsvField("plain text"), "plain text");

@@ -81,8 +81,9 @@ std::string FindWorkerBinary() {
   return "llmbench-worker";
 }
 
-absl::StatusOr<std::unique_ptr<LocalWorkers>> LocalWorkers::Start(int count, int loop_threads,
-                                                                  const std::string& log_level) {
+absl::StatusOr<std::unique_ptr<LocalWorkers>> LocalWorkers::Start(
+    int count, int loop_threads, const std::string& log_level,
+    const std::vector<std::string>& api_key_envs) {
   std::unique_ptr<LocalWorkers> workers(new LocalWorkers());
   const std::string binary = FindWorkerBinary();
   absl::StatusOr<std::string> token = NewRandomToken();
@@ -94,7 +95,11 @@ absl::StatusOr<std::unique_ptr<LocalWorkers>> LocalWorkers::Start(int count, int
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> argv = {binary, "--listen", "127.0.0.1:0", "--loop-threads",
                                      std::to_string(loop_threads), "--log-level", log_level,
-                                     "--token-file", (*token_file)->path()};
+                                     "--token-file", (*token_file)->path(),
+                                     "--exit-with-parent", std::to_string(getpid())};
+    for (const std::string& name : api_key_envs) {
+      argv.insert(argv.end(), {"--api-key-env", name});
+    }
     absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(argv);
     if (!process.ok()) {
       return absl::Status(process.status().code(),

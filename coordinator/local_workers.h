@@ -24,9 +24,14 @@ std::string FindWorkerBinary();
 class LocalWorkers {
  public:
   // Starts `count` workers, each with `loop_threads` loop threads; waits for each to print its
-  // `listening grpc://HOST:PORT` line.  Every call to them must carry token().
-  static absl::StatusOr<std::unique_ptr<LocalWorkers>> Start(int count, int loop_threads,
-                                                             const std::string& log_level);
+  // `listening grpc://HOST:PORT` line.  Every call to them must carry token(). Each worker may
+  // send the variables named in `api_key_envs` as engine API keys (--api-key-env, the names
+  // the scenario uses), and exits when this process does, even when it is killed
+  // (--exit-with-parent: PR_SET_PDEATHSIG, which follows the thread that started the worker, so
+  // call this on a thread that lives as long as the process, e.g. the main thread).
+  static absl::StatusOr<std::unique_ptr<LocalWorkers>> Start(
+      int count, int loop_threads, const std::string& log_level,
+      const std::vector<std::string>& api_key_envs = {});
   ~LocalWorkers();
 
   // host:port of each worker, for gRPC.

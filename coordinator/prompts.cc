@@ -111,16 +111,11 @@ void AppendWords(std::mt19937_64& rng, uint32_t count, std::string* out) {
 }
 
 absl::Status ReadFile(const std::string& resolved, const std::string& shown, std::string* out) {
-  const int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", std::strerror(errno)));
+  absl::StatusOr<int> opened = OpenDatasetFile(resolved);
+  if (!opened.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", opened.status().message()));
   }
-  struct stat info {};
-  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat(shown, ": cannot read: ", std::strerror(EISDIR)));
-  }
+  const int fd = *opened;
   char buffer[1 << 16];
   while (true) {
     const ssize_t n = ::read(fd, buffer, sizeof(buffer));
@@ -133,6 +128,12 @@ absl::Status ReadFile(const std::string& resolved, const std::string& shown, std
     }
     if (n == 0) break;
     out->append(buffer, static_cast<size_t>(n));
+    if (out->size() > kMaxDatasetBytes) {  // it grew while we read it
+      ::close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, ": cannot read: more than ", kMaxDatasetBytes,
+                       " bytes, over the 1 GiB limit for a dataset file"));
+    }
   }
   ::close(fd);
   return absl::OkStatus();
@@ -286,6 +287,43 @@ struct DatasetReader {
     return absl::OkStatus();
   }
 };
+
+}  // namespace
+
+absl::StatusOr<int> OpenDatasetFile(const std::string& resolved) {
+  const int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return absl::InvalidArgumentError(std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return absl::InvalidArgumentError(std::strerror(error));
+  }
+  const char* kind = S_ISDIR(info.st_mode)    ? nullptr
+                     : S_ISFIFO(info.st_mode) ? "a FIFO"
+                     : S_ISCHR(info.st_mode)  ? "a character device"
+                     : S_ISBLK(info.st_mode)  ? "a block device"
+                     : S_ISSOCK(info.st_mode) ? "a socket"
+                                              : "";
+  if (S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(std::strerror(EISDIR));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a regular file (", kind, "): a dataset must be a file"));
+  }
+  if (static_cast<uint64_t>(info.st_size) > kMaxDatasetBytes) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(
+        info.st_size, " bytes, over the 1 GiB limit for a dataset file"));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+namespace {
 
 absl::StatusOr<std::vector<std::string>> LoadDataset(const llmbench::v1::DatasetPrompts& dataset,
                                                      const std::string& base_dir) {

@@ -1,6 +1,7 @@
 #include "coordinator/prompts.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -250,4 +251,35 @@ TEST(BuildPromptsTest, MissingDatasetNamesTheFile) {
 }
 
 }  // namespace
+// Before: /dev/zero was read until memory ran out (3.9 GB seen) and a FIFO without a writer hung
+// the coordinator in open().
+TEST(BuildPromptsTest, DatasetMustBeARegularFileWithinTheSizeCap) {
+  Prompts spec;
+  spec.mutable_dataset()->set_path("/dev/zero");
+  auto prompts = BuildPrompts(spec, 1, TestDir());
+  ASSERT_FALSE(prompts.ok());
+  EXPECT_EQ(std::string(prompts.status().message()),
+            "/dev/zero: cannot read: not a regular file (a character device): a dataset must be "
+            "a file");
+  const std::string fifo = TestDir() + "/dataset.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  spec.mutable_dataset()->set_path("dataset.fifo");
+  prompts = BuildPrompts(spec, 1, TestDir());
+  ASSERT_FALSE(prompts.ok());
+  EXPECT_EQ(std::string(prompts.status().message()),
+            "dataset.fifo: cannot read: not a regular file (a FIFO): a dataset must be a file");
+  // A sparse file one byte over the cap: refused from its size, before reading.
+  const std::string big = TestDir() + "/big.jsonl";
+  { std::ofstream(big, std::ios::binary) << "x"; }
+  ASSERT_EQ(::truncate(big.c_str(), static_cast<off_t>(kMaxDatasetBytes + 1)), 0);
+  spec.mutable_dataset()->set_path("big.jsonl");
+  prompts = BuildPrompts(spec, 1, TestDir());
+  ASSERT_FALSE(prompts.ok());
+  EXPECT_EQ(std::string(prompts.status().message()),
+            "big.jsonl: cannot read: 1073741825 bytes, over the 1 GiB limit for a dataset file");
+  ::unlink(big.c_str());
+  ::unlink(fifo.c_str());
+}
+
 }  // namespace llmbench::coordinator

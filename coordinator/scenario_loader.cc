@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "coordinator/prompts.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
@@ -920,18 +921,13 @@ class Validator {
       if (file.empty()) return Fail("prompts.dataset.path", "required");
       if (options_.check_files) {
         const std::string resolved = ResolvePath(options_.base_dir, file);
-        const int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        // Regular files only, size-capped, opened without blocking on a FIFO.
+        absl::StatusOr<int> fd = OpenDatasetFile(resolved);
+        if (!fd.ok()) {
           return Fail("prompts.dataset.path",
-                      absl::StrCat("cannot read ", Quote(file), ": ", std::strerror(errno)));
+                      absl::StrCat("cannot read ", Quote(file), ": ", fd.status().message()));
         }
-        struct stat info {};
-        const bool is_dir = ::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode);
-        ::close(fd);
-        if (is_dir) {
-          return Fail("prompts.dataset.path",
-                      absl::StrCat("cannot read ", Quote(file), ": ", std::strerror(EISDIR)));
-        }
+        ::close(*fd);
       }
     }
     return absl::OkStatus();

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
 #include "llmbench/v1/worker.grpc.pb.h"
@@ -72,8 +74,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, MakeCredentials(security), args);
 }
 
-absl::Status WithAddress(const std::string& address, const grpc::Status& status) {
-  return WorkerCallError(address, FromGrpcStatus(status));
+absl::Status WithAddress(const std::string& address, const grpc::Status& status,
+                         const WorkerClientSecurity* security = nullptr) {
+  return WorkerCallError(address, FromGrpcStatus(status), security);
 }
 
 // gRPC reports a refused TCP connection as UNAVAILABLE with the socket error in its message
@@ -85,7 +88,20 @@ bool ConnectionRefused(const absl::Status& status) {
 
 }  // namespace
 
-absl::Status WorkerCallError(const std::string& address, const absl::Status& status) {
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status,
+                             const WorkerClientSecurity* security) {
+  if (security != nullptr && security->tls && status.code() == absl::StatusCode::kUnavailable &&
+      absl::StrContains(status.message(), "Socket closed")) {
+    const std::string hint =
+        security->cert_pem.empty()
+            ? "(the worker closed the TLS connection: it requires a client certificate (mutual "
+              "TLS): give --tls-cert and --tls-key)"
+            : "(the worker closed the TLS connection: it refused our client certificate (mutual "
+              "TLS): --tls-cert must be signed by the CA the worker was given with "
+              "--tls-client-ca)";
+    return absl::UnavailableError(
+        absl::StrCat("worker ", address, ": ", status.message(), " ", hint));
+  }
   if (ConnectionRefused(status)) {
     return absl::UnavailableError(absl::StrCat(
         "worker ", address, ": nothing is listening at ", address,
@@ -147,6 +163,38 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(const std::string&
   return security;
 }
 
+std::vector<std::string> ApiKeyEnvs(const llmbench::v1::Scenario& scenario) {
+  std::vector<std::string> names;
+  for (const llmbench::v1::Engine& engine : scenario.engines()) {
+    const std::string& name = engine.api_key_env();
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+absl::Status CheckWorkerApiKeys(const llmbench::v1::Scenario& scenario, const std::string& address,
+                                const llmbench::v1::DescribeResponse& describe) {
+  for (const llmbench::v1::Engine& engine : scenario.engines()) {
+    const std::string& name = engine.api_key_env();
+    if (name.empty() || std::find(describe.api_key_envs().begin(), describe.api_key_envs().end(),
+                                  name) != describe.api_key_envs().end()) {
+      continue;
+    }
+    const std::string sends =
+        describe.api_key_envs().empty()
+            ? "it sends no API key variable"
+            : absl::StrCat("it sends ", absl::StrJoin(describe.api_key_envs(), ", "));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "configuration error: engine ", engine.name(), " names api_key_env ", name,
+        ", which worker ", address, " does not send (", sends, "): start that worker with "
+        "--api-key-env ", name, " and the variable set in its environment, or use a variable "
+        "named LLMBENCH_KEY_*"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> NewRandomToken() {
   unsigned char bytes[32];
   size_t got = 0;
@@ -166,6 +214,7 @@ WorkerClient::WorkerClient(std::string address, WorkerClientSecurity security)
     : address_(std::move(address)),
       token_(std::move(security.token)),
       tls_(security.tls),
+      client_cert_(!security.cert_pem.empty()),
       channel_(MakeChannel(address_, security)) {}
 
 WorkerClient::~WorkerClient() = default;
@@ -196,7 +245,10 @@ absl::StatusOr<WorkerInfo> WorkerClient::Describe(int probes, int timeout_ms) {
       continue;
     }
     if (!status.ok()) {
-      absl::Status error = WithAddress(address_, status);
+      WorkerClientSecurity shown;  // what the TLS hint needs: TLS on, a certificate or not
+      shown.tls = tls_;
+      if (client_cert_) shown.cert_pem = "present";
+      absl::Status error = WithAddress(address_, status, i == 0 ? &shown : nullptr);
       if (i == 0 && !tls_ && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
           !ConnectionRefused(FromGrpcStatus(status))) {
         // A TLS worker closes a plaintext connection: say so, it is the likely cause. Not for

@@ -14,9 +14,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "llmbench/v1/scenario.pb.h"
 #include "llmbench/v1/worker.pb.h"
 
 namespace grpc {
@@ -52,7 +54,27 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(
 // plainly: a refused connection (nothing listens there) becomes "nothing is listening at
 // ADDRESS (connection refused): start llmbench-worker there or check the address"; an
 // UNAUTHENTICATED one names --token-file and $LLMBENCH_TOKEN. The code is kept.
-absl::Status WorkerCallError(const std::string& address, const absl::Status& status);
+// With `security` given and TLS on, a connection the worker closed during or right after the
+// TLS handshake ("Socket closed": what a mutual-TLS worker does to a client without an
+// acceptable certificate; gRPC reports nothing more precise) gets a hint: without a client
+// certificate "(the worker closed the TLS connection: it requires a client certificate (mutual
+// TLS): give --tls-cert and --tls-key)", with one "(the worker closed the TLS connection: it
+// refused our client certificate (mutual TLS): --tls-cert must be signed by the CA the worker
+// was given with --tls-client-ca)".
+absl::Status WorkerCallError(const std::string& address, const absl::Status& status,
+                             const WorkerClientSecurity* security = nullptr);
+
+// The distinct Engine.api_key_env names `scenario` uses, in engine order (for local workers'
+// --api-key-env).
+std::vector<std::string> ApiKeyEnvs(const llmbench::v1::Scenario& scenario);
+
+// OK when the worker at `address` reported (Describe.api_key_envs) every API key variable the
+// scenario's engines name; else FailedPrecondition, before any load, e.g. "configuration error:
+// engine vllm names api_key_env OPENAI_API_KEY, which worker ADDR does not send (it sends
+// LLMBENCH_KEY_A): start that worker with --api-key-env OPENAI_API_KEY and the variable set in
+// its environment, or use a variable named LLMBENCH_KEY_*".
+absl::Status CheckWorkerApiKeys(const llmbench::v1::Scenario& scenario, const std::string& address,
+                                const llmbench::v1::DescribeResponse& describe);
 
 // A fresh random token (256 bits from getrandom, hex) for local workers.
 absl::StatusOr<std::string> NewRandomToken();
@@ -107,6 +129,7 @@ class WorkerClient {
   const std::string address_;
   const std::string token_;
   const bool tls_;
+  const bool client_cert_;  // mutual TLS: a client certificate is presented
   std::shared_ptr<grpc::Channel> channel_;  // shared with gRPC stubs
   std::mutex mu_;
   grpc::ClientContext* running_ ABSL_GUARDED_BY(mu_) = nullptr;

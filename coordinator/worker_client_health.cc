@@ -73,7 +73,7 @@ absl::StatusOr<std::string> CheckWorkerHealth(const std::string& address,
   stub.UnaryCall(&context, kHealthCheckMethod, grpc::StubOptions(), &request, &response,
                  [&done](grpc::Status status) { done.set_value(std::move(status)); });
   const grpc::Status status = done.get_future().get();
-  if (!status.ok()) return WorkerCallError(address, FromGrpcStatus(status));
+  if (!status.ok()) return WorkerCallError(address, FromGrpcStatus(status), &security);
   std::vector<grpc::Slice> slices;
   if (!response.Dump(&slices).ok()) {
     return absl::DataLossError(absl::StrCat("worker ", address, ": unreadable health answer"));

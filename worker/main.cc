@@ -8,6 +8,7 @@
 // the engine host. A normal worker serves MonitorService too (procfs only), and
 // --gpu-telemetry adds the GPU samples to it and to its RunShard resource samples.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -29,6 +31,7 @@
 #include "common/version.h"
 #include "worker/nvml.h"
 #include "worker/worker_service.h"
+#include "worker/worker_service_listener.h"
 #include "worker/worker_service_monitor.h"
 #include "worker/worker_service_security.h"
 
@@ -69,6 +72,9 @@ int main(int argc, char** argv) {
   unsigned max_message_mb = 64;
   bool monitor_only = false;
   bool gpu_telemetry = false;
+  int max_connections = 128;
+  std::vector<std::string> api_key_envs;
+  pid_t exit_with_parent = 0;
   CLI::App app{"llmbench-worker: runs benchmark shards for the llmbench coordinator"};
   app.add_option("--listen", listen,
                  "gRPC address HOST:PORT (PORT 0 = ephemeral); default 127.0.0.1:50051, "
@@ -95,6 +101,19 @@ int main(int argc, char** argv) {
                  "$LLMBENCH_TOKEN, as the coordinator reads it, or its older name "
                  "$LLMBENCH_WORKER_TOKEN; both set to different tokens is an error). A token is "
                  "never taken on the command line, which other local users can read in /proc");
+  app.add_option("--max-connections", max_connections,
+                 "Most gRPC connections open at once (default 128, at most a quarter of the "
+                 "open-file limit); more are closed at once")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--api-key-env", api_key_envs,
+                 "Name of an environment variable this worker may send to engines as their API "
+                 "key when a shard names it (repeatable); variables named LLMBENCH_KEY_* are "
+                 "always allowed. Any other name a shard gives is refused")
+      ->take_all();
+  app.add_option("--exit-with-parent", exit_with_parent,
+                 "Stop (SIGTERM) when process PID, the one that started this worker, exits "
+                 "(the coordinator's local workers)")
+      ->check(CLI::Range(1, 1 << 30));
   app.add_option("--max-message-mb", max_message_mb,
                  "Largest gRPC message received or sent, in MiB (default 64)")
       ->check(CLI::Range(1u, 1024u));
@@ -114,6 +133,17 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return e.get_exit_code() == 0 ? rc : 2;
   }
+  if (exit_with_parent != 0) {
+    // Tied to the coordinator's life: SIGTERM when it dies, even by SIGKILL. It may have died
+    // before prctl: then getppid() is no longer it.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != exit_with_parent) {
+      std::cerr << "llmbench-worker: the process that started it (" << exit_with_parent
+                << ") has exited\n";
+      return 1;
+    }
+  }
+  const uint64_t fd_limit = llmbench::worker::RaiseOpenFileLimit();
   auto logger = llmbench::InitLogging("worker", log_level);
   absl::StatusOr<const char*> token_env = static_cast<const char*>(nullptr);
   if (security_options.token_file.empty()) token_env = TokenEnvToRead();
@@ -161,6 +191,7 @@ int main(int argc, char** argv) {
   options.loop_threads = loop_threads;
   options.max_concurrency = max_concurrency;
   options.token = security->token;
+  options.api_keys = llmbench::worker::ApiKeyPolicy(api_key_envs);
   options.nvml = nvml.get();
   options.gpu_note = gpu_note;
   llmbench::worker::WorkerService service(options);
@@ -175,27 +206,43 @@ int main(int argc, char** argv) {
   // probes cannot send one); reflection is off when a token is required.
   grpc::EnableDefaultHealthCheckService(true);
   if (security->token.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The worker binds and accepts itself (worker/worker_service_listener.h): no SO_REUSEPORT,
+  // a connection cap, and it keeps accepting after running out of descriptors.
+  absl::StatusOr<std::unique_ptr<llmbench::worker::WorkerListener>> listener =
+      llmbench::worker::WorkerListener::Bind(listen);
+  if (!listener.ok()) {
+    std::cerr << "llmbench-worker: " << listener.status().message() << "\n";
+    return 1;
+  }
+  const int port = (*listener)->port();
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, security->credentials, &port);
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          security->credentials);
   if (!monitor_only) builder.RegisterService(&service);
   builder.RegisterService(&monitor);
   llmbench::worker::WorkerServerLimits limits;
   limits.max_message_bytes = static_cast<int>(max_message_mb) << 20;
   llmbench::worker::ConfigureWorkerServerBuilder(&builder, limits);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::cerr << "llmbench-worker: cannot listen on " << listen << "\n";
+  if (server == nullptr) {
+    std::cerr << "llmbench-worker: cannot start the gRPC server on " << listen << "\n";
     return 1;
   }
+  const int connection_cap = llmbench::worker::EffectiveConnectionCap(max_connections, fd_limit);
+  (*listener)->Start(std::move(acceptor), connection_cap, /*relay_headers=*/!security->tls,
+                     limits.max_header_block_bytes);
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("listening grpc://%s:%d\n", host.c_str(), port);
   std::fflush(stdout);
-  logger->info("llmbench-worker {} listening on {}:{} ({}, {} loop threads, id {}, {}, {})",
-               llmbench::kVersion, host, port, monitor_only ? "monitor only" : "worker",
-               loop_threads, options.worker_id,
-               security->mutual_tls ? "mutual TLS" : (security->tls ? "TLS" : "plaintext"),
-               security->token.empty() ? "no token" : "token required");
+  logger->info(
+      "llmbench-worker {} listening on {}:{} ({}, {} loop threads, id {}, {}, {}, at most {} "
+      "connections, open-file limit {})",
+      llmbench::kVersion, host, port, monitor_only ? "monitor only" : "worker", loop_threads,
+      options.worker_id,
+      security->mutual_tls ? "mutual TLS" : (security->tls ? "TLS" : "plaintext"),
+      security->token.empty() ? "no token" : "token required", connection_cap, fd_limit);
   const bool loopback = host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
   if (!loopback && (!security->tls || security->token.empty())) {
     logger->warn(
@@ -217,6 +264,7 @@ int main(int argc, char** argv) {
       !monitor.WaitIdleFor(std::chrono::seconds(1))) {
     logger->warn("the running shard did not flush within 10 s; cancelling its stream");
   }
+  (*listener)->Stop();  // before Shutdown: gRPC leaks a descriptor handed over after it
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   service.WaitIdle();
   monitor.WaitIdle();

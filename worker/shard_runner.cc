@@ -11,8 +11,13 @@
 #include <thread>
 #include <utility>
 
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/text_safety.h"
 #include "spdlog/spdlog.h"
 #include "worker/curl_transport.h"
 #include "worker/event_loop.h"
@@ -357,15 +362,24 @@ absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::S
   if (shard.warmup_requests() > 0xffffffffu) {
     return absl::InvalidArgumentError("shard.warmup_requests must be below 2^32");
   }
+  for (const auto& [name, value] : shard.engine().headers()) {
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+             std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    });
+    if (!token) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard.engine.headers: not a valid HTTP header name: \"",
+                       absl::CHexEscape(name.substr(0, 60)), "\""));
+    }
+    if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shard.engine.headers.", name, ": header values must not contain line breaks"));
+    }
+  }
   std::string api_key;
   if (!shard.engine().api_key_env().empty()) {
-    const char* value = std::getenv(shard.engine().api_key_env().c_str());
-    if (value == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shard.engine.api_key_env names ", shard.engine().api_key_env(),
-          ", which is not set in the worker's environment"));
-    }
-    api_key = value;
+    LLMBENCH_ASSIGN_OR_RETURN(api_key, options.api_keys.KeyFor(shard.engine().api_key_env()));
   }
   if (shard.record_batch_size() == 0) shard.set_record_batch_size(256);
   if (shard.progress_interval_ms() == 0) shard.set_progress_interval_ms(500);
@@ -406,6 +420,10 @@ void ShardRunner::AddUnfinishedRange(uint64_t j_begin, uint64_t j_end) {
 }
 
 void ShardRunner::OnRecord(RequestRecord&& record) {
+  if (!api_key_.empty()) {
+    RedactSecret(record.mutable_error_message(), api_key_);
+    RedactSecret(record.mutable_finish_reason(), api_key_);
+  }
   completed_.fetch_add(1, std::memory_order_relaxed);
   if (record.error_class() != llmbench::v1::ERROR_CLASS_NONE) {
     errors_.fetch_add(1, std::memory_order_relaxed);

@@ -58,6 +58,7 @@
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/worker.pb.h"
 #include "proto/wire/shard_ids.h"
+#include "worker/api_keys.h"
 #include "worker/engine_protocol.h"
 #include "worker/record_queue.h"
 
@@ -85,6 +86,8 @@ struct ShardRunnerOptions {
   uint32_t max_concurrency = 10000;  // largest closed-loop concurrency accepted
   size_t queue_capacity = kDefaultRecordQueueCapacity;
   std::string worker_id;             // copied into every record
+  // Which Engine.api_key_env names this worker may send (worker/api_keys.h).
+  ApiKeyPolicy api_keys;
   // Benchmark/debug hook, off when empty: called on the loop thread for every open-loop
   // arrival, once its dispatch batch was handed to curl. It must be cheap and must not block.
   // Turning it on costs two clock_gettime(CLOCK_THREAD_CPUTIME_ID) calls per loop turn.
@@ -93,8 +96,12 @@ struct ShardRunnerOptions {
 
 class ShardRunner {
  public:
-  // Validates `shard` (InvalidArgument naming the field otherwise), builds the engine protocol
-  // and reads the API key from the environment. Sends nothing.
+  // Validates `shard` (InvalidArgument naming the field otherwise: header names must be HTTP
+  // tokens and values free of CR, LF and NUL), builds the engine protocol and reads the API key
+  // from the environment as options.api_keys allows. Sends nothing.
+  // Every record's error_message and finish_reason (engine text) has the API key's value
+  // replaced by "[redacted]" (common/text_safety.h): an engine that echoes a wrong key back
+  // does not put it into records, results or logs.
   static absl::StatusOr<std::unique_ptr<ShardRunner>> Create(llmbench::v1::Shard shard,
                                                              ShardRunnerOptions options);
   ~ShardRunner();

@@ -42,8 +42,12 @@ int64_t UnixNowNs() {
 // to let go deletes it.
 class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerMessage> {
  public:
-  ShardStream(WorkerService* service, std::unique_ptr<ShardRunner> runner)
-      : service_(service), runner_(std::move(runner)) {}
+  ShardStream(WorkerService* service, grpc::CallbackServerContext* context,
+              std::unique_ptr<ShardRunner> runner)
+      : service_(service),
+        context_(context),
+        name_(absl::StrCat(runner->shard().run_id(), "/", runner->shard().shard_index())),
+        runner_(std::move(runner)) {}
 
   // Starts the pump thread (the shard itself was started by the caller).
   void Begin() { std::thread([this] { Pump(); }).detach(); }
@@ -63,6 +67,12 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
     {
       std::lock_guard<std::mutex> lock(mu_);
       call_cancelled_ = true;
+      if (!stalled_ && runner_ != nullptr) {
+        spdlog::info(
+            "shard {}: the RunShard call ended (cancelled by the coordinator, or its connection "
+            "was lost: no answer to keepalive pings within 20 s); stopping the shard",
+            name_);
+      }
       // gRPC may deliver the cancellation after the pump thread has already seen a failed
       // write, finished the shard and released the runner (a thawed SIGSTOPped worker).
       if (runner_ != nullptr) runner_->Cancel();
@@ -81,6 +91,9 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
   }
 
   // Writes `message` and waits for OnWriteDone. False when the stream is no longer writable.
+  // A write that does not complete within write_stall_timeout_ms means the coordinator stopped
+  // reading: the call is cancelled (the shard stops, see Pump) rather than load going on for a
+  // reader that is gone.
   bool WriteAndWait(const WorkerMessage& message) {
     std::unique_lock<std::mutex> lock(mu_);
     if (!write_ok_ || call_cancelled_) return false;
@@ -88,7 +101,20 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
     lock.unlock();
     StartWrite(&message);
     lock.lock();
-    cv_.wait(lock, [this] { return !write_in_flight_; });
+    const auto stall = std::chrono::milliseconds(service_->options_.write_stall_timeout_ms);
+    if (!cv_.wait_for(lock, stall, [this] { return !write_in_flight_; })) {
+      stalled_ = true;
+      lock.unlock();
+      spdlog::warn(
+          "shard {}: no write to the coordinator completed for {} ms (it stopped reading: "
+          "frozen, or cut off); stopping the shard",
+          name_, stall.count());
+      runner_->Cancel();
+      context_->TryCancel();
+      lock.lock();
+      cv_.wait(lock, [this] { return !write_in_flight_; });
+      return false;
+    }
     return write_ok_;
   }
 
@@ -224,6 +250,8 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
   }
 
   WorkerService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::string name_;  // run_id/shard_index
   std::unique_ptr<ShardRunner> runner_;
   std::atomic<int> refs_{2};
   uint64_t records_written_ = 0;  // pump thread only
@@ -235,6 +263,7 @@ class WorkerService::ShardStream final : public grpc::ServerWriteReactor<WorkerM
   bool write_in_flight_ = false;
   bool write_ok_ = true;
   bool call_cancelled_ = false;
+  bool stalled_ = false;  // WriteAndWait gave up on the coordinator
 };
 
 WorkerService::WorkerService(WorkerServiceOptions options) : options_(std::move(options)) {}
@@ -261,6 +290,9 @@ grpc::ServerUnaryReactor* WorkerService::Describe(grpc::CallbackServerContext* c
   response->set_hostname(options_.hostname);
   response->set_busy(busy());
   response->set_unix_time_ns(UnixNowNs());
+  for (std::string& name : options_.api_keys.SendableNames()) {
+    response->add_api_key_envs(std::move(name));
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -286,6 +318,7 @@ grpc::ServerWriteReactor<WorkerMessage>* WorkerService::RunShard(
   runner_options.max_concurrency = options_.max_concurrency;
   runner_options.queue_capacity = options_.queue_capacity;
   runner_options.worker_id = options_.worker_id;
+  runner_options.api_keys = options_.api_keys;
   absl::StatusOr<std::unique_ptr<ShardRunner>> runner = ShardRunner::Create(shard, runner_options);
   if (!runner.ok()) return new RefusedStream(ToGrpcStatus(runner.status()));
   if (absl::Status status = (*runner)->Start(); !status.ok()) {
@@ -293,7 +326,7 @@ grpc::ServerWriteReactor<WorkerMessage>* WorkerService::RunShard(
   }
   spdlog::info("shard {}/{} started: {} loop threads", shard.run_id(), shard.shard_index(),
                (*runner)->loop_count());
-  auto* stream = new ShardStream(this, *std::move(runner));
+  auto* stream = new ShardStream(this, context, *std::move(runner));
   running_ = stream;
   running_name_ = absl::StrCat(shard.run_id(), "/", shard.shard_index());
   ++active_streams_;

@@ -13,6 +13,9 @@
 //   StopShard stops the running shard named by run_id/shard_index the graceful way: the same
 //             cancellation, but the RunShard stream stays open, sends every record and the
 //             summary and ends OK (engine down, Ctrl-C). NOT_FOUND for another shard.
+//   A stream that accepts no write for options.write_stall_timeout_ms (the coordinator stopped
+//   reading) is cancelled and its shard stopped, with a warning saying so; a coordinator that
+//   stops answering keepalive pings loses its calls the same way (OnCancel, logged).
 //   Every call first checks the shared token (options.token, see worker_service_security.h):
 //   without the right one it is refused with UNAUTHENTICATED "missing or wrong llmbench token"
 //   before anything else is looked at.
@@ -40,6 +43,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "llmbench/v1/worker.grpc.pb.h"
+#include "worker/api_keys.h"
 #include "worker/nvml.h"
 #include "worker/record_queue.h"
 #include "worker/worker_service_security.h"
@@ -55,6 +59,11 @@ struct WorkerServiceOptions {
   uint32_t max_concurrency = 10000;
   size_t queue_capacity = kDefaultRecordQueueCapacity;
   std::string token;  // shared token every call must carry; "" = none
+  // Which Engine.api_key_env names shards may use (--api-key-env, worker/api_keys.h).
+  ApiKeyPolicy api_keys;
+  // A RunShard whose stream accepts no write for this long (the coordinator stopped reading:
+  // frozen, or cut off while its kernel still acknowledges) is cancelled, with a warning.
+  int64_t write_stall_timeout_ms = 10'000;
   // Resource samples sent during RunShard (WorkerMessage.resources, worker/resource_sampler.h):
   // one every resource_interval_ms (checked at each progress interval) and one at the end.
   int64_t resource_interval_ms = 1000;

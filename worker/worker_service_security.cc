@@ -128,13 +128,13 @@ void ConfigureWorkerServerBuilder(grpc::ServerBuilder* builder, const WorkerServ
   builder->SetMaxSendMessageSize(limits.max_message_bytes);
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
   builder->AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, limits.handshake_timeout_ms);
-  builder->AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  builder->AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, limits.max_metadata_bytes);
   grpc::ResourceQuota quota("llmbench-worker");
   quota.Resize(static_cast<size_t>(limits.memory_quota_bytes));
   quota.SetMaxThreads(limits.max_threads);
   builder->SetResourceQuota(quota);
   // Keepalive: ours, and what we accept from the coordinator (it pings every 10 s).
-  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);

@@ -73,9 +73,16 @@ struct WorkerServerLimits {
   int max_threads = 64;
   // A connection that has not finished its TLS/HTTP/2 handshake by then is closed.
   int handshake_timeout_ms = 10'000;
+  // Largest header list of a call (GRPC_ARG_MAX_METADATA_SIZE, checked by gRPC per field).
+  int max_metadata_bytes = 16 << 10;
+  // Largest HTTP/2 header block (HEADERS + CONTINUATION frames, encoded) on a plaintext
+  // connection: a longer one closes the connection before gRPC parses it
+  // (worker/worker_service_header_guard.h).
+  uint32_t max_header_block_bytes = 64 << 10;
 };
 
-// Server channel settings: the limits above, keepalive pings every 30 s (timeout 10 s),
+// Server channel settings: the limits above, keepalive pings every 10 s (timeout 10 s: a
+// coordinator that stopped answering, e.g. SIGSTOPped, loses its calls within 20 s),
 // and keepalive enforcement that accepts the coordinator's pings (one every 10 s, even with
 // no call running) with a 2x margin: pings closer than 5 s apart count as strikes, and a
 // client that keeps doing so is sent GOAWAY.

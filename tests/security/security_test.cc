@@ -700,10 +700,12 @@ TEST(WorkerServerTest, MessageOverTheSizeLimitIsRefused) {
 
 // A tiny OpenAI-compatible engine on 127.0.0.1 that records every Authorization header. In
 // "accept" mode GETs answer a model list and POSTs a recorded vLLM completions stream; in
-// "reject" mode everything answers 401 with a body that does not contain the key.
+// "reject" mode everything answers 401 with a body that does not contain the key; in "echo"
+// mode (reject and echo) the 401 says "Incorrect API key provided: <the key it got>", as
+// OpenAI's API does.
 class FakeEngine {
  public:
-  explicit FakeEngine(bool reject) : reject_(reject) {
+  explicit FakeEngine(bool reject, bool echo = false) : reject_(reject), echo_(echo) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -779,9 +781,13 @@ class FakeEngine {
     }
     std::string response;
     if (reject_) {
-      const std::string body =
-          "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
-          "\"invalid_request_error\",\"code\":\"invalid_api_key\"}}";
+      std::string presented = authorization;
+      if (absl::StartsWith(presented, "Bearer ")) presented = presented.substr(7);
+      const std::string body = absl::StrCat(
+          "{\"error\":{\"message\":\"Incorrect API key provided",
+          echo_ ? absl::StrCat(": ", presented, ". You can find your API key in your account.")
+                : "",
+          "\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}");
       response = absl::StrCat("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
                               "Content-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
     } else if (!parts.empty() && parts[0] == "POST") {
@@ -801,6 +807,7 @@ class FakeEngine {
   }
 
   const bool reject_;
+  const bool echo_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::string models_, stream_;
@@ -865,8 +872,9 @@ TEST_F(ApiKeyTest, KeyIsSentToTheEngineAndAppearsNowhereElse) {
 
 TEST_F(ApiKeyTest, RejectedKeyIsNotInTheErrorsEither) {
   FakeEngine engine(/*reject=*/true);
-  // Remote worker with the key in its environment, debug logging.
-  Worker worker = StartWorker({"--log-level", "debug"}, {absl::StrCat(key_env_, "=", key_)});
+  // Remote worker with the key in its environment (allowed with --api-key-env), debug logging.
+  Worker worker = StartWorker({"--log-level", "debug", "--api-key-env", key_env_},
+                              {absl::StrCat(key_env_, "=", key_)});
   ASSERT_FALSE(worker.address.empty());
   const std::vector<std::string> base = {
       "quick", "-e", "openai", "-u", engine.url(), "-m", "Qwen/Qwen3-4B", "--api", "completions",
@@ -903,6 +911,111 @@ TEST_F(ApiKeyTest, RejectedKeyIsNotInTheErrorsEither) {
   }
   EXPECT_EQ(posts, 4);
   EXPECT_GE(places_checked_, 8);
+}
+
+// An engine that echoes the key it was given back in its 401 (OpenAI's "Incorrect API key
+// provided: sk-..."): before, the key reached stderr, requests.csv, report.html and
+// summary.json. Now every engine text is redacted by the worker (records) and by the
+// coordinator (its engine check).
+TEST_F(ApiKeyTest, KeyEchoedByTheEngineIsRedactedEverywhere) {
+  FakeEngine engine(/*reject=*/true, /*echo=*/true);
+  Worker worker = StartWorker({"--log-level", "debug", "--api-key-env", key_env_},
+                              {absl::StrCat(key_env_, "=", key_)});
+  ASSERT_FALSE(worker.address.empty());
+  const std::vector<std::string> base = {
+      "quick", "-e", "openai", "-u", engine.url(), "-m", "Qwen/Qwen3-4B", "--api", "completions",
+      "-n", "3", "-c", "1", "--max-tokens", "4", "--workers", worker.address, "--api-key-env",
+      key_env_};
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"--out", dir_ / "checked"});
+  CoordinatorRun checked = RunCoordinator(args, {absl::StrCat(key_env_, "=", key_)});
+  ASSERT_TRUE(checked.exit.exited) << checked.err;
+  EXPECT_EQ(checked.exit.code, 1) << checked.out << "\n" << checked.err;
+  EXPECT_THAT(checked.err, HasSubstr("is not healthy: Incorrect API key provided: [redacted]. You "
+                                     "can find your API key in your account."));
+  ExpectNoKeyInRun(checked);
+  args = base;
+  args.insert(args.end(), {"--no-engine-check", "--out", dir_ / "unchecked"});
+  CoordinatorRun unchecked = RunCoordinator(args, {absl::StrCat(key_env_, "=", key_)});
+  ASSERT_TRUE(unchecked.exit.exited) << unchecked.err;
+  ASSERT_TRUE(fs::exists(dir_ / "unchecked/summary.json")) << unchecked.out << unchecked.err;
+  EXPECT_THAT(ReadAll(dir_ / "unchecked/summary.json"),
+              HasSubstr("\"example_message\": \"Incorrect API key provided: [redacted]. You can "
+                        "find your API key in your account.\""));
+  EXPECT_THAT(ReadAll(dir_ / "unchecked/requests.csv"),
+              HasSubstr("Incorrect API key provided: [redacted]."));
+  EXPECT_THAT(unchecked.out, HasSubstr("Incorrect API key provided: [redacted]."));
+  ExpectNoKeyInRun(unchecked);
+  ExpectNoKeyInFolder(dir_ / "unchecked");
+  ExpectNoKey("the worker's stderr", worker.process->Stderr());
+  // The engine did get the key (so it could echo it).
+  int posts = 0;
+  for (const std::string& request : engine.requests()) {
+    if (absl::StartsWith(request, "POST ")) ++posts;
+    EXPECT_THAT(request, ::testing::EndsWith(absl::StrCat("|Bearer ", key_)));
+  }
+  EXPECT_EQ(posts, 3);
+}
+
+// Before: a caller chose api_key_env and base_url, so a worker sent any variable of its
+// environment (AWS_SECRET_ACCESS_KEY, ...) as a Bearer token wherever it was told, and the
+// error for an unset name told which names exist.
+TEST_F(ApiKeyTest, WorkerSendsOnlyAllowedKeysAndRefusesOthersAlike) {
+  FakeEngine engine(/*reject=*/false);
+  const std::string secret_env = "LLMBENCH_SECURITY_TEST_NOT_A_KEY";
+  const std::string allowed_env = "LLMBENCH_KEY_SECURITY_TEST";
+  Worker worker = StartWorker({}, {absl::StrCat(secret_env, "=do-not-send-", RandomHex(8)),
+                                   absl::StrCat(allowed_env, "=", key_)});
+  ASSERT_FALSE(worker.address.empty());
+  auto channel = Channel(worker.address);
+  llmbench::v1::DescribeResponse describe;
+  ASSERT_TRUE(Describe(channel, "", &describe).ok());
+  EXPECT_THAT(std::vector<std::string>(describe.api_key_envs().begin(),
+                                       describe.api_key_envs().end()),
+              ::testing::Contains(allowed_env));
+  EXPECT_THAT(std::vector<std::string>(describe.api_key_envs().begin(),
+                                       describe.api_key_envs().end()),
+              ::testing::Not(::testing::Contains(secret_env)));
+  for (const std::string& name : {secret_env, std::string("LLMBENCH_SECURITY_TEST_NOWHERE"),
+                                  std::string("PATH"), std::string("HOME")}) {
+    llmbench::v1::Shard shard = SmallShard(1);
+    shard.mutable_engine()->set_base_url(engine.url());
+    shard.mutable_engine()->set_api_key_env(name);
+    grpc::Status status = RunShard(channel, "", shard);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_EQ(status.error_message(),
+              absl::StrCat("shard.engine.api_key_env ", name,
+                           ": this worker sends only variables named LLMBENCH_KEY_* and those "
+                           "given with --api-key-env, when they are set"));
+  }
+  EXPECT_TRUE(engine.requests().empty()) << "a refused shard sent a request";
+  // An allowed name is sent.
+  llmbench::v1::Shard shard = SmallShard(1);
+  shard.mutable_engine()->set_base_url(engine.url());
+  shard.mutable_engine()->set_api_key_env(allowed_env);
+  int records = 0;
+  ASSERT_TRUE(RunShard(channel, "", shard, &records).ok());
+  EXPECT_EQ(records, 1);
+  ASSERT_EQ(engine.requests().size(), 1u);
+  EXPECT_THAT(engine.requests()[0], ::testing::EndsWith(absl::StrCat("|Bearer ", key_)));
+
+  // The coordinator refuses to start load when a worker cannot send the scenario's key.
+  CoordinatorRun run = RunCoordinator(
+      {"quick", "-e", "openai", "-u", engine.url(), "-m", "Qwen/Qwen3-4B", "--api", "completions",
+       "-n", "2", "-c", "1", "--max-tokens", "4", "--workers", worker.address, "--api-key-env",
+       key_env_, "--no-engine-check", "--out", dir_ / "refused"},
+      {absl::StrCat(key_env_, "=", key_)});
+  ASSERT_TRUE(run.exit.exited) << run.err;
+  EXPECT_EQ(run.exit.code, 1) << run.out << "\n" << run.err;
+  EXPECT_THAT(run.err,
+              HasSubstr(absl::StrCat(
+                  "llmbench: configuration error: engine openai names api_key_env ", key_env_,
+                  ", which worker ", worker.address, " does not send (it sends ", allowed_env,
+                  "): start that worker with --api-key-env ", key_env_,
+                  " and the variable set in its environment, or use a variable named "
+                  "LLMBENCH_KEY_*\n")));
+  EXPECT_EQ(engine.requests().size(), 1u) << "load was sent";
+  EXPECT_FALSE(fs::exists(dir_ / "refused/summary.json"));
 }
 
 }  // namespace

@@ -508,9 +508,20 @@ TEST(ShardRunnerTest, InvalidShardsAreRefusedWithTheFieldNamed) {
   shard = MakeShard(Vllm(), Ids(1, 1), /*concurrency=*/1);
   shard.mutable_engine()->set_api_key_env("LLMBENCH_TEST_UNSET_KEY_VARIABLE");
   EXPECT_EQ(ShardRunner::Create(shard, RunnerOptions()).status(),
-            absl::InvalidArgumentError("shard.engine.api_key_env names "
-                                       "LLMBENCH_TEST_UNSET_KEY_VARIABLE, which is not set in "
-                                       "the worker's environment"));
+            absl::InvalidArgumentError(
+                "shard.engine.api_key_env LLMBENCH_TEST_UNSET_KEY_VARIABLE: this worker sends only "
+                "variables named LLMBENCH_KEY_* and those given with --api-key-env, when they are "
+                "set"));
+  shard.mutable_engine()->set_api_key_env("");
+  (*shard.mutable_engine()->mutable_headers())["X-Injected"] = "a\r\nHost: evil";
+  EXPECT_EQ(ShardRunner::Create(shard, RunnerOptions()).status(),
+            absl::InvalidArgumentError(
+                "shard.engine.headers.X-Injected: header values must not contain line breaks"));
+  shard.mutable_engine()->mutable_headers()->clear();
+  (*shard.mutable_engine()->mutable_headers())["X-Bad\r\nName"] = "v";
+  EXPECT_EQ(ShardRunner::Create(shard, RunnerOptions()).status(),
+            absl::InvalidArgumentError(
+                "shard.engine.headers: not a valid HTTP header name: \"X-Bad\\r\\nName\""));
 }
 
 // ---- a real llmbench-worker over gRPC -----------------------------------------------------
