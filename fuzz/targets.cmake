@@ -13,7 +13,8 @@ if(NOT TARGET llmbench_fuzz_targets)
     "${fuzz_dir}/scenario_loader_fuzz.cc"
     # The loader alone (it needs nothing else of the coordinator), so that the fuzzers do not
     # pull in the whole coordinator library and its generated report assets.
-    "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc")
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc")
   target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_worker
                         llmbench_proto yaml-cpp PRIVATE llmbench_warnings)
 endif()
