@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "coordinator/request_metrics.h"
 #include "coordinator/resources.h"
 #include "coordinator/scenario_loader.h"
 
@@ -202,14 +203,15 @@ void Aggregator::Add(const v1::RequestRecord& record) {
 
   std::optional<double> ttft_ms;
   std::optional<double> tpot_ms;
-  if (record.has_first_token_ns()) {
-    const int64_t ttft = record.first_token_ns() - sent;
+  if (const RequestMetrics m = MetricsOf(record); m.ttft_ns) {
+    const int64_t ttft = *m.ttft_ns;
     cell.ttft_ns.push_back(ttft);
     ttft_ms = static_cast<double>(ttft) / kNsPerMs;
     ttft_ms_histogram_.Add(*ttft_ms);
     if (scheduled) cell.ttft_from_schedule_ns.push_back(record.first_token_ns() -
                                                         record.scheduled_ns());
-    if (output_tokens >= 2) {
+    if (m.tpot_ns) {
+      // In ps, from the same terms as RequestMetrics::tpot_ns (one division, then rounding).
       const int64_t tpot_ps = std::llround(static_cast<double>(e2e - ttft) * 1000.0 /
                                            static_cast<double>(output_tokens - 1));
       cell.tpot_ps.push_back(tpot_ps);

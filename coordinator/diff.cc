@@ -17,9 +17,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
+#include "common/json_writer.h"
 #include "common/stats.h"
 #include "common/status.h"
-#include "common/json_writer.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
 #include "coordinator/html_report_assets.h"
@@ -268,13 +269,9 @@ absl::Status LoadThresholdsYaml(const std::string& yaml, const std::string& sour
 }
 
 absl::Status LoadThresholdsFile(const std::string& path, DiffThresholds* thresholds) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return LoadThresholdsYaml(contents.str(), path, thresholds);
+  absl::StatusOr<std::string> contents = ReadFileText(path);
+  if (!contents.ok()) return contents.status();
+  return LoadThresholdsYaml(*contents, path, thresholds);
 }
 
 const char* DiffVerdictName(DiffVerdict verdict) {

@@ -6,14 +6,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -39,6 +37,7 @@
 #include "coordinator/prompts.h"
 #include "coordinator/record_check.h"
 #include "coordinator/resources.h"
+#include "coordinator/run_id.h"
 #include "coordinator/scenario_loader.h"
 #include "coordinator/sharding.h"
 #include "coordinator/worker_addresses.h"
@@ -56,16 +55,6 @@ constexpr int64_t kNsPerS = 1'000'000'000;
 constexpr size_t kMaxShardBytes = (size_t{64} << 20) - 4096;
 // Time between choosing a phase's start instant and reaching it: every shard must arrive first.
 constexpr int64_t kStartLeadNs = 300'000'000;
-
-std::string NewRunId(int64_t unix_ns) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ns / kNsPerS);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  std::random_device rd;
-  return absl::StrFormat("%s-%04x", stamp, rd() & 0xffff);
-}
 
 // Whether `record` failed without ever reaching the engine: the connection was refused or
 // could not be made (including a connect timeout), so nothing was sent to it.
@@ -249,7 +238,7 @@ class ScenarioRun {
         options_(options),
         clock_(SteadyClock::Get()),
         started_unix_ns_(clock_.UnixNowNs()),
-        run_id_(NewRunId(started_unix_ns_)),
+        run_id_(MakeRunId("", started_unix_ns_)),
         aggregator_(scenario.slo()) {}
 
   absl::StatusOr<RunOutcome> Run() {
@@ -316,16 +305,16 @@ class ScenarioRun {
       tls_names.push_back(w.tls_name);
     }
     if (addresses.empty()) {
-      int count = options_.local_workers > 0
-                      ? options_.local_workers
-                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-      count = std::max(count, static_cast<int>(MinWorkers()));
-      LLMBENCH_ASSIGN_OR_RETURN(
-          local_, LocalWorkers::Start(count, std::max(1, options_.loop_threads),
-                                      options_.log_level, ApiKeyEnvs(scenario_)));
-      addresses = local_->addresses();
+      // Local workers: those the caller keeps for several runs (a sweep's probes, --repeat),
+      // else started for this run.
+      const LocalWorkers* local = options_.local_workers_pool;
+      if (local == nullptr) {
+        LLMBENCH_ASSIGN_OR_RETURN(local_, StartLocalWorkers(scenario_, options_));
+        local = local_.get();
+      }
+      addresses = local->addresses();
       security = WorkerClientSecurity();  // loopback, no TLS; the local workers' own token
-      security.token = local_->token();
+      security.token = local->token();
     } else if (addresses.size() < MinWorkers()) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "side by side, each of the %d engines needs its own worker: --workers gives %d",
@@ -422,6 +411,14 @@ class ScenarioRun {
     if (scenario_.outputs().csv()) {
       LLMBENCH_ASSIGN_OR_RETURN(
           csv_, RequestsCsvWriter::Open((std::filesystem::path(out_dir_) / kRequestsFileName).string()));
+      // The report's per-request series, built as the records stream past (as from the CSV).
+      std::vector<std::string> engines, workers;
+      for (const v1::Engine& engine : scenario_.engines()) engines.push_back(engine.name());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const WorkerState& w : states_) workers.push_back(w.worker_id);
+      }
+      report_series_ = std::make_unique<ReportSeries>(engines, workers);
     }
     return absl::OkStatus();
   }
@@ -760,6 +757,8 @@ class ScenarioRun {
           }
           if (options_.live_metrics != nullptr) options_.live_metrics->Add(record);
           if (csv_) csv_->Append(record);
+          if (report_series_) report_series_->Add(record);
+          if (options_.collect_samples) AddSample(record, &samples_);
         }
         break;
       }
@@ -918,12 +917,15 @@ class ScenarioRun {
     AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
     for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
     AttachTelemetry(telemetry_by_engine_, &outcome.result);  // coordinator/engine_telemetry.h
+    // The exporters get the run in memory; nothing written is read back.
     if (csv_) LLMBENCH_RETURN_IF_ERROR(csv_->Close());
-    LLMBENCH_RETURN_IF_ERROR(
-        WriteRunResults(out_dir_, outcome.result, ScenarioToYaml(scenario_)));
+    const std::string scenario_yaml = ScenarioToYaml(scenario_);
+    LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir_, outcome.result, scenario_yaml));
     LLMBENCH_RETURN_IF_ERROR(WriteResourcesCsv(out_dir_, outcome.result));
-    LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir_));
+    LLMBENCH_RETURN_IF_ERROR(
+        WriteHtmlReport(out_dir_, outcome.result, scenario_yaml, report_series_.get()));
     outcome.out_dir = out_dir_;
+    outcome.samples = std::move(samples_);
     outcome.exit_status = outcome.result.verdict().exit_status();
     outcome.exit_reason = outcome.result.verdict().exit_reason();
     return outcome;
@@ -970,12 +972,25 @@ class ScenarioRun {
   PhaseState phase_ ABSL_GUARDED_BY(mu_);
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RequestsCsvWriter> csv_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ReportSeries> report_series_ ABSL_GUARDED_BY(mu_);
+  SamplesByEngine samples_ ABSL_GUARDED_BY(mu_);
   int stop_signal_ ABSL_GUARDED_BY(mu_) = 0;  // the signal that stopped the run, 0 = none
   // Every shard is to stop (a signal, a configuration error): no more shards start, none is
   // reassigned, and requests cancelled by the stop are not counted.
   bool stop_all_ ABSL_GUARDED_BY(mu_) = false;
   std::string config_error_ ABSL_GUARDED_BY(mu_);  // a worker refused a shard: why
 };
+
+absl::StatusOr<std::unique_ptr<LocalWorkers>> StartLocalWorkers(const v1::Scenario& scenario,
+                                                                 const RunOptions& options) {
+  int count = options.local_workers > 0
+                  ? options.local_workers
+                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Side by side, every engine needs a worker of its own.
+  if (scenario.load().side_by_side()) count = std::max(count, scenario.engines_size());
+  return LocalWorkers::Start(count, std::max(1, options.loop_threads), options.log_level,
+                             ApiKeyEnvs(scenario));
+}
 
 absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOptions& options) {
   ScenarioRun run(scenario, options);

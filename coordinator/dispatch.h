@@ -22,16 +22,19 @@
 #define LLMBENCH_COORDINATOR_DISPATCH_H_
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/request_samples.h"
 #include "llmbench/v1/result.pb.h"
 #include "llmbench/v1/scenario.pb.h"
 
 namespace llmbench::coordinator {
 
 class LiveMetrics;
+class LocalWorkers;
 
 struct RunOptions {
   std::vector<std::string> workers;  // host:port of remote workers; empty = start local ones
@@ -65,10 +68,18 @@ struct RunOptions {
   // SIGTERM, SIGHUP); the run stops its shards gracefully, keeps what was measured, and its
   // verdict says INTERRUPTED with exit status 128 + signal. nullptr = no signal handling.
   const std::atomic<int>* stop_signal = nullptr;
+  // Keep every successful measured request's TTFT/TPOT/ITL/E2E and send/end instants in
+  // RunOutcome::samples (capacity-sweep probes and --repeat runs use them; a plain run does
+  // not pay for them).
+  bool collect_samples = false;
+  // Local workers started once for several runs (StartLocalWorkers: a sweep's probes, --repeat
+  // runs), used instead of starting new ones when `workers` is empty (not owned).
+  const LocalWorkers* local_workers_pool = nullptr;
 };
 
 struct RunOutcome {
   llmbench::v1::RunResult result;
+  SamplesByEngine samples;  // only with RunOptions::collect_samples
   std::string out_dir;
   int exit_status = 0;
   std::string exit_reason;
@@ -78,6 +89,11 @@ struct RunOutcome {
 // unreachable engine or worker, an incompatible worker) come back before any request is sent.
 absl::StatusOr<RunOutcome> RunScenario(const llmbench::v1::Scenario& scenario,
                                        const RunOptions& options);
+
+// Starts the local worker processes a run of `scenario` uses when no --workers are given:
+// options.local_workers (default one per core), at least one per engine side by side.
+absl::StatusOr<std::unique_ptr<LocalWorkers>> StartLocalWorkers(
+    const llmbench::v1::Scenario& scenario, const RunOptions& options);
 
 // Prints `outcome`'s summary table and exit reason (used by every command that runs).
 void PrintOutcome(const RunOutcome& outcome);

@@ -3,35 +3,22 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "coordinator/diff.h"
+#include "coordinator/local_workers.h"
 #include "coordinator/repeat.h"
+#include "coordinator/run_id.h"
 
 namespace llmbench::coordinator {
-namespace {
 
 namespace v1 = ::llmbench::v1;
-
-std::string RepeatRunId(int64_t unix_ns) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  std::random_device rd;
-  return absl::StrFormat("repeat-%s-%04x", stamp, rd() & 0xffff);
-}
-
-}  // namespace
 
 absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const RunOptions& options,
                                           int repeats) {
@@ -45,14 +32,22 @@ absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const Ru
   if (outcome.out_dir.empty()) outcome.out_dir = scenario.outputs().dir();
   if (outcome.out_dir.empty()) {
     outcome.out_dir = (std::filesystem::path("results") /
-                       RepeatRunId(SteadyClock::Get().UnixNowNs()))
+                       MakeRunId("repeat", SteadyClock::Get().UnixNowNs()))
                           .string();
+  }
+  // One set of local workers for every run: started once, not once per run.
+  std::unique_ptr<LocalWorkers> local;
+  RunOptions shared = options;
+  if (options.workers.empty() && options.local_workers_pool == nullptr) {
+    LLMBENCH_ASSIGN_OR_RETURN(local, StartLocalWorkers(scenario, options));
+    shared.local_workers_pool = local.get();
   }
   std::vector<v1::RunResult> results;
   std::vector<std::optional<std::map<std::string, RequestSamples>>> samples;
   for (int i = 1; i <= repeats; ++i) {
-    RunOptions o = options;
+    RunOptions o = shared;
     o.out_dir = (std::filesystem::path(outcome.out_dir) / absl::StrCat("run-", i)).string();
+    o.collect_samples = true;
     v1::Scenario s = scenario;
     s.mutable_outputs()->clear_dir();
     if (!options.quiet) std::fprintf(stderr, "repeat: run %d of %d\n", i, repeats);
@@ -69,12 +64,7 @@ absl::StatusOr<RepeatOutcome> RunRepeated(const v1::Scenario& scenario, const Ru
     const bool stopped = run->result.verdict().state() == v1::Verdict::STATE_INTERRUPTED ||
                          run->exit_status >= 128;
     results.push_back(run->result);
-    absl::StatusOr<std::map<std::string, RequestSamples>> loaded = LoadRequestSamples(run->out_dir);
-    if (loaded.ok()) {
-      samples.push_back(*std::move(loaded));
-    } else {
-      samples.push_back(std::nullopt);
-    }
+    samples.push_back(std::move(run->samples));  // kept in memory by the run
     outcome.runs.push_back(*std::move(run));
     if (stopped) break;  // a signal stopped the run: no more repeats
   }

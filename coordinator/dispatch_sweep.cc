@@ -14,6 +14,7 @@
 #include "coordinator/cost.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report.h"
+#include "coordinator/local_workers.h"
 #include "coordinator/request_samples.h"
 #include "coordinator/run_id.h"
 #include "coordinator/scenario_loader.h"
@@ -55,12 +56,20 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   if (out_dir.empty()) out_dir = (std::filesystem::path("results") / run_id).string();
   const v1::SweepLoad& sweep = scenario.load().sweep();
 
+  // One set of local workers for every run: started once, not once per run.
+  std::unique_ptr<LocalWorkers> local;
+  RunOptions shared = options;
+  if (options.workers.empty() && options.local_workers_pool == nullptr) {
+    LLMBENCH_ASSIGN_OR_RETURN(local, StartLocalWorkers(scenario, options));
+    shared.local_workers_pool = local.get();
+  }
   RunOutcome outcome;
   v1::RunResult& result = outcome.result;
   int stop_signal = 0;
   for (const v1::Engine& engine : scenario.engines()) {
-    v1::RunResult knee_result;  // the knee probe's result, re-read from its folder
+    v1::RunResult knee_result;  // the knee probe's result
     bool have_knee = false;
+    std::map<std::string, v1::RunResult> probe_results;  // by probe folder, kept in memory
     const std::string engine_dir = (std::filesystem::path(out_dir) / SafeName(engine.name())).string();
     auto probe = [&](double rps, std::string_view phase,
                      int index) -> absl::StatusOr<v1::SweepPoint> {
@@ -74,10 +83,11 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       rate->set_rps(rps);
       rate->set_arrival(v1::ARRIVAL_CONSTANT);
       s.mutable_outputs()->clear_dir();
-      // The probe is judged from its per-request send and end times (MeasureSendingWindow).
-      s.mutable_outputs()->set_csv(true);
-      RunOptions o = options;
+      RunOptions o = shared;
       o.quiet = true;
+      // The probe is judged from its per-request send and end times (MeasureSendingWindow),
+      // kept in memory by the run.
+      o.collect_samples = true;
       o.out_dir = (std::filesystem::path(engine_dir) /
                    absl::StrFormat("probe-%02d-%.3frps", index, rps))
                       .string();
@@ -93,12 +103,10 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
       }
       v1::SweepPoint point = PointFromResult(run->result, engine.name(), rps);
       point.set_out_dir(run->out_dir);
-      absl::StatusOr<std::map<std::string, RequestSamples>> samples =
-          LoadRequestSamples(run->out_dir);
-      if (!samples.ok()) return samples.status();
-      if (auto it = samples->find(engine.name()); it != samples->end()) {
+      if (auto it = run->samples.find(engine.name()); it != run->samples.end()) {
         MeasureSendingWindow(it->second.sent_ns, it->second.end_ns, &point);
       }
+      probe_results[point.out_dir()] = std::move(run->result);
       if (!options.quiet) {
         std::fprintf(stderr,
                      "  sustained %s req/s (achieved %.2f incl. drain), E2E p50 %.1f ms, %llu "
@@ -123,9 +131,8 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
     if (searched->has_knee_rps()) {
       for (const v1::SweepPoint& p : searched->points()) {
         if (p.good() && p.offered_rps() == searched->knee_rps()) {
-          absl::StatusOr<v1::RunResult> loaded = LoadRunResult(p.out_dir());
-          if (loaded.ok()) {
-            knee_result = *std::move(loaded);
+          if (auto it = probe_results.find(p.out_dir()); it != probe_results.end()) {
+            knee_result = std::move(it->second);
             have_knee = true;
           }
           break;
@@ -161,8 +168,9 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   verdict->set_exit_status(ExitStatusForVerdict(*verdict, stop_signal, &exit_reason));
   verdict->set_exit_reason(exit_reason);
   AddCosts(&result);
-  LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, result, ScenarioToYaml(scenario)));
-  LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir));
+  const std::string scenario_yaml = ScenarioToYaml(scenario);
+  LLMBENCH_RETURN_IF_ERROR(WriteRunResults(out_dir, result, scenario_yaml));
+  LLMBENCH_RETURN_IF_ERROR(WriteHtmlReport(out_dir, result, scenario_yaml, nullptr));
   outcome.out_dir = out_dir;
   outcome.exit_status = verdict->exit_status();
   outcome.exit_reason = verdict->exit_reason();

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
+#include "coordinator/request_metrics.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
@@ -486,16 +487,13 @@ void ClientRecordStats::Add(const v1::RequestRecord& record) {
   } else {
     ++successes_without_input_;
   }
-  if (record.has_first_token_ns()) {
-    ttft_ms_.push_back(static_cast<double>(record.first_token_ns() - record.sent_ns()) / 1e6);
-    sorted_ = false;
-  }
-  e2e_ms_.push_back(static_cast<double>(record.end_ns() - record.sent_ns()) / 1e6);
+  const RequestMetrics m = MetricsOf(record);
+  if (m.ttft_ns) ttft_ms_.push_back(static_cast<double>(*m.ttft_ns) / 1e6);
+  e2e_ms_.push_back(static_cast<double>(m.e2e_ns) / 1e6);
   sorted_ = false;
-  for (int i = 1; i < record.chunk_offsets_ns_size(); ++i) {
-    const int64_t gap = record.chunk_offsets_ns(i) - record.chunk_offsets_ns(i - 1);
+  ForEachGap(record, [&](int64_t gap) {
     itl_ms_.Add(static_cast<double>(std::max<int64_t>(gap, 0)) / 1e6);
-  }
+  });
   const v1::EngineTimings& t = record.engine_timings();
   bool any = false;
   auto add = [&](std::string_view key, double v) {

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
+#include "common/status.h"
 #include "common/text_safety.h"
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
@@ -90,17 +92,11 @@ absl::StatusOr<std::string> SummaryJson(const v1::RunResult& result) {
 
 absl::StatusOr<v1::RunResult> LoadRunResult(const std::string& dir) {
   const std::filesystem::path path = std::filesystem::path(dir) / kSummaryFileName;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", path.string(), ": ", std::strerror(errno)));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
+  LLMBENCH_ASSIGN_OR_RETURN(const std::string contents, ReadFileText(path.string()));
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;  // a summary from a newer llmbench still loads
   v1::RunResult result;
-  auto status = google::protobuf::util::JsonStringToMessage(contents.str(), &result, options);
+  auto status = google::protobuf::util::JsonStringToMessage(contents, &result, options);
   if (!status.ok()) {
     // The parser appends the input around the error on further lines; keep the first.
     std::string message(status.message().data(), status.message().size());

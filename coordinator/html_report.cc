@@ -19,10 +19,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/json_writer.h"
+#include "coordinator/aggregate.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report_assets.h"
+#include "coordinator/request_metrics.h"
+#include "coordinator/requests_csv.h"
 
 namespace llmbench::coordinator {
 
@@ -61,95 +65,6 @@ constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
 
 // Debian's Abseil has its own string_view; the assets come as std::string_view.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// ---------------------------------------------------------------------------------------------
-// requests.csv reading (RFC 4180, as exporters.cc writes it).
-
-class CsvReader {
- public:
-  explicit CsvReader(std::istream* in) : in_(in) {}
-
-  // Reads the next record into `fields`. False at the end of the input.
-  absl::StatusOr<bool> Next(std::vector<std::string>* fields) {
-    std::string& record = record_;  // members: their buffers outlive the call
-    std::string& line = line_buffer_;
-    while (true) {
-      if (!std::getline(*in_, line)) return false;
-      ++line_;
-      if (!line.empty() || in_->peek() != EOF) break;  // a last empty line ends the file
-      return false;
-    }
-    record_line_ = line_;
-    record.swap(line);
-    while (std::count(record.begin(), record.end(), '"') % 2 != 0) {
-      if (!std::getline(*in_, line)) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "line %d: a quoted field is not closed before the end of the file", record_line_));
-      }
-      ++line_;
-      record.push_back('\n');
-      record.append(line);
-    }
-    if (!record.empty() && record.back() == '\r') record.pop_back();
-    // Fields reuse the strings of the previous record (one allocation per column, not per row).
-    size_t count = 0;
-    auto next_field = [&]() -> std::string& {
-      if (count == fields->size()) fields->emplace_back();
-      std::string& field = (*fields)[count++];
-      field.clear();
-      return field;
-    };
-    size_t i = 0;
-    while (true) {
-      std::string& field = next_field();
-      if (i < record.size() && record[i] == '"') {
-        ++i;
-        while (true) {
-          if (i >= record.size()) {
-            return absl::InvalidArgumentError(
-                absl::StrFormat("line %d: a quoted field is not closed", record_line_));
-          }
-          if (record[i] == '"') {
-            if (i + 1 < record.size() && record[i + 1] == '"') {
-              field.push_back('"');
-              i += 2;
-              continue;
-            }
-            ++i;
-            break;
-          }
-          field.push_back(record[i++]);
-        }
-        if (i < record.size() && record[i] != ',') {
-          return absl::InvalidArgumentError(absl::StrFormat(
-              "line %d: field %d has text after its closing quote", record_line_, count));
-        }
-      } else {
-        size_t end = record.find(',', i);
-        if (end == std::string::npos) end = record.size();
-        field.assign(record, i, end - i);
-        i = end;
-      }
-      if (i >= record.size()) break;
-      ++i;  // the comma
-      if (i == record.size()) {
-        next_field();
-        break;
-      }
-    }
-    fields->resize(count);
-    return true;
-  }
-
-  int record_line() const { return record_line_; }
-
- private:
-  std::istream* in_;
-  std::string record_;
-  std::string line_buffer_;
-  int line_ = 0;
-  int record_line_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Accumulated per-request data.
@@ -274,107 +189,50 @@ void AppendDistribution(std::string_view name, std::vector<std::vector<T>*> per_
   absl::StrAppend(out, "],\"overflow\":[", overflow, "]}}");
 }
 
+}  // namespace
+
 class ReportBuilder {
  public:
-  explicit ReportBuilder(const v1::RunResult& result) {
-    for (const v1::EngineResult& engine : result.engines()) EngineIndex(engine.engine());
-    for (const v1::WorkerResult& worker : result.workers()) WorkerIndex(worker.worker_id());
+  // Engines and workers in the result's order (engines or workers only seen in records
+  // follow, in the order seen).
+  ReportBuilder(const std::vector<std::string>& engines, const std::vector<std::string>& workers) {
+    for (const std::string& engine : engines) EngineIndex(engine);
+    for (const std::string& worker : workers) WorkerIndex(worker);
     error_classes_.push_back("none");
     error_index_["none"] = 0;
   }
 
-  absl::Status Read(std::istream* in) {
-    CsvReader reader(in);
-    std::vector<std::string> header;
-    absl::StatusOr<bool> got = reader.Next(&header);
-    if (!got.ok()) return got.status();
-    if (!*got) return absl::InvalidArgumentError("line 1: the file is empty (no header line)");
-    std::unordered_map<std::string, size_t> column;
-    for (size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
-    struct Col {
-      const char* name;
-      size_t* index;
-    };
-    size_t c_engine, c_worker, c_warmup, c_sent, c_first, c_end, c_chunks, c_tokens, c_error;
-    for (Col col : {Col{"engine", &c_engine}, Col{"worker_id", &c_worker},
-                    Col{"warmup", &c_warmup}, Col{"sent_ns", &c_sent},
-                    Col{"first_token_ns", &c_first}, Col{"end_ns", &c_end},
-                    Col{"chunk_offsets_ns", &c_chunks}, Col{"output_tokens", &c_tokens},
-                    Col{"error_class", &c_error}}) {
-      auto it = column.find(col.name);
-      if (it == column.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("line 1: the header has no column '", col.name, "'"));
-      }
-      *col.index = it->second;
+  void Add(const v1::RequestRecord& record) {
+    ++rows_read_;
+    if (record.warmup()) return;
+    const RequestMetrics m = MetricsOf(record);
+    Row row;
+    row.sent_ns = record.sent_ns();
+    row.end_ns = record.end_ns();
+    if (m.ttft_ns) {
+      row.ttft_ns = *m.ttft_ns;
+      row.has_ttft = true;
     }
-    std::vector<std::string> f;
-    std::vector<int64_t> chunks;
-    while (true) {
-      got = reader.Next(&f);
-      if (!got.ok()) return got.status();
-      if (!*got) break;
-      const int line = reader.record_line();
-      if (f.size() != header.size()) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "line %d: %d fields, the header has %d", line, f.size(), header.size()));
-      }
-      ++rows_read_;
-      if (f[c_warmup] == "true") continue;
-      if (f[c_warmup] != "false") {
-        return ColumnError(line, "warmup", f[c_warmup], "is not true or false");
-      }
-      Row row;
-      if (!absl::SimpleAtoi(f[c_sent], &row.sent_ns)) {
-        return ColumnError(line, "sent_ns", f[c_sent], "is not an integer");
-      }
-      if (!absl::SimpleAtoi(f[c_end], &row.end_ns)) {
-        return ColumnError(line, "end_ns", f[c_end], "is not an integer");
-      }
-      if (!f[c_first].empty()) {
-        int64_t first = 0;
-        if (!absl::SimpleAtoi(f[c_first], &first)) {
-          return ColumnError(line, "first_token_ns", f[c_first], "is not an integer");
-        }
-        row.ttft_ns = first - row.sent_ns;
-        row.has_ttft = true;
-      }
-      if (!absl::SimpleAtoi(f[c_tokens], &row.output_tokens)) {
-        return ColumnError(line, "output_tokens", f[c_tokens], "is not a count");
-      }
-      chunks.clear();
-      if (!f[c_chunks].empty()) {
-        for (absl::string_view part : absl::StrSplit(f[c_chunks], ';')) {
-          int64_t v = 0;
-          if (!absl::SimpleAtoi(part, &v)) {
-            return ColumnError(line, "chunk_offsets_ns", f[c_chunks],
-                               "is not a ';'-separated list of integers");
-          }
-          chunks.push_back(v);
-        }
-      }
-      row.worker = WorkerIndex(f[c_worker]);
-      auto [it, inserted] = error_index_.try_emplace(f[c_error], error_classes_.size());
-      if (inserted) error_classes_.push_back(f[c_error]);
-      row.error = static_cast<uint32_t>(it->second);
+    row.output_tokens = record.output_tokens();
+    row.worker = WorkerIndex(record.worker_id());
+    const std::string error_class(ErrorClassName(record.error_class()));
+    auto [it, inserted] = error_index_.try_emplace(error_class, error_classes_.size());
+    if (inserted) error_classes_.push_back(error_class);
+    row.error = static_cast<uint32_t>(it->second);
 
-      EngineData& engine = engines_[EngineIndex(f[c_engine])];
-      engine.rows.push_back(row);
-      if (row.error != 0) continue;
-      const double e2e_ms = static_cast<double>(row.end_ns - row.sent_ns) / 1e6;
-      engine.e2e_ms.push_back(e2e_ms);
-      if (row.has_ttft) {
-        const double ttft_ms = static_cast<double>(row.ttft_ns) / 1e6;
-        engine.ttft_ms.push_back(ttft_ms);
-        if (row.output_tokens >= 2) {
-          engine.tpot_ms.push_back((e2e_ms - ttft_ms) / (row.output_tokens - 1));
-        }
-      }
-      for (size_t i = 1; i < chunks.size(); ++i) {
-        engine.itl_ms.push_back(static_cast<float>(chunks[i] - chunks[i - 1]) / 1e6f);
-      }
+    EngineData& engine = engines_[EngineIndex(record.engine())];
+    engine.rows.push_back(row);
+    if (row.error != 0) return;
+    const double e2e_ms = static_cast<double>(m.e2e_ns) / 1e6;
+    engine.e2e_ms.push_back(e2e_ms);
+    if (m.ttft_ns) {
+      const double ttft_ms = static_cast<double>(*m.ttft_ns) / 1e6;
+      engine.ttft_ms.push_back(ttft_ms);
+      if (m.tpot_ns) engine.tpot_ms.push_back((e2e_ms - ttft_ms) / (row.output_tokens - 1));
     }
-    return absl::OkStatus();
+    ForEachGap(record, [&](int64_t gap) {
+      engine.itl_ms.push_back(static_cast<float>(gap) / 1e6f);
+    });
   }
 
   std::string Json() {
@@ -399,12 +257,6 @@ class ReportBuilder {
   }
 
  private:
-  static absl::Status ColumnError(int line, absl::string_view column, absl::string_view value,
-                                  absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("line ", line, ": column ", column, ": '", value, "' ", what));
-  }
-
   size_t EngineIndex(const std::string& name) {
     auto [it, inserted] = engine_index_.try_emplace(name, engines_.size());
     if (inserted) {
@@ -635,6 +487,8 @@ class ReportBuilder {
   uint64_t rows_read_ = 0;
 };
 
+namespace {
+
 std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -656,17 +510,6 @@ std::string HtmlEscape(std::string_view s) {
     }
   }
   return out;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", path.string(), ": ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path.string()));
-  return text.str();
 }
 
 // Runs before the libraries: records uncaught errors and console.error calls on <html> so a
@@ -981,15 +824,45 @@ std::string TelemetryComparisonJson(const v1::RunResult& result) {
   return out;
 }
 
+namespace {
+
+std::vector<std::string> EngineNames(const v1::RunResult& result) {
+  std::vector<std::string> out;
+  for (const v1::EngineResult& e : result.engines()) out.push_back(e.engine());
+  return out;
+}
+
+std::vector<std::string> WorkerIds(const v1::RunResult& result) {
+  std::vector<std::string> out;
+  for (const v1::WorkerResult& w : result.workers()) out.push_back(w.worker_id());
+  return out;
+}
+
+}  // namespace
+
+ReportSeries::ReportSeries(const std::vector<std::string>& engines,
+                           const std::vector<std::string>& workers)
+    : builder_(std::make_unique<ReportBuilder>(engines, workers)) {}
+
+ReportSeries::~ReportSeries() = default;
+
+void ReportSeries::Add(const v1::RequestRecord& record) { builder_->Add(record); }
+
+std::string ReportSeries::Json() { return builder_->Json(); }
+
 absl::StatusOr<std::string> ReportDataJson(const v1::RunResult& result,
                                            std::istream* requests_csv) {
   if (requests_csv == nullptr) return std::string("{\"has_requests\":false}");
-  ReportBuilder builder(result);
-  absl::Status status = builder.Read(requests_csv);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(kRequestsFileName, " ", status.message()));
+  ReportSeries series(EngineNames(result), WorkerIds(result));
+  RequestsCsvReader reader(requests_csv, kRequestsFileName);
+  v1::RequestRecord record;
+  while (true) {
+    absl::StatusOr<bool> got = reader.Next(&record);
+    if (!got.ok()) return got.status();
+    if (!*got) break;
+    series.Add(record);
   }
-  return builder.Json();
+  return series.Json();
 }
 
 std::string DistributionJson(std::vector<std::vector<double>*> samples) {
@@ -1025,7 +898,11 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
                                              std::istream* requests_csv) {
   absl::StatusOr<std::string> requests = ReportDataJson(result, requests_csv);
   if (!requests.ok()) return requests.status();
+  return RenderHtmlReportWith(result, summary_json, scenario_yaml, *requests);
+}
 
+std::string RenderHtmlReportWith(const v1::RunResult& result, std::string_view summary_json,
+                                 std::string_view scenario_yaml, std::string_view series_json) {
   std::string data = "{\"summary\":";
   // summary.json is JSON: a '<' can only sit inside a string, where \u003c means the same.
   for (char c : summary_json) {
@@ -1039,7 +916,7 @@ absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
   AppendJsonString(data, scenario_yaml, JsonEscape::kGoHtml);
   data.append(",\"uplot_version\":");
   AppendJsonString(data, report_assets::UplotVersion(), JsonEscape::kGoHtml);
-  absl::StrAppend(&data, ",\"requests\":", *requests, ",\"derived\":", CostSweepJson(result),
+  absl::StrAppend(&data, ",\"requests\":", Sv(series_json), ",\"derived\":", CostSweepJson(result),
                   ",\"banner\":", VerdictBannerJson(result),
                   ",\"telemetry\":", TelemetryComparisonJson(result), "}");
 
@@ -1053,12 +930,12 @@ absl::Status WriteHtmlReport(const std::string& dir) {
   absl::StatusOr<v1::RunResult> result = LoadRunResult(dir);
   if (!result.ok()) return result.status();
   const std::filesystem::path base(dir);
-  absl::StatusOr<std::string> summary_json = ReadFile(base / kSummaryFileName);
+  absl::StatusOr<std::string> summary_json = ReadFileText((base / kSummaryFileName).string());
   if (!summary_json.ok()) return summary_json.status();
   std::string scenario_yaml;
   std::error_code ec;
   if (std::filesystem::exists(base / kScenarioFileName, ec)) {
-    absl::StatusOr<std::string> yaml = ReadFile(base / kScenarioFileName);
+    absl::StatusOr<std::string> yaml = ReadFileText((base / kScenarioFileName).string());
     if (!yaml.ok()) return yaml.status();
     scenario_yaml = *std::move(yaml);
   }
@@ -1076,13 +953,27 @@ absl::Status WriteHtmlReport(const std::string& dir) {
   if (!html.ok()) {
     return absl::Status(html.status().code(), absl::StrCat(dir, "/", html.status().message()));
   }
-  const std::filesystem::path out_path = base / kHtmlReportFileName;
+  return WriteReportFile(dir, *html);
+}
+
+absl::Status WriteHtmlReport(const std::string& dir, const v1::RunResult& result,
+                             std::string_view scenario_yaml, ReportSeries* series) {
+  absl::StatusOr<std::string> summary_json = SummaryJson(result);
+  if (!summary_json.ok()) return summary_json.status();
+  const std::string series_json =
+      series != nullptr ? series->Json() : std::string("{\"has_requests\":false}");
+  return WriteReportFile(dir,
+                         RenderHtmlReportWith(result, *summary_json, scenario_yaml, series_json));
+}
+
+absl::Status WriteReportFile(const std::string& dir, std::string_view html) {
+  const std::filesystem::path out_path = std::filesystem::path(dir) / kHtmlReportFileName;
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   if (!out) {
     return absl::UnavailableError(
         absl::StrCat("cannot write ", out_path.string(), ": ", std::strerror(errno)));
   }
-  out.write(html->data(), static_cast<std::streamsize>(html->size()));
+  out.write(html.data(), static_cast<std::streamsize>(html.size()));
   out.close();
   if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", out_path.string()));
   return absl::OkStatus();

@@ -23,12 +23,14 @@
 #define LLMBENCH_COORDINATOR_HTML_REPORT_H_
 
 #include <istream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/result.pb.h"
 
 namespace llmbench::coordinator {
@@ -95,12 +97,35 @@ std::string VerdictBannerJson(const v1::RunResult& result);
 // (ms; an absent value is null; a server histogram without observations has no entry).
 std::string TelemetryComparisonJson(const v1::RunResult& result);
 
+// The report's per-request series (ReportDataJson's object), built from records as a run
+// streams them, so the run's report needs nothing read back from disk; `llmbench report DIR`
+// feeds it the records of a stored requests.csv (requests_csv.h). Engines and workers in the
+// order of the run's result (others follow as first seen). Thread-compatible.
+class ReportBuilder;
+class ReportSeries {
+ public:
+  ReportSeries(const std::vector<std::string>& engines, const std::vector<std::string>& workers);
+  ~ReportSeries();
+  ReportSeries(const ReportSeries&) = delete;
+  ReportSeries& operator=(const ReportSeries&) = delete;
+
+  void Add(const v1::RequestRecord& record);
+  // {"has_requests":true,...}; sorts what it holds (call once, at the end).
+  std::string Json();
+
+ private:
+  std::unique_ptr<ReportBuilder> builder_;
+};
+
 // The whole page. `summary_json` is summary.json's text (embedded verbatim), `scenario_yaml`
 // scenario.yaml's (may be empty), `requests_csv` as for ReportDataJson.
 absl::StatusOr<std::string> RenderHtmlReport(const v1::RunResult& result,
                                              std::string_view summary_json,
                                              std::string_view scenario_yaml,
                                              std::istream* requests_csv);
+// The same from the series already built (ReportSeries::Json or {"has_requests":false}).
+std::string RenderHtmlReportWith(const v1::RunResult& result, std::string_view summary_json,
+                                 std::string_view scenario_yaml, std::string_view series_json);
 
 // One metric's distributions as report.html draws them, for each sample in order (each is sorted
 // in place): {"engines":[{"n":N,"cdf":{"x":[...],"p":[...]}}...],"hist":{"edges":[...],
@@ -116,8 +141,14 @@ std::string ReportPage(std::string_view title, std::string_view llmbench_version
                        std::string_view noscript, std::string_view data_json);
 
 // Reads DIR/summary.json (LoadRunResult), DIR/scenario.yaml and DIR/requests.csv when present,
-// and writes DIR/report.html. Errors name the file.
+// and writes DIR/report.html. Errors name the file. (`llmbench report DIR`.)
 absl::Status WriteHtmlReport(const std::string& dir);
+// Writes DIR/report.html of a run held in memory: `series` built as its records streamed
+// (nullptr when it kept none).
+absl::Status WriteHtmlReport(const std::string& dir, const v1::RunResult& result,
+                             std::string_view scenario_yaml, ReportSeries* series);
+// Writes `html` as DIR/report.html.
+absl::Status WriteReportFile(const std::string& dir, std::string_view html);
 
 }  // namespace llmbench::coordinator
 

@@ -216,24 +216,24 @@ TEST(ReportDataJsonTest, MalformedCsvNamesTheProblem) {
   const std::string header =
       "engine,worker_id,warmup,sent_ns,first_token_ns,end_ns,chunk_offsets_ns,output_tokens,"
       "error_class\n";
-  EXPECT_EQ(DataFor("").status().message(), "requests.csv line 1: the file is empty (no header line)");
+  EXPECT_EQ(DataFor("").status().message(), "requests.csv: empty (no header line)");
   EXPECT_EQ(DataFor("engine,worker_id\n").status().message(),
-            "requests.csv line 1: the header has no column 'warmup'");
+            "requests.csv:1: no column \"warmup\" (not a llmbench requests.csv)");
   EXPECT_EQ(DataFor(header + "vllm,w1,false,1\n").status().message(),
-            "requests.csv line 2: 4 fields, the header has 9");
+            "requests.csv:2: 4 fields, the header has 9");
   EXPECT_EQ(DataFor(header + "vllm,w1,false,abc,,5,,0,none\n").status().message(),
-            "requests.csv line 2: column sent_ns: 'abc' is not an integer");
+            "requests.csv:2: column sent_ns: 'abc' is not an integer");
   EXPECT_EQ(DataFor(header + "vllm,w1,maybe,1,,5,,0,none\n").status().message(),
-            "requests.csv line 2: column warmup: 'maybe' is not true or false");
+            "requests.csv:2: column warmup: 'maybe' is not true or false");
   EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,1;x,0,none\n").status().message(),
-            "requests.csv line 2: column chunk_offsets_ns: '1;x' is not a ';'-separated list of "
+            "requests.csv:2: column chunk_offsets_ns: '1;x' is not a ';'-separated list of "
             "integers");
   EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,,-3,none\n").status().message(),
-            "requests.csv line 2: column output_tokens: '-3' is not a count");
+            "requests.csv:2: column output_tokens: '-3' is not a count");
   EXPECT_EQ(DataFor(header + "\"vllm,w1,false,1,,5,,0,none\n").status().message(),
-            "requests.csv line 2: a quoted field is not closed before the end of the file");
+            "requests.csv:2: a quoted field is not closed before the end of the file");
   EXPECT_EQ(DataFor(header + "\"vllm\"x,w1,false,1,,5,,0,none\n").status().message(),
-            "requests.csv line 2: field 1 has text after its closing quote");
+            "requests.csv:2: field 1 has text after its closing quote");
   EXPECT_EQ(DataFor(header + "vllm,w1,false,1,,5,,0,none\n").status().code(),
             absl::StatusCode::kOk);
 }
@@ -409,7 +409,7 @@ TEST(WriteHtmlReportTest, WritesReportBesideSummary) {
   std::ofstream(dir + "/requests.csv") << "engine,worker_id\n";
   absl::Status status = WriteHtmlReport(dir);
   EXPECT_EQ(status.message(),
-            dir + "/requests.csv line 1: the header has no column 'warmup'");
+            dir + "/requests.csv:1: no column \"warmup\" (not a llmbench requests.csv)");
   std::filesystem::remove_all(dir);
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
+#include "coordinator/request_metrics.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -291,12 +292,10 @@ void LiveMetrics::Add(const v1::RequestRecord& record) {
   } else if (record.has_prompt_tokens_sent()) {
     cell.input_tokens += record.prompt_tokens_sent();
   }
-  histograms.e2e.Observe(record.end_ns() - record.sent_ns());
-  if (record.has_first_token_ns()) {
-    histograms.ttft.Observe(record.first_token_ns() - record.sent_ns());
-  }
-  const auto& offsets = record.chunk_offsets_ns();
-  for (int i = 1; i < offsets.size(); ++i) histograms.itl.Observe(offsets[i] - offsets[i - 1]);
+  const RequestMetrics m = MetricsOf(record);
+  histograms.e2e.Observe(m.e2e_ns);
+  if (m.ttft_ns) histograms.ttft.Observe(*m.ttft_ns);
+  ForEachGap(record, [&](int64_t gap) { histograms.itl.Observe(gap); });
 }
 
 void LiveMetrics::OnWorkerMessage(std::string_view worker_id, uint32_t loop_threads,

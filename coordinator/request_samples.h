@@ -1,7 +1,9 @@
-// Per-request values read back from a results folder's requests.csv, per engine: the successful
-// measured requests' TTFT, TPOT, E2E and pooled ITL (docs/metrics.md definitions) for
-// `llmbench diff`, and their send and end instants for the capacity sweep's sending-window
-// throughput (sweep.h).
+// Per-request values of a run, per engine: the successful measured requests' TTFT, TPOT, E2E
+// and pooled ITL (docs/metrics.md definitions, request_metrics.h) for `llmbench diff` and the
+// spread across --repeat runs, and their send and end instants for the capacity sweep's
+// sending-window throughput (sweep.h). Collected from records as a run streams them
+// (SampleCollector, kept in memory for sweeps and repeats) or read back from a results
+// folder's requests.csv (requests_csv.h).
 //
 // Thread-safety: pure functions.
 #ifndef LLMBENCH_COORDINATOR_REQUEST_SAMPLES_H_
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "llmbench/v1/record.pb.h"
 
 namespace llmbench::coordinator {
 
@@ -27,10 +30,14 @@ struct RequestSamples {
   std::vector<int64_t> end_ns;   // end instant, parallel to sent_ns
 };
 
-// Parses requests.csv text (RFC 4180, the header names the columns) into samples per engine.
-// Errors name `source` and the line.
-absl::StatusOr<std::map<std::string, RequestSamples>> ParseRequestSamples(
-    std::string_view csv, const std::string& source);
+using SamplesByEngine = std::map<std::string, RequestSamples>;
+
+// Adds `record` to its engine's samples when it is a successful measured request.
+void AddSample(const llmbench::v1::RequestRecord& record, SamplesByEngine* samples);
+
+// Parses requests.csv text into samples per engine. Errors name `source` and the line.
+absl::StatusOr<SamplesByEngine> ParseRequestSamples(std::string_view csv,
+                                                    const std::string& source);
 // Reads and parses DIR/requests.csv. NotFound when it is missing.
 absl::StatusOr<std::map<std::string, RequestSamples>> LoadRequestSamples(const std::string& dir);
 

@@ -56,12 +56,12 @@ TEST(RequestSamplesTest, ErrorsNameTheLine) {
   EXPECT_EQ(ParseRequestSamples(std::string(kCsvHeader) + "0,a,false,x,2,3,,1,none,\n", "r.csv")
                 .status()
                 .message(),
-            "r.csv:2: sent_ns, end_ns or output_tokens is not an integer");
+            "r.csv:2: column sent_ns: 'x' is not an integer");
   EXPECT_EQ(ParseRequestSamples(std::string(kCsvHeader) + "0,a,false,1,2,3,,1,none,\"x\n",
                                 "r.csv")
                 .status()
                 .message(),
-            "r.csv:2: unterminated quoted field");
+            "r.csv:2: a quoted field is not closed before the end of the file");
 }
 
 }  // namespace

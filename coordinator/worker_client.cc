@@ -23,31 +23,14 @@
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
+#include "common/files.h"
+#include "common/status.h"
 #include "llmbench/v1/worker.grpc.pb.h"
 
 namespace llmbench::coordinator {
 namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
-  absl::StatusOr<std::string> pem = ReadFile(path, flag);
-  if (pem.ok() && pem->find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": not a PEM file"));
-  }
-  return pem;
-}
 
 std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(const WorkerClientSecurity& security) {
   if (!security.tls) return grpc::InsecureChannelCredentials();
@@ -132,34 +115,19 @@ absl::StatusOr<WorkerClientSecurity> LoadWorkerClientSecurity(const std::string&
   }
   if (!ca_file.empty()) {
     security.tls = true;
-    absl::StatusOr<std::string> ca = ReadPem(ca_file, "--tls-ca");
+    absl::StatusOr<std::string> ca = ReadPemFile(ca_file, "--tls-ca");
     if (!ca.ok()) return ca.status();
     security.ca_pem = *std::move(ca);
     if (!cert_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadPem(cert_file, "--tls-cert");
+      absl::StatusOr<std::string> cert = ReadPemFile(cert_file, "--tls-cert");
       if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadPem(key_file, "--tls-key");
+      absl::StatusOr<std::string> key = ReadPemFile(key_file, "--tls-key");
       if (!key.ok()) return key.status();
       security.cert_pem = *std::move(cert);
       security.key_pem = *std::move(key);
     }
   }
-  if (!token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadFile(token_file, "--token-file");
-    if (!token.ok()) return token.status();
-    security.token = std::string(absl::StripAsciiWhitespace(*token));
-    if (security.token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-file ", token_file, ": the token file is empty"));
-    }
-  } else if (token_env != nullptr) {
-    if (const char* value = std::getenv(token_env); value != nullptr) {
-      security.token = std::string(absl::StripAsciiWhitespace(value));
-      if (security.token.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("$", token_env, " is set but empty"));
-      }
-    }
-  }
+  LLMBENCH_ASSIGN_OR_RETURN(security.token, LoadToken(token_file, token_env));
   return security;
 }
 

@@ -12,41 +12,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/status.h"
 
 namespace llmbench::worker {
-namespace {
-
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string pem = text.str();
-  if (pem.find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": not a PEM file"));
-  }
-  return pem;
-}
-
-}  // namespace
-
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_view flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(text.str()));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": the token file is empty"));
-  }
-  return token;
-}
 
 absl::StatusOr<WorkerServerSecurity> LoadWorkerServerSecurity(const WorkerSecurityOptions& options,
                                                               const char* token_env) {
@@ -61,15 +30,15 @@ absl::StatusOr<WorkerServerSecurity> LoadWorkerServerSecurity(const WorkerSecuri
   if (!options.tls_cert_file.empty()) {
     grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    absl::StatusOr<std::string> cert = ReadPemFile(options.tls_cert_file, "--tls-cert");
+    absl::StatusOr<std::string> cert = llmbench::ReadPemFile(options.tls_cert_file, "--tls-cert");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPemFile(options.tls_key_file, "--tls-key");
+    absl::StatusOr<std::string> key = llmbench::ReadPemFile(options.tls_key_file, "--tls-key");
     if (!key.ok()) return key.status();
     pair.cert_chain = *std::move(cert);
     pair.private_key = *std::move(key);
     ssl.pem_key_cert_pairs.push_back(std::move(pair));
     if (!options.tls_client_ca_file.empty()) {
-      absl::StatusOr<std::string> ca = ReadPemFile(options.tls_client_ca_file, "--tls-client-ca");
+      absl::StatusOr<std::string> ca = llmbench::ReadPemFile(options.tls_client_ca_file, "--tls-client-ca");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *std::move(ca);
       ssl.client_certificate_request =
@@ -81,18 +50,7 @@ absl::StatusOr<WorkerServerSecurity> LoadWorkerServerSecurity(const WorkerSecuri
   } else {
     security.credentials = grpc::InsecureServerCredentials();
   }
-  if (!options.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadTokenFile(options.token_file, "--token-file");
-    if (!token.ok()) return token.status();
-    security.token = *std::move(token);
-  } else if (token_env != nullptr) {
-    if (const char* value = std::getenv(token_env); value != nullptr) {
-      security.token = std::string(absl::StripAsciiWhitespace(value));
-      if (security.token.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("$", token_env, " is set but empty"));
-      }
-    }
-  }
+  LLMBENCH_ASSIGN_OR_RETURN(security.token, LoadToken(options.token_file, token_env));
   return security;
 }
 

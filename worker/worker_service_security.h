@@ -51,9 +51,6 @@ struct WorkerServerSecurity {
 absl::StatusOr<WorkerServerSecurity> LoadWorkerServerSecurity(const WorkerSecurityOptions& options,
                                                               const char* token_env = kWorkerTokenEnv);
 
-// Reads a token file: its content with surrounding whitespace removed. NotFound/PermissionDenied
-// when unreadable, InvalidArgument when empty. `flag` names the option in error messages.
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_view flag);
 
 // Constant-time equality: the time depends on the lengths only, not on where they differ.
 bool TokensEqual(std::string_view expected, std::string_view presented);

@@ -216,6 +216,11 @@ absl::StatusOr<ExitStatus> Subprocess::Wait(std::chrono::milliseconds timeout) {
         s.signal = WTERMSIG(status);
       }
       exit_status_ = s;
+      // Everything the child wrote is read before its status is returned: its pipes end when
+      // it (and anything that inherited them) exits, so this wait is short. A grandchild that
+      // keeps them open is not waited for past a few seconds.
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stdout_closed_; });
       return s;
     }
     if (r < 0 && errno != EINTR) {

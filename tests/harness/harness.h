@@ -73,8 +73,9 @@ class Subprocess {
   // Sends `sig` to the child (no-op once it has been reaped).
   void Signal(int sig);
 
-  // Waits up to `timeout` for the child to exit and reaps it. DeadlineExceeded if it is still
-  // running. Idempotent: later calls return the same status.
+  // Waits up to `timeout` for the child to exit and reaps it, then (a few seconds at most) for
+  // its stdout and stderr to be read to the end, so Stderr() and StdoutLines() are complete.
+  // DeadlineExceeded if it is still running. Idempotent: later calls return the same status.
   absl::StatusOr<ExitStatus> Wait(std::chrono::milliseconds timeout);
 
   // SIGTERM, wait up to `grace`, then SIGKILL. Returns how it ended.
