@@ -756,9 +756,17 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
   std::vector<std::string> degraded;
   if (result.overall().has_dispatch_delay_ms() &&
       result.overall().dispatch_delay_ms().p99() > max_dispatch) {
-    invalid.push_back(absl::StrFormat(
+    std::string reason = absl::StrFormat(
         "the client was late sending requests: dispatch delay p99 %.3f ms > %.3f ms",
-        result.overall().dispatch_delay_ms().p99(), max_dispatch));
+        result.overall().dispatch_delay_ms().p99(), max_dispatch);
+    if (result.overall().has_connect_ms() && result.overall().connect_ms().p99() > max_dispatch) {
+      // Say where it went when opening connections took that long.
+      absl::StrAppendFormat(&reason,
+                            " (connection set-up p99 %.3f ms: the engine's accept queue, the "
+                            "network or the client's connects)",
+                            result.overall().connect_ms().p99());
+    }
+    invalid.push_back(std::move(reason));
   }
   for (const v1::WorkerResult& w : result.workers()) {
     if (result.workers_size() > 1 && w.aggregates().has_dispatch_delay_ms() &&

@@ -5,9 +5,10 @@
 # Turnover: llmbench-sim (vllm personality, TTFT 50 ms, one token a second, no jitter, one
 # thread) pinned to SIM_CPU; `llmbench quick -c N -n 2N --max-tokens 10 --ignore-eos` (every
 # connection is reused once: short closed-loop requests on reused connections) pinned to
-# CLIENT_CPUS. Up to 15,000 streams: one local worker with one loop thread on one core; above:
-# two local workers (the 2-core worker of the issue) on both cores, and two simulators sharing
-# the port (--reuse-port: one process may hold at most `ulimit -n` sockets).
+# CLIENT_CPU. Up to 10,000 streams: one local worker with one loop thread on one core; above:
+# one local worker per 10,000 streams (a worker's --max-concurrency) on both cores (the 2-core
+# client of the issue), and two simulators sharing the port (--reuse-port: one process may hold
+# at most `ulimit -n` sockets).
 # Per run it prints:
 #   client_cpu_s, cpu_per_token_us   perf stat task-clock of the whole client (coordinator and
 #                                    local workers) / output tokens;
@@ -176,7 +177,12 @@ turnover() {
   for n in $STREAMS; do
     local port workers cpus sims
     port=$(free_port)
-    if [ "$n" -gt 15000 ]; then workers=2; cpus="0,1"; sims=2; else workers=1; cpus="$CLIENT_CPU"; sims=1; fi
+    # A worker accepts at most 10,000 concurrent requests (llmbench-worker --max-concurrency).
+    if [ "$n" -gt 10000 ]; then
+      workers=$(((n + 9999) / 10000)); cpus="0,1"; sims=2
+    else
+      workers=1; cpus="$CLIENT_CPU"; sims=1
+    fi
     local need=$((n + 2000)) lo hi
     read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
     if [ $((hi - lo)) -lt "$need" ] && [ -z "$PORT_RANGE_SAVED" ]; then
@@ -209,17 +215,17 @@ nonstream() {
     --max-batch 100000 --jitter 0 --threads 1
   printf '{"model":"sim-model","prompt":"hello","max_tokens":1,"stream":false}' >"$OUT/body.json"
   if command -v wrk >/dev/null; then
-    taskset -c "$CLIENT_CPU" wrk -t1 -c"$NONSTREAM_CONC" -d"${DURATION}s" -s bench/worker/post.lua \
+    taskset -c "$CLIENT_CPU" perf stat -x, -e task-clock -o "$OUT/wrk.perf" wrk -t1 -c"$NONSTREAM_CONC" -d"${DURATION}s" -s bench/worker/post.lua \
       "http://127.0.0.1:$port/v1/completions" -- "$OUT/body.json" >"$OUT/wrk.out" 2>&1 || true
     echo "wrk: $(grep -E 'Requests/sec' "$OUT/wrk.out" | tr -s ' ')"
   fi
   rm -rf "$OUT/nonstream"
   taskset -c "$CLIENT_CPU" perf stat -x, -e task-clock -o "$OUT/nonstream.perf" \
     "$LLMBENCH" quick -e vllm -u "http://127.0.0.1:$port" -m sim-model --no-stream \
-    -c "$NONSTREAM_CONC" -d "$DURATION" --max-tokens 1 --prompt-tokens 1 --local-workers 1 \
+    -c "$NONSTREAM_CONC" -n 1000000 -d "$DURATION" --max-tokens 1 --prompt-tokens 1 --local-workers 1 \
     --loop-threads 1 -q --no-engine-check --out "$OUT/nonstream" >"$OUT/nonstream.out" 2>&1 || true
   stop_sims
-  python3 - "$OUT" <<'EOF'
+  python3 - "$OUT" "$DURATION" <<'EOF'
 import json, re, sys
 d = sys.argv[1]
 r = json.load(open(d + '/nonstream/summary.json'))
@@ -228,7 +234,8 @@ cpu_ms = 0.0
 for line in open(d + '/nonstream.perf'):
     p = line.strip().split(',')
     if len(p) > 2 and p[2] == 'task-clock': cpu_ms = float(p[0])
-rps = o.get('request_throughput', 0)
+rps = float(o.get('request_throughput', 0))
+o['requests'] = int(o.get('requests', 0)); o['failures'] = int(o.get('failures', 0))
 wrk = None
 try:
     m = re.search(r'Requests/sec:\s+([0-9.]+)', open(d + '/wrk.out').read())
@@ -237,7 +244,13 @@ except OSError:
     pass
 line = (f"llmbench: {rps:.0f} req/s ({o.get('requests', 0)} requests, {o.get('failures', 0)} failed), "
         f"client CPU {1000*cpu_ms/max(o.get('requests', 1),1):.1f} us/request")
-if wrk: line += f"; wrk {wrk:.0f} req/s; llmbench/wrk {rps/wrk:.2f}"
+if wrk:
+    wrk_ms = 0.0
+    for l in open(d + '/wrk.perf'):
+        p = l.strip().split(',')
+        if len(p) > 2 and p[2] == 'task-clock': wrk_ms = float(p[0])
+    wrk_us = 1000 * wrk_ms / max(wrk * float(sys.argv[2]), 1)
+    line += f"; wrk {wrk:.0f} req/s, {wrk_us:.1f} us/request; llmbench/wrk {rps/wrk:.2f}"
 print(line)
 EOF
 }
