@@ -177,7 +177,9 @@ void Aggregator::Add(const v1::RequestRecord& record) {
   cell.sum_e2e_ns = WrapAdd(cell.sum_e2e_ns, e2e);
   const bool scheduled = record.has_scheduled_ns();
   if (scheduled) cell.lateness_ns.push_back(sent - record.scheduled_ns());
-  if (record.has_dispatch_delay_ns()) cell.dispatch_delay_ns.push_back(record.dispatch_delay_ns());
+  if (record.has_dispatch_delay_ns()) {
+    cell.dispatch_delay_ns.push_back(record.dispatch_delay_ns());
+  }
   if (record.has_connect_ns()) cell.connect_ns.push_back(record.connect_ns());
 
   if (record.error_class() != v1::ERROR_CLASS_NONE) {
@@ -575,7 +577,9 @@ std::string DescribeLoopWindow(const v1::LoopWindow& w) {
   std::string s = absl::StrFormat("loop %d, %.1f-%.1f s into the run: busy %.0f%%, CPU %.0f%%",
                                   w.loop(), w.t_s(), w.t_s() + w.length_s(), 100 * w.busy(),
                                   100 * w.cpu());
-  if (w.has_runq_wait()) absl::StrAppendFormat(&s, ", waiting for a CPU %.0f%%", 100 * w.runq_wait());
+  if (w.has_runq_wait()) {
+    absl::StrAppendFormat(&s, ", waiting for a CPU %.0f%%", 100 * w.runq_wait());
+  }
   return s;
 }
 

@@ -950,8 +950,9 @@ void Engine::AppendObserved(std::string& out, bool float_style, bool with_help) 
     AppendSample(out, Cat(name, "_count"), "", static_cast<double>(h.count()), float_style);
   };
   summary("llmbench_sim_observed_ttft_seconds", observed_ttft_,
-          "Observed time to first token: request arrival (kernel receive timestamp) until the write carrying the first token "
-          "completed (what the simulator did; llmbench_sim_ttft_seconds is what it modelled).");
+          "Observed time to first token: request arrival (kernel receive timestamp) until the "
+          "write carrying the first token completed (what the simulator did; "
+          "llmbench_sim_ttft_seconds is what it modelled).");
   summary("llmbench_sim_observed_itl_seconds", observed_itl_,
           "Observed inter-token latency: between completed writes of a stream's consecutive "
           "tokens (0 for tokens sharing a write).");
