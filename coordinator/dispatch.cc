@@ -777,8 +777,8 @@ class ScenarioRun {
         state.records_dropped += message->summary().records_dropped();
         state.backoffs += message->summary().backoffs();
         state.in_flight = 0;
-        for (v1::LoopWindow w : message.summary().loop_windows()) {
-          w.set_t_s(w.t_s() + resources_offset_s);  // on the run's clock
+        for (v1::LoopWindow w : message->summary().loop_windows()) {
+          w.set_t_s(w.t_s() + rs->resources_offset_s);  // on the run's clock
           state.loop_windows.push_back(std::move(w));
         }
         break;

@@ -657,10 +657,10 @@ llmbench::v1::ShardSummary ShardRunner::summary() const {
         ++j;
         continue;
       }
-      uint64_t end = j;
-      while (end < unfinished_.size() && unfinished_[end]) ++end;
-      ids_.AppendIdRanges(j, end, s.mutable_unfinished_ranges());
-      j = end;
+      uint64_t run_end = j;
+      while (run_end < unfinished_.size() && unfinished_[run_end]) ++run_end;
+      ids_.AppendIdRanges(j, run_end, s.mutable_unfinished_ranges());
+      j = run_end;
     }
   }
   if (queue_.dropped() > 0) {
