@@ -100,6 +100,8 @@ struct Aggregator::Cell {
   std::vector<int64_t> ttft_from_schedule_ns;
   std::vector<int64_t> e2e_from_schedule_ns;
   std::vector<int64_t> lateness_ns;
+  std::vector<int64_t> dispatch_delay_ns;
+  std::vector<int64_t> connect_ns;
   std::vector<uint32_t> itl_ns;
   std::vector<int64_t> itl_wide_ns;
   std::array<ErrorSlotData, kErrorSlots> errors;
@@ -108,7 +110,8 @@ struct Aggregator::Cell {
     return ttft_ns.capacity() * 8 + e2e_ns.capacity() * 8 + tpot_ps.capacity() * 8 +
            output_tokens.capacity() * 4 + input_tokens.capacity() * 4 +
            ttft_from_schedule_ns.capacity() * 8 + e2e_from_schedule_ns.capacity() * 8 +
-           lateness_ns.capacity() * 8 + itl_ns.capacity() * 4 + itl_wide_ns.capacity() * 8;
+           lateness_ns.capacity() * 8 + dispatch_delay_ns.capacity() * 8 +
+           connect_ns.capacity() * 8 + itl_ns.capacity() * 4 + itl_wide_ns.capacity() * 8;
   }
 };
 
@@ -175,6 +178,10 @@ void Aggregator::Add(const v1::RequestRecord& record) {
   cell.sum_e2e_ns = WrapAdd(cell.sum_e2e_ns, e2e);
   const bool scheduled = record.has_scheduled_ns();
   if (scheduled) cell.lateness_ns.push_back(sent - record.scheduled_ns());
+  if (record.has_dispatch_delay_ns()) {
+    cell.dispatch_delay_ns.push_back(record.dispatch_delay_ns());
+  }
+  if (record.has_connect_ns()) cell.connect_ns.push_back(record.connect_ns());
 
   if (record.error_class() != v1::ERROR_CLASS_NONE) {
     Cell::ErrorSlotData& slot = cell.errors[ErrorSlot(record.error_class())];
@@ -506,6 +513,9 @@ v1::Aggregates BuildAggregates(std::span<const CellT* const> cells, bool has_slo
                         &A::mutable_e2e_from_schedule_ms, &a);
   SetColumnDistribution(cells, &CellT::lateness_ns, kNsPerMs, &A::mutable_schedule_lateness_ms,
                         &a);
+  SetColumnDistribution(cells, &CellT::dispatch_delay_ns, kNsPerMs, &A::mutable_dispatch_delay_ms,
+                        &a);
+  SetColumnDistribution(cells, &CellT::connect_ns, kNsPerMs, &A::mutable_connect_ms, &a);
 
   a.set_output_tokens_total(out_total);
   a.set_input_tokens_total(in_total);
@@ -534,6 +544,45 @@ v1::Aggregates BuildAggregates(std::span<const CellT* const> cells, bool has_slo
     a.set_slo_attainment(static_cast<double>(good) / static_cast<double>(requests));
   }
   return a;
+}
+
+}  // namespace
+
+double LoopWindowLoad(const v1::LoopWindow& w) {
+  return w.has_runq_wait() ? w.cpu() + w.runq_wait() : w.busy();
+}
+
+bool LoopWindowSaturated(const v1::LoopWindow& w) {
+  return LoopWindowLoad(w) >= kSaturatedLoopLoad || w.length_s() >= kLateLoopWindowS;
+}
+
+namespace {
+
+// Folds a worker's loop windows into `a`: the busiest window and the saturated count (and the
+// windows themselves, which the caller clears for the overall aggregates).
+void AddLoopWindows(const WorkerReport& w, v1::Aggregates* a) {
+  for (const v1::LoopWindow& window : w.loop_windows) {
+    v1::LoopWindow named = window;
+    named.set_worker_id(w.worker_id);
+    const double load = LoopWindowLoad(named);
+    if (LoopWindowSaturated(named)) {
+      a->set_saturated_loop_windows(a->saturated_loop_windows() + 1);
+    }
+    if (!a->has_busiest_loop_window() || load > LoopWindowLoad(a->busiest_loop_window())) {
+      *a->mutable_busiest_loop_window() = named;
+    }
+    *a->add_loop_windows() = std::move(named);
+  }
+}
+
+std::string DescribeLoopWindow(const v1::LoopWindow& w) {
+  std::string s = absl::StrFormat("loop %d, %.1f-%.1f s into the run: busy %.0f%%, CPU %.0f%%",
+                                  w.loop(), w.t_s(), w.t_s() + w.length_s(), 100 * w.busy(),
+                                  100 * w.cpu());
+  if (w.has_runq_wait()) {
+    absl::StrAppendFormat(&s, ", waiting for a CPU %.0f%%", 100 * w.runq_wait());
+  }
+  return s;
 }
 
 }  // namespace
@@ -630,6 +679,9 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     wr->set_invalid_records(w.invalid_records);
     wr->set_invalid_example(w.invalid_example);
     if (w.resources) *wr->mutable_resources() = *w.resources;
+    AddLoopWindows(w, wr->mutable_aggregates());
+    AddLoopWindows(w, result.mutable_overall());
+    result.mutable_overall()->clear_loop_windows();  // per worker only
   }
 
   *result.mutable_verdict() = ComputeVerdict(result, options.thresholds, options.conditions);
@@ -703,8 +755,50 @@ v1::Verdict ComputeVerdict(const v1::RunResult& result, const v1::Thresholds& th
   const double max_lateness = thresholds.has_max_lateness_p99_ms()
                                   ? thresholds.max_lateness_p99_ms()
                                   : kDefaultMaxLatenessP99Ms;
+  const double max_dispatch = thresholds.has_max_dispatch_delay_p99_ms()
+                                   ? thresholds.max_dispatch_delay_p99_ms()
+                                   : kDefaultMaxDispatchDelayP99Ms;
   std::vector<std::string> invalid;
   std::vector<std::string> degraded;
+  if (result.overall().has_dispatch_delay_ms() &&
+      result.overall().dispatch_delay_ms().p99() > max_dispatch) {
+    std::string reason = absl::StrFormat(
+        "the client was late sending requests: dispatch delay p99 %.3f ms > %.3f ms",
+        result.overall().dispatch_delay_ms().p99(), max_dispatch);
+    if (result.overall().has_connect_ms() && result.overall().connect_ms().p99() > max_dispatch) {
+      // Say where it went when opening connections took that long.
+      absl::StrAppendFormat(&reason,
+                            " (connection set-up p99 %.3f ms: the engine's accept queue, the "
+                            "network or the client's connects)",
+                            result.overall().connect_ms().p99());
+    }
+    invalid.push_back(std::move(reason));
+  }
+  for (const v1::WorkerResult& w : result.workers()) {
+    if (result.workers_size() > 1 && w.aggregates().has_dispatch_delay_ms() &&
+        w.aggregates().dispatch_delay_ms().p99() > max_dispatch) {
+      invalid.push_back(absl::StrFormat(
+          "worker %s was late sending requests: dispatch delay p99 %.3f ms > %.3f ms",
+          w.worker_id(), w.aggregates().dispatch_delay_ms().p99(), max_dispatch));
+    }
+    if (w.aggregates().saturated_loop_windows() > 0) {
+      // Name the first saturated window and the worst one.
+      const v1::LoopWindow* first = nullptr;
+      for (const v1::LoopWindow& lw : w.aggregates().loop_windows()) {
+        if (LoopWindowSaturated(lw) && (first == nullptr || lw.t_s() < first->t_s())) {
+          first = &lw;
+        }
+      }
+      std::string reason = absl::StrFormat(
+          "worker %s's event loop was saturated in %d 1 s window(s) (CPU + waiting for a CPU >= "
+          "%.0f%%, or its 1 s timer %.0f ms late)",
+          w.worker_id(), w.aggregates().saturated_loop_windows(), 100 * kSaturatedLoopLoad,
+          1000 * (kLateLoopWindowS - 1));
+      if (first != nullptr) absl::StrAppend(&reason, "; first: ", DescribeLoopWindow(*first));
+      absl::StrAppend(&reason, "; worst: ", DescribeLoopWindow(w.aggregates().busiest_loop_window()));
+      invalid.push_back(std::move(reason));
+    }
+  }
   if (result.overall().has_schedule_lateness_ms() &&
       result.overall().schedule_lateness_ms().p99() > max_lateness) {
     invalid.push_back(absl::StrFormat(
@@ -846,6 +940,20 @@ std::vector<v1::MetricDefinition> MetricDefinitions() {
        "Open loop only: first_token - scheduled, the response time a user behind the queue sees "
        "(includes the generator's own lateness; corrects coordinated omission)."},
       {"e2e_from_schedule_ms", "ms", "Open loop only: end - scheduled."},
+      {"dispatch_delay_ms", "ms",
+       "The client's own delay per measured request that was sent: sent - scheduled (open loop) "
+       "or sent - handed over to the transport (closed loop), where sent is when the request's "
+       "bytes were written to the socket. Its p99 over thresholds.max_dispatch_delay_p99_ms "
+       "(default 5 ms) makes the run INVALID."},
+      {"connect_ms", "ms",
+       "Connection set-up of the measured requests that opened a new connection (connect() until "
+       "the socket was writable); part of their dispatch delay."},
+      {"loop_windows", "fraction",
+       "Per worker, per event-loop thread and ~1 s window: busy (time outside epoll_wait), cpu "
+       "(thread CPU time) and runq_wait (time runnable but waiting for a CPU), each / window. A "
+       "window whose cpu + runq_wait (busy where the kernel gives no run-queue figure) is >= 0.95 "
+       "is saturated and makes the run INVALID: the loop had no time to spare, so the times it "
+       "stamped may be late."},
       {"schedule_lateness_ms", "ms",
        "Open loop only: sent - scheduled, the generator's own delay, for every measured request "
        "(failures included)."},

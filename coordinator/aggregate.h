@@ -42,6 +42,18 @@ namespace llmbench::coordinator {
 inline constexpr double kDefaultMaxLatenessP99Ms = 10.0;
 // A worker whose CPU use per event-loop core is at or above this is saturated.
 inline constexpr double kSaturatedCpuUtilization = 0.9;
+// Default dispatch delay p99 limit (thresholds.max_dispatch_delay_p99_ms).
+inline constexpr double kDefaultMaxDispatchDelayP99Ms = 5.0;
+// A loop window whose load (cpu + runq_wait, or busy without run-queue figures) is at or above
+// this is saturated: the loop had no time to spare in that second.
+inline constexpr double kSaturatedLoopLoad = 0.95;
+// A loop window this long (its 1 s timer ran this late) is saturated too: the loop did not get
+// to run at all for that long (stopped, frozen, or one callback that long).
+inline constexpr double kLateLoopWindowS = 1.25;
+// The load of a loop window (see kSaturatedLoopLoad).
+double LoopWindowLoad(const v1::LoopWindow& w);
+// Load >= kSaturatedLoopLoad or length >= kLateLoopWindowS.
+bool LoopWindowSaturated(const v1::LoopWindow& w);
 
 // A cheap view of the run so far, for progress lines. Windows and rates use the records'
 // own time axis (earliest sent to latest end of the measured records seen so far).
@@ -75,6 +87,8 @@ struct WorkerReport {
   std::string invalid_example;       // the first one's problem
   // Procfs samples of its host and process (coordinator/resources.h), when it sent any.
   std::optional<v1::ResourceSeries> resources;
+  // Its event loops' ~1 s windows (ShardSummary.loop_windows), all shards.
+  std::vector<v1::LoopWindow> loop_windows;
 };
 
 // What the dispatcher knows about how the run went, beyond records and workers.

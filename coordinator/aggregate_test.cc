@@ -367,6 +367,70 @@ TEST(AggregatorTest, VerdictDegradedOnWorkerFailureAndInvalidOnSaturation) {
   EXPECT_EQ(result.verdict().reasons(1), "worker w1 failed: stream cut off after 12 s");
 }
 
+// Issue 13: dispatch delay p99 over thresholds.max_dispatch_delay_p99_ms (default 5 ms), and a
+// loop window that was saturated (CPU + run-queue wait >= 0.95, or its timer >= 250 ms late),
+// each make the run INVALID and name the worker and the window.
+TEST(AggregatorTest, VerdictInvalidOnDispatchDelayAndSaturatedLoopWindows) {
+  Aggregator agg;
+  for (uint64_t i = 0; i < 100; ++i) {
+    v1::RequestRecord r = Success(i, 0, 10 * kMs, {1 * kMs}, 1, "w1");
+    r.set_handed_ns(0);
+    r.set_dispatch_delay_ns(i < 98 ? 100'000 : 20 * kMs);  // 0.1 ms, two at 20 ms
+    if (i < 4) r.set_connect_ns(50'000);
+    agg.Add(r);
+  }
+  FinishOptions options;
+  WorkerReport w1;
+  w1.worker_id = "w1";
+  v1::LoopWindow quiet;
+  quiet.set_t_s(1);
+  quiet.set_length_s(1.0);
+  quiet.set_busy(0.2);
+  quiet.set_cpu(0.1);
+  quiet.set_runq_wait(0.05);
+  w1.loop_windows = {quiet};
+  options.workers = {w1};
+  v1::RunResult result = agg.Finish(options);
+  ASSERT_TRUE(result.overall().has_dispatch_delay_ms());
+  EXPECT_EQ(result.overall().dispatch_delay_ms().count(), 100u);
+  EXPECT_NEAR(result.overall().dispatch_delay_ms().p50(), 0.1, 1e-9);
+  EXPECT_EQ(result.overall().connect_ms().count(), 4u);
+  EXPECT_EQ(result.workers(0).aggregates().loop_windows_size(), 1);
+  EXPECT_EQ(result.overall().loop_windows_size(), 0) << "per worker only";
+  EXPECT_EQ(result.overall().busiest_loop_window().worker_id(), "w1");
+  EXPECT_EQ(result.overall().saturated_loop_windows(), 0u);
+  EXPECT_EQ(result.verdict().state(), v1::Verdict::STATE_INVALID);  // p99 is 20 ms
+  ASSERT_EQ(result.verdict().reasons_size(), 1);
+  EXPECT_EQ(result.verdict().reasons(0),
+            "the client was late sending requests: dispatch delay p99 20.000 ms > 5.000 ms");
+  v1::Thresholds lenient;
+  lenient.set_max_dispatch_delay_p99_ms(25);
+  EXPECT_EQ(ComputeVerdict(result, lenient).state(), v1::Verdict::STATE_VALID);
+
+  // A starved loop: little CPU, but waiting for one nearly all the second.
+  v1::LoopWindow starved = quiet;
+  starved.set_t_s(2);
+  starved.set_cpu(0.05);
+  starved.set_runq_wait(0.93);
+  starved.set_loop(1);
+  // A frozen loop: its 1 s timer ran 1.5 s late, nothing else to see.
+  v1::LoopWindow frozen = quiet;
+  frozen.set_t_s(3);
+  frozen.set_length_s(2.5);
+  options.workers[0].loop_windows = {quiet, frozen, starved};
+  options.thresholds = lenient;
+  result = agg.Finish(options);
+  EXPECT_EQ(result.workers(0).aggregates().saturated_loop_windows(), 2u);
+  EXPECT_EQ(result.overall().saturated_loop_windows(), 2u);
+  EXPECT_EQ(result.verdict().state(), v1::Verdict::STATE_INVALID);
+  ASSERT_EQ(result.verdict().reasons_size(), 1);
+  EXPECT_EQ(result.verdict().reasons(0),
+            "worker w1's event loop was saturated in 2 1 s window(s) (CPU + waiting for a CPU >= "
+            "95%, or its 1 s timer 250 ms late); first: loop 1, 2.0-3.0 s into the run: busy "
+            "20%, CPU 5%, waiting for a CPU 93%; worst: loop 1, 2.0-3.0 s into the run: busy 20%, "
+            "CPU 5%, waiting for a CPU 93%");
+}
+
 TEST(AggregatorTest, VerdictInvalidWhenOneWorkerFallsBehind) {
   Aggregator agg;
   for (uint64_t i = 0; i < 10; ++i) {

@@ -279,6 +279,7 @@ struct RunFlags {
   std::string metrics_listen;
   // Thresholds, SLOs and timeouts: flags win over the scenario file.
   std::string max_error_rate, min_slo_attainment, max_lateness, engine_down_after, slo;
+  std::string max_dispatch_delay;
   std::string timeout, first_byte_timeout, idle_timeout, connect_timeout;
 
   void Add(CLI::App* app) {
@@ -333,6 +334,10 @@ struct RunFlags {
     app->add_option("--min-slo-attainment", min_slo_attainment,
                     "Smallest fraction of requests meeting every --slo that passes (0.9 or 90%); "
                     "below it the exit status is 3");
+    app->add_option("--max-dispatch-delay", max_dispatch_delay,
+                    "Dispatch delay p99 (ms: a request handed over or scheduled until its bytes "
+                    "were written) above which the client fell behind and the run is INVALID "
+                    "(default 5)");
     app->add_option("--max-lateness", max_lateness,
                     "Open loop: schedule lateness p99 (ms) above which the generator fell "
                     "behind and the run is INVALID (default 10)");
@@ -366,6 +371,11 @@ struct RunFlags {
       LLMBENCH_ASSIGN_OR_RETURN(double v,
                                 ParseNumberFlag("--max-lateness", max_lateness, 0, 1e9, true));
       t->set_max_lateness_p99_ms(v);
+    }
+    if (!max_dispatch_delay.empty()) {
+      LLMBENCH_ASSIGN_OR_RETURN(
+          double v, ParseNumberFlag("--max-dispatch-delay", max_dispatch_delay, 0, 1e9, true));
+      t->set_max_dispatch_delay_p99_ms(v);
     }
     if (!engine_down_after.empty()) {
       LLMBENCH_ASSIGN_OR_RETURN(

@@ -155,6 +155,7 @@ struct WorkerState {
   std::string invalid_example;         // the first one's problem
   uint32_t max_concurrency = 0;        // Describe: the most requests in flight it accepts
   std::optional<v1::ResourceSeries> resources;  // WorkerMessage.resources, on the run's clock
+  std::vector<v1::LoopWindow> loop_windows;      // ShardSummary.loop_windows, on the run's clock
 };
 
 // Measured ids of one engine already counted, so none is counted twice: a bitmap over the
@@ -775,6 +776,10 @@ class ScenarioRun {
         state.records_dropped += message->summary().records_dropped();
         state.backoffs += message->summary().backoffs();
         state.in_flight = 0;
+        for (v1::LoopWindow w : message->summary().loop_windows()) {
+          w.set_t_s(w.t_s() + rs->resources_offset_s);  // on the run's clock
+          state.loop_windows.push_back(std::move(w));
+        }
         break;
       default:
         break;
@@ -870,6 +875,7 @@ class ScenarioRun {
       report.invalid_records = s.invalid_records;
       report.invalid_example = s.invalid_example;
       report.resources = s.resources;
+      report.loop_windows = s.loop_windows;
       // Utilization over less than a second of work says more about thread start-up than
       // about saturation: report it only from 1 s of measured wall time on.
       if (s.cpu_wall_s >= 1.0) {

@@ -143,7 +143,8 @@ std::string RequestsCsvHeader() {
          "total_duration_ns,prompt_eval_count,eval_count,queue_time_ns,inference_time_ns,"
          "time_per_token_ns,validation_time_ns,server_total_time_ns,prompt_time_ns,"
          "predicted_time_ns,server_ttft_ns,http_status,error_class,error_message,"
-         "bytes_received,chunk_offsets_dropped,over_max_tokens\n";
+         "bytes_received,chunk_offsets_dropped,over_max_tokens,handed_ns,dispatch_delay_ns,"
+         "connect_ns\n";
 }
 
 void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
@@ -177,7 +178,11 @@ void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
   AppendOptional(t.has_server_ttft_ns(), t.server_ttft_ns(), out);
   absl::StrAppend(out, r.http_status(), ",", std::string(ErrorClassName(r.error_class())), ",",
                   CsvField(r.error_message()), ",", r.bytes_received(), ",",
-                  r.chunk_offsets_dropped(), ",", r.over_max_tokens() ? "true" : "false", "\n");
+                  r.chunk_offsets_dropped(), ",", r.over_max_tokens() ? "true" : "false", ",");
+  AppendOptional(r.has_handed_ns(), r.handed_ns(), out);
+  AppendOptional(r.has_dispatch_delay_ns(), r.dispatch_delay_ns(), out);
+  if (r.has_connect_ns()) absl::StrAppend(out, r.connect_ns());
+  out->push_back('\n');
 }
 
 std::string RequestsCsv(std::span<const v1::RequestRecord> records) {
@@ -333,6 +338,20 @@ std::string ConsoleSummary(const v1::RunResult& result) {
                                         ? absl::StrFormat("%.2f",
                                                           overall.ttft_from_schedule_ms().p99())
                                         : "-"));
+  }
+  if (overall.has_dispatch_delay_ms()) {
+    std::string line = absl::StrFormat("client: dispatch delay p50 %.3f ms, p99 %.3f ms",
+                                       overall.dispatch_delay_ms().p50(),
+                                       overall.dispatch_delay_ms().p99());
+    if (overall.has_busiest_loop_window()) {
+      const v1::LoopWindow& w = overall.busiest_loop_window();
+      absl::StrAppendFormat(&line, "; busiest loop second: %s loop %d at %.0f s, CPU %.0f%%",
+                            w.worker_id(), w.loop(), w.t_s(), 100 * w.cpu());
+      if (w.has_runq_wait()) {
+        absl::StrAppendFormat(&line, " + waiting for a CPU %.0f%%", 100 * w.runq_wait());
+      }
+    }
+    absl::StrAppend(&out, line, "\n");
   }
   for (const v1::ErrorCount& e : overall.errors()) {
     std::string example = e.example_message();

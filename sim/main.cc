@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--fault", faults, "fault kinds drawn for --fault-rate (default: all)");
   app.add_option("--threads", cfg.threads, "io threads")->check(CLI::Range(1, 256));
+  app.add_flag("--reuse-port", cfg.reuse_port,
+               "SO_REUSEPORT: several simulators may listen on the same port (the kernel spreads "
+               "connections over them)");
   app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   try {

@@ -54,6 +54,7 @@ struct SimConfig {
   double fault_rate = 0;
   std::vector<FaultKind> fault_kinds;  // empty = all kinds
   int threads = 1;
+  bool reuse_port = false;  // SO_REUSEPORT on the listeners (several processes, one port)
   std::string log_level = "warn";
 };
 

@@ -1,6 +1,11 @@
 #include "sim/sim_server.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +29,7 @@
 #include "sim/batch_scheduler.h"
 #include "sim/gen_request.h"
 #include "common/json_writer.h"
+#include "common/stats.h"
 #include "sim/prom.h"
 #include "sim/protocol_writers.h"
 #include "sim/sim_vocab.h"
@@ -35,6 +41,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using ::llmbench::LogHistogram;
 
 namespace {
 
@@ -112,6 +119,7 @@ class Engine {
   EngineKind kind() const { return kind_; }
   const SimConfig& cfg() const { return cfg_; }
   int64_t ToUnixNs(int64_t steady_ns) const { return steady_ns + unix_offset_ns_; }
+  int64_t FromUnixNs(int64_t unix_ns) const { return unix_ns - unix_offset_ns_; }
   int64_t start_unix_s() const { return start_unix_s_; }
   EngineLimits Limits() const { return EngineLimits{cfg_.model, cfg_.max_model_len, cfg_.natural_tokens}; }
 
@@ -191,6 +199,35 @@ class Engine {
   void CountFault(FaultKind kind) {
     std::lock_guard<std::mutex> lock(mu_);
     ++faults_[kind];
+  }
+
+  // What the simulator did, beside what it modelled: a write that carried the token events
+  // modelled at `at_ns` completed at `now_ns`. `read_ns` >= 0 when the write carried the
+  // stream's first token (request read at read_ns); `prev_write_ns` >= 0 is when the stream's
+  // previous token write completed.
+  void ObserveWrites(int64_t now_ns, const std::vector<int64_t>& at_ns, int64_t read_ns,
+                     int64_t prev_write_ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < at_ns.size(); ++i) {
+      const double late = static_cast<double>(now_ns - at_ns[i]) * 1e-9;
+      write_lateness_.Add(std::max(late, 0.0));
+      write_lateness_hist_.Observe(late);
+      if (i > 0) {
+        observed_itl_.Add(0);
+      } else if (prev_write_ns >= 0) {
+        observed_itl_.Add(static_cast<double>(now_ns - prev_write_ns) * 1e-9);
+      }
+    }
+    if (read_ns >= 0) {
+      const double ttft = static_cast<double>(now_ns - read_ns) * 1e-9;
+      observed_ttft_.Add(ttft);
+      observed_ttft_hist_.Observe(ttft);
+    }
+  }
+
+  void ObserveReadLag(int64_t lag_ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    read_lag_.Add(static_cast<double>(lag_ns) * 1e-9);
   }
 
   std::string EngineMetrics();
@@ -285,6 +322,19 @@ class Engine {
   Histogram vllm_ttft_, vllm_itl_, vllm_e2e_, vllm_queue_;
   Histogram tgi_duration_, tgi_queue_, tgi_inference_, tgi_mean_tpt_, tgi_generated_, tgi_input_;
   Histogram sim_ttft_, sim_step_;
+  // Observed (ObserveWrites): 0.1% relative error, values in seconds.
+  LogHistogram observed_ttft_{0.001, 1e-7};
+  LogHistogram observed_itl_{0.001, 1e-7};
+  LogHistogram write_lateness_{0.001, 1e-7};
+  LogHistogram read_lag_{0.001, 1e-7};
+  Histogram observed_ttft_hist_{{0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25,
+                                 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0}};
+  Histogram write_lateness_hist_{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                  0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0}};
+
+  // Appends the observed families: a summary per LogHistogram (p50, p90, p99, max; sum,
+  // count) and the write lateness / observed TTFT histograms. REQUIRES: mu_ held.
+  void AppendObserved(std::string& out, bool float_style, bool with_help);
 };
 
 // ----------------------------------------------------------------------------------- Session
@@ -357,14 +407,28 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartWatch() {
     if (watching_ || closed_ || buffer_.size() >= kMaxPipelinedBytes) return;
     watching_ = true;
-    socket_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->OnWatch(ec, n);
-                            });
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        self->OnWatch(ec, 0);
+        return;
+      }
+      const ssize_t n = self->RecvStamped(4096);
+      if (n < 0) {  // spurious wake-up: wait again
+        self->watching_ = false;
+        if (self->read_after_watch_) {
+          self->read_after_watch_ = false;
+          self->DoRead();
+          return;
+        }
+        self->StartWatch();
+        return;
+      }
+      self->OnWatch(n == 0 ? beast::error_code(asio::error::eof) : beast::error_code(),
+                    static_cast<size_t>(n));
+    });
   }
-  void OnWatch(beast::error_code ec, size_t n) {
+  void OnWatch(beast::error_code ec, size_t /*n*/) {
     watching_ = false;
-    buffer_.commit(n);
     if (closed_) return;
     if (read_after_watch_) {  // the response ended: read the next request
       read_after_watch_ = false;
@@ -379,6 +443,37 @@ class Session : public std::enable_shared_from_this<Session> {
     StartWatch();
   }
 
+  // One non-blocking recvmsg of up to `max` bytes into buffer_, keeping the kernel receive
+  // timestamp of the first bytes of the next request (buffered_arrival_ns_, when buffer_ was
+  // empty). Returns the bytes read, 0 at EOF or on an error, -1 when nothing was ready.
+  ssize_t RecvStamped(size_t max) {
+    const bool was_empty = buffer_.size() == 0;
+    auto space = buffer_.prepare(max);
+    iovec iov{space.data(), space.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + 64];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -1;
+    if (n <= 0) return 0;
+    buffer_.commit(static_cast<size_t>(n));
+    if (was_empty) {
+      buffered_arrival_ns_ = NowNs();
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+          buffered_arrival_ns_ =
+              engine_.FromUnixNs(static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+        }
+      }
+    }
+    return n;
+  }
+
   void DoRead() {
     if (watching_) {  // the watch read must end first (it may hold bytes of this request)
       read_after_watch_ = true;
@@ -389,6 +484,34 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(256u * 1024 * 1024);
     parser_->header_limit(64 * 1024);
+    if (buffer_.size() > 0) {  // bytes of this request already read (pipelined / watch)
+      arrival_ns_ = buffered_arrival_ns_;
+      ParseRequest();
+      return;
+    }
+    // Wait for the request's first bytes, read them with their kernel receive timestamp, then
+    // let Beast parse (and read the rest, if any).
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](beast::error_code ec) {
+                         if (ec || self->closed_) {
+                           self->Close();
+                           return;
+                         }
+                         const ssize_t n = self->RecvStamped(64 * 1024);
+                         if (n < 0) {
+                           self->DoRead();
+                           return;
+                         }
+                         if (n == 0) {  // closed or reset between requests
+                           self->Close();
+                           return;
+                         }
+                         self->arrival_ns_ = self->buffered_arrival_ns_;
+                         self->ParseRequest();
+                       });
+  }
+
+  void ParseRequest() {
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -407,6 +530,8 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       return;
     }
+    // Bytes left after this request belong to a later one, whose arrival is not known.
+    if (buffer_.size() > 0) buffered_arrival_ns_ = -1;
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     Handle(req);
@@ -474,6 +599,10 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = true;
     writing_buf_.swap(pending_);
     pending_.clear();
+    writing_at_.swap(pending_at_);
+    pending_at_.clear();
+    writing_first_ = pending_first_;
+    pending_first_ = false;
     asio::async_write(socket_, asio::buffer(writing_buf_),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->OnWrite(ec);
@@ -483,6 +612,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec) {
     writing_ = false;
     writing_buf_.clear();
+    if (!ec && !writing_at_.empty()) {
+      const int64_t now = NowNs();
+      engine_.ObserveWrites(now, writing_at_, writing_first_ ? read_ns_ : -1,
+                            writing_first_ ? -1 : last_token_write_ns_);
+      last_token_write_ns_ = now;
+    }
+    writing_at_.clear();
+    writing_first_ = false;
     if (writing_buf_.capacity() > 2 * kMaxUnwrittenBytes) writing_buf_.shrink_to_fit();
     if (ec) {
       Abort();
@@ -626,6 +763,17 @@ class Session : public std::enable_shared_from_this<Session> {
   bool read_after_watch_ = false;  // DoRead once the watch read returns
   bool stalled_ = false;           // our sequence is stalled by backpressure
   uint64_t stalled_seq_ = 0;
+  // Observed timing (Engine::ObserveWrites): modelled times of the token events in pending_ and
+  // in the write in flight, whether they hold the stream's first token, the request's read
+  // time and when the stream's previous token write completed.
+  std::vector<int64_t> pending_at_;
+  std::vector<int64_t> writing_at_;
+  bool pending_first_ = false;
+  bool writing_first_ = false;
+  int64_t read_ns_ = -1;
+  int64_t last_token_write_ns_ = -1;
+  int64_t arrival_ns_ = -1;  // kernel receive time of the request's first bytes (-1: unknown)
+  int64_t buffered_arrival_ns_ = -1;  // of the first bytes now in buffer_
 };
 
 // ----------------------------------------------------------------------- Engine::OnTimer
@@ -780,7 +928,49 @@ std::string Engine::EngineMetrics() {
       out.append("\n");
     }
   }
+  // vLLM style (HELP + TYPE, float counts); TGI style (TYPE only, as metrics-rs writes).
+  if (kind_ != EngineKind::kOllama) {
+    AppendObserved(out, kind_ == EngineKind::kVllm, kind_ == EngineKind::kVllm);
+  }
   return out;
+}
+
+void Engine::AppendObserved(std::string& out, bool float_style, bool with_help) {
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    if (with_help) out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  };
+  auto summary = [&](std::string_view name, const LogHistogram& h, std::string_view help) {
+    family(name, "summary", help);
+    for (const char* q : {"0.5", "0.9", "0.99", "1"}) {
+      const double v = std::string_view(q) == "1" ? h.max() : h.Quantile(std::stod(q));
+      AppendSample(out, name, Cat("quantile=\"", q, "\""), h.count() == 0 ? 0.0 : v, true);
+    }
+    AppendSample(out, Cat(name, "_sum"), "", h.sum(), true);
+    AppendSample(out, Cat(name, "_count"), "", static_cast<double>(h.count()), float_style);
+  };
+  summary("llmbench_sim_observed_ttft_seconds", observed_ttft_,
+          "Observed time to first token: request arrival (kernel receive timestamp) until the "
+          "write carrying the first token completed (what the simulator did; "
+          "llmbench_sim_ttft_seconds is what it modelled).");
+  summary("llmbench_sim_observed_itl_seconds", observed_itl_,
+          "Observed inter-token latency: between completed writes of a stream's consecutive "
+          "tokens (0 for tokens sharing a write).");
+  summary("llmbench_sim_chunk_write_lateness_seconds", write_lateness_,
+          "Per token event: write completed minus the modelled emit time (how late the "
+          "simulator was against its own model).");
+  summary("llmbench_sim_request_read_lag_seconds", read_lag_,
+          "Per generation request: parsed minus arrived (kernel receive timestamp of its first "
+          "bytes): how late the simulator read requests. Observed and modelled TTFT count from "
+          "the arrival.");
+  family("llmbench_sim_observed_ttft_histogram_seconds", "histogram",
+         "Observed time to first token (buckets).");
+  observed_ttft_hist_.Append(out, "llmbench_sim_observed_ttft_histogram_seconds", "", float_style,
+                             true);
+  family("llmbench_sim_chunk_write_lateness_histogram_seconds", "histogram",
+         "Per token event write lateness against the model (buckets).");
+  write_lateness_hist_.Append(out, "llmbench_sim_chunk_write_lateness_histogram_seconds", "",
+                              float_style, true);
 }
 
 std::string Engine::SimMetrics() {
@@ -819,6 +1009,7 @@ std::string Engine::SimMetrics() {
   sim_ttft_.Append(out, "llmbench_sim_ttft_seconds", "", false, true);
   family("llmbench_sim_step_seconds", "histogram", "Planned decode step durations.");
   sim_step_.Append(out, "llmbench_sim_step_seconds", "", false, true);
+  AppendObserved(out, false, true);
   family("llmbench_sim_faults_total", "counter", "Injected faults by kind.");
   for (FaultKind k : AllFaultKinds()) {
     auto it = faults_.find(k);
@@ -1153,7 +1344,12 @@ void Session::SendError(Api api, const ErrorInfo& e, bool allow_inband) {
 // ----------------------------------------------------------------- Session: generation
 void Session::StartGeneration(Api api, const http::request<http::string_body>& req,
                               bool stream_route) {
-  const int64_t arrival = NowNs();
+  // The request arrived when its first bytes reached the socket (kernel timestamp), which is
+  // earlier than now when this thread was busy: the model and the observed TTFT count from
+  // there, and the difference is reported as read lag.
+  const int64_t now = NowNs();
+  const int64_t arrival = arrival_ns_ >= 0 && arrival_ns_ <= now ? arrival_ns_ : now;
+  engine_.ObserveReadLag(now - arrival);
   FaultSpec fault;
   const uint64_t request_no = engine_.NextRequestNo(&fault);
   auto fh = req.find("x-llmbench-fault");
@@ -1205,6 +1401,8 @@ void Session::StartGeneration(Api api, const http::request<http::string_body>& r
   gen.key = RequestKey(engine_.cfg().latency.seed, request_no);
   gen.arrival_ns = arrival;
   gen.fault = fault;
+  read_ns_ = arrival;
+  last_token_write_ns_ = -1;
   if (fault.kind != FaultKind::kNone) {
     gen.fault_at = std::min(fault.after, gen.req.output_tokens - 1);
     if (fault.kind == FaultKind::kSplitUtf8 && gen.req.stream) {
@@ -1377,6 +1575,8 @@ void Session::RenderEvent(const SchedulerEvent& ev) {
     if (ev.last) FinishNonStream(ev.at_ns, eos_token);
     return;
   }
+  pending_at_.push_back(ev.at_ns);
+  if (index == 0) pending_first_ = true;
   if (split && !ev.last) {
     // Render the event unframed, then split it inside "ï" (0xC3 0xAF) across two writes.
     std::string& b = Buf();
@@ -1677,6 +1877,10 @@ struct SimServer::State {
       if (!ec) {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
+        // Kernel receive timestamps: a request's arrival is when its bytes reached the
+        // socket, not when this (possibly busy) thread got to read them (Session::DoRead).
+        const int on = 1;
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
         auto s = std::make_shared<Session>(std::move(socket), *engines[i], ctx);
         asio::dispatch(ctx, [s] { s->Start(); });
       }
@@ -1713,6 +1917,11 @@ absl::Status SimServer::Start() {
     const tcp::endpoint ep(addr, spec.port);
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && s.config.reuse_port) {
+      // Several simulator processes on one port (the kernel spreads connections over them):
+      // how a benchmark gets past one process's file-descriptor limit.
+      acc->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    }
     if (!ec) acc->bind(ep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {

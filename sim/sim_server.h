@@ -27,6 +27,14 @@
 // tokens). The huge_line fault (one 10 MiB event) exceeds the cap once, by design. Kernel socket
 // buffers (up to net.ipv4.tcp_wmem's max per socket) come on top and are not in the RSS.
 //
+// What it did beside what it modelled (issue 13): a request arrives when its first bytes reach
+// the socket (SO_TIMESTAMPNS kernel receive timestamp), which is when the model starts counting;
+// the simulator reports its request read lag (parsed − arrived), the observed TTFT (arrived →
+// the write carrying the first token completed), the observed ITL (between a stream's token
+// writes) and each token's write lateness against its modelled time, as summaries in
+// /sim/metrics and in the vLLM/TGI /metrics it serves, so a client's figures can be checked
+// against a yardstick that states its own error.
+//
 // Closed connections: while a generation runs, a read stays pending on the socket; EOF or an
 // error (the client closed or reset) cancels the sequence at once (outcome="cancelled"), frees
 // its buffers and closes the socket; a failed write does the same.

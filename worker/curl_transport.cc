@@ -61,7 +61,8 @@ struct CurlMultiTransport::Transfer {
   int status = 0;
   bool headers_delivered = false;
   bool sent = false;
-  EventLoop::TimerId first_byte_timer = 0;
+  EventLoop::TimerId first_byte_timer = 0;  // first-byte timer, then the idle timer
+  int64_t last_rx_mono_ns = 0;              // when body bytes last arrived (idle timeout)
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
@@ -169,7 +170,9 @@ absl::Status CurlMultiTransport::Start(const HttpRequestSpec& spec,
   transfer->body = spec.body;
   transfer->record = std::move(record);
   transfer->parser = std::move(parser);
-  transfer->record->set_sent_ns(NowNs());
+  const int64_t handed = NowNs();
+  transfer->record->set_handed_ns(handed);
+  transfer->record->set_sent_ns(handed);  // until the request is written
 
   curl_slist* list = nullptr;
   auto append = [&list](const std::string& line) {
@@ -299,7 +302,7 @@ int CurlMultiTransport::PrereqCallback(void* user, char* /*primary_ip*/, char* /
                                        int /*primary_port*/, int /*local_port*/) {
   auto* transfer = static_cast<Transfer*>(user);
   CurlMultiTransport* self = transfer->owner;
-  transfer->record->set_sent_ns(self->NowNs());
+  StampSent(transfer->record.get(), self->NowNs());
   transfer->sent = true;
   if (transfer->first_byte_timer != 0) self->loop_->CancelTimer(transfer->first_byte_timer);
   transfer->first_byte_timer =
@@ -349,14 +352,40 @@ void CurlMultiTransport::DeliverStatus(Transfer* transfer) {
     transfer->status = static_cast<int>(code);
   }
   transfer->parser->OnStatus(transfer->status, transfer->response_headers);
+  if (config_.idle_timeout_ms > 0) {
+    transfer->last_rx_mono_ns = EventLoop::MonotonicNowNs();
+    ArmIdleTimer(transfer, transfer->last_rx_mono_ns + config_.idle_timeout_ms * 1'000'000);
+  }
+}
+
+void CurlMultiTransport::ArmIdleTimer(Transfer* transfer, int64_t deadline_mono_ns) {
+  transfer->first_byte_timer = loop_->AddTimerAt(deadline_mono_ns, [this, transfer] {
+    transfer->first_byte_timer = 0;
+    OnIdleTimer(transfer);
+  });
+}
+
+void CurlMultiTransport::OnIdleTimer(Transfer* transfer) {
+  const int64_t deadline = transfer->last_rx_mono_ns + config_.idle_timeout_ms * 1'000'000;
+  if (EventLoop::MonotonicNowNs() < deadline) {
+    ArmIdleTimer(transfer, deadline);  // bytes came meanwhile: wait from the last ones
+    return;
+  }
+  ResponseParser::TransportError error;
+  error.error_class = llmbench::v1::ERROR_CLASS_TIMEOUT;
+  error.message = absl::StrCat("no data from the engine for ", config_.idle_timeout_ms,
+                               " ms in the middle of the response (idle timeout)");
+  Complete(transfer, error);
 }
 
 size_t CurlMultiTransport::WriteCallback(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   CurlMultiTransport* self = transfer->owner;
-  const int64_t now = self->NowNs();  // one clock read per slice
+  const int64_t mono = EventLoop::MonotonicNowNs();  // one clock read per slice
+  const int64_t now = mono - self->epoch_ns_;
   const size_t n = size * count;
   if (!transfer->headers_delivered) self->DeliverStatus(transfer);
+  transfer->last_rx_mono_ns = mono;
   transfer->parser->OnBody(std::string_view(data, n), now);
   return n;
 }
@@ -402,6 +431,12 @@ void CurlMultiTransport::Complete(Transfer* transfer,
   long connects = 0;
   curl_easy_getinfo(owned->easy.get(), CURLINFO_NUM_CONNECTS, &connects);
   connections_opened_ += static_cast<uint64_t>(std::max(connects, 0L));
+  if (connects > 0 && owned->sent) {
+    curl_off_t connect_us = 0;
+    if (curl_easy_getinfo(owned->easy.get(), CURLINFO_CONNECT_TIME_T, &connect_us) == CURLE_OK) {
+      owned->record->set_connect_ns(static_cast<int64_t>(connect_us) * 1000);
+    }
+  }
   curl_multi_remove_handle(multi_.get(), owned->easy.get());
   if (!owned->headers_delivered && owned->status >= 200) {
     // A complete head without a body and no blank line seen (should not happen) or a head

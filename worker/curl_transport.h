@@ -1,22 +1,29 @@
-// CurlMultiTransport: the HTTP client of one event-loop thread. It owns one libcurl multi
-// handle driven by curl_multi_socket_action from the EventLoop (epoll for sockets, a loop timer
-// for curl's timeout; a zero timeout is deferred to the next loop turn, as in curl's
-// ephiperfifo.c). Every request carries its context in CURLOPT_PRIVATE.
+// CurlMultiTransport: the libcurl multi Transport (worker/transport.h), used for https://,
+// HTTP/2 and proxies. It owns one libcurl multi handle driven by curl_multi_socket_action from
+// the EventLoop (epoll for sockets, a loop timer for curl's timeout; a zero timeout is deferred
+// to the next loop turn, as in curl's ephiperfifo.c). Every request carries its context in
+// CURLOPT_PRIVATE.
 //
-// What it measures (all times are monotonic ns relative to `epoch_ns`, the shard start):
+// Measurements as in transport.h, with these curl specifics:
 //   sent_ns   when curl is about to send the request on a connected socket
-//             (CURLOPT_PREREQFUNCTION; re-stamped if curl retries on a fresh connection);
-//             when no connection could be made it is the instant Start() was called;
-//   body      every slice of body bytes goes to ResponseParser::OnBody with one clock read
-//             taken when the write callback runs;
-//   end_ns    when curl reports the transfer done (or it is aborted).
-// Timeouts: connect (CURLOPT_CONNECTTIMEOUT_MS), total (CURLOPT_TIMEOUT_MS), and first byte:
-// a loop timer armed when the request is sent and cancelled when the response headers are
-// complete; when it fires the transfer is aborted as ERROR_CLASS_TIMEOUT.
+//             (CURLOPT_PREREQFUNCTION: curl writes the request right after it, in the same
+//             call; re-stamped if curl retries on a fresh connection); when no connection could
+//             be made it is the instant Start() was called and dispatch_delay_ns is absent;
+//   connect_ns  CURLINFO_CONNECT_TIME_T when the transfer opened a connection.
+// Timeouts: connect (CURLOPT_CONNECTTIMEOUT_MS), total (CURLOPT_TIMEOUT_MS), and two loop
+// timers: first byte (armed when the request is sent, until the response headers are complete)
+// and idle (from then on, re-armed lazily from the time of the last body bytes).
 // Connections: HTTP/1.1 keep-alive, reused through the multi handle's connection cache, which
 // is sized to the concurrency asked for (CURLMOPT_MAXCONNECTS); no cap on the total number of
 // connections (CURLMOPT_MAX_TOTAL_CONNECTIONS 0). HTTP/2 when TransportConfig::http2 (prior
 // knowledge for http://, ALPN for https://), multiplexed.
+//
+// Cost: curl 7.88 does two walks over the connections of a multi handle per transfer: to find
+// a reusable connection (ConnectionExists, in Curl_connect, over every connection to the host)
+// and in curl_multi_remove_handle (Curl_conncache_foreach with close_connect_only, over the
+// whole cache). A transfer costs O(connections) (bench/README.md, "Request turnover"): the
+// HTTP/1.1 transport is the hot path for plain http://, and ShardedCurlTransport keeps each
+// multi handle to kTransfersPerCurlMulti transfers.
 //
 // Thread-safety: thread-compatible; every method must be called on the EventLoop's thread.
 // Lifetime: the loop must outlive the transport; destroying the transport aborts nothing and
@@ -39,6 +46,7 @@
 #include "llmbench/v1/record.pb.h"
 #include "worker/engine_protocol.h"
 #include "worker/event_loop.h"
+#include "worker/transport.h"
 
 namespace llmbench::worker {
 
@@ -59,51 +67,30 @@ using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 // Calls curl_global_init once per process (thread-safe).
 void EnsureCurlGlobalInit();
 
-struct TransportConfig {
-  std::string base_url;  // scheme://host:port[/prefix], without a trailing slash
-  std::vector<std::pair<std::string, std::string>> headers;  // sent on every request
-  std::string api_key;  // sent as "Authorization: Bearer <key>" when not empty; never logged
-  bool http2 = false;
-  // PEM CA bundle that verifies an https:// engine (CURLOPT_CAINFO); empty: the system store.
-  std::string tls_ca_file;
-  int64_t connect_timeout_ms = 5000;
-  int64_t first_byte_timeout_ms = 60000;
-  int64_t total_timeout_ms = 600000;
-  // Connections kept in the cache (CURLMOPT_MAXCONNECTS): at least the loop's concurrency.
-  long max_cached_connections = 64;
-};
-
-class CurlMultiTransport {
+class CurlMultiTransport final : public Transport {
  public:
-  // Called on the loop thread once per request, with the finished record (the parser's
-  // Finish has run). It may call Start() again.
-  using CompletionCallback = std::function<void(std::unique_ptr<llmbench::v1::RequestRecord>)>;
-
   static absl::StatusOr<std::unique_ptr<CurlMultiTransport>> Create(
       EventLoop* loop, TransportConfig config, int64_t epoch_ns, CompletionCallback on_complete);
-  ~CurlMultiTransport();
+  ~CurlMultiTransport() override;
   CurlMultiTransport(const CurlMultiTransport&) = delete;
   CurlMultiTransport& operator=(const CurlMultiTransport&) = delete;
 
-  // Starts `spec` against the engine. `parser` must write into `record`. On success the
-  // transport owns both until the completion callback receives the record.
   absl::Status Start(const HttpRequestSpec& spec,
                      std::unique_ptr<llmbench::v1::RequestRecord> record,
-                     std::unique_ptr<ResponseParser> parser);
+                     std::unique_ptr<ResponseParser> parser) override;
 
   // Runs curl's pending zero timeout now rather than at the start of the next loop turn, so
   // that requests Start()ed from a loop callback are handed to their (reused) connections and
   // sent before the loop handles anything else. No-op when curl asked for nothing. Must not be
   // called from inside a curl callback or a completion callback.
-  void Flush();
+  void Flush() override;
 
-  // Aborts every request in flight: each is finished with `error_class` / `message` and
-  // handed to the completion callback.
-  void AbortAll(llmbench::v1::ErrorClass error_class, const std::string& message);
+  void AbortAll(llmbench::v1::ErrorClass error_class, const std::string& message) override;
 
-  size_t in_flight() const { return transfers_.size(); }
+  size_t in_flight() const override { return transfers_.size(); }
   // Connections opened so far (CURLINFO_NUM_CONNECTS summed over finished transfers).
-  uint64_t connections_opened() const { return connections_opened_; }
+  uint64_t connections_opened() const override { return connections_opened_; }
+  const char* name() const override { return "curl"; }
 
  private:
   struct Transfer;
@@ -125,6 +112,10 @@ class CurlMultiTransport {
   // Removes `transfer` from the multi handle, finishes its parser and completes it.
   void Complete(Transfer* transfer, const ResponseParser::TransportError& error);
   void OnFirstByteTimeout(Transfer* transfer);
+  // The idle timer fired: fails the transfer when no body bytes came for idle_timeout_ms,
+  // otherwise re-arms it from the last bytes' time.
+  void OnIdleTimer(Transfer* transfer);
+  void ArmIdleTimer(Transfer* transfer, int64_t deadline_mono_ns);
   int64_t NowNs() const { return EventLoop::MonotonicNowNs() - epoch_ns_; }
   CurlEasyPtr TakeEasy();
 
@@ -139,6 +130,33 @@ class CurlMultiTransport {
   EventLoop::TimerId curl_timer_ = 0;
   bool curl_timeout_deferred_ = false;
   uint64_t connections_opened_ = 0;
+};
+
+// Most transfers one curl multi handle serves (ShardedCurlTransport): curl 7.88 walks every
+// connection of the handle for each transfer, so the handles are kept small.
+inline constexpr long kTransfersPerCurlMulti = 256;
+
+// Several CurlMultiTransports on one loop, each serving at most kTransfersPerCurlMulti
+// transfers (HTTP/1.1; HTTP/2 keeps one handle), so curl's per-transfer walks over its
+// connections stay short whatever the loop's concurrency. Start() picks the handle with the
+// fewest transfers in flight. Create() returns a plain CurlMultiTransport when one suffices.
+class ShardedCurlTransport final : public Transport {
+ public:
+  static absl::StatusOr<std::unique_ptr<Transport>> Create(EventLoop* loop, TransportConfig config,
+                                                           int64_t epoch_ns,
+                                                           CompletionCallback on_complete);
+  absl::Status Start(const HttpRequestSpec& spec,
+                     std::unique_ptr<llmbench::v1::RequestRecord> record,
+                     std::unique_ptr<ResponseParser> parser) override;
+  void Flush() override;
+  void AbortAll(llmbench::v1::ErrorClass error_class, const std::string& message) override;
+  size_t in_flight() const override;
+  uint64_t connections_opened() const override;
+  const char* name() const override { return "curl"; }
+
+ private:
+  ShardedCurlTransport() = default;
+  std::vector<std::unique_ptr<CurlMultiTransport>> multis_;
 };
 
 // The error class of a failed curl transfer: CONNECT for failures to establish the connection

@@ -5,7 +5,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -44,7 +47,7 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   for (int fd : {timer_fd.get(), event_fd.get()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
+    ev.data.u64 = static_cast<uint32_t>(fd);  // generation 0: the loop's own fds
     if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
       return ErrnoStatus("epoll_ctl(ADD)");
     }
@@ -72,18 +75,34 @@ int64_t EventLoop::ThreadCpuNowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t EventLoop::ThreadRunQueueWaitNs() {
+  const int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  unsigned long long cpu = 0;
+  unsigned long long wait = 0;
+  if (std::sscanf(buf, "%llu %llu", &cpu, &wait) != 2) return -1;
+  return static_cast<int64_t>(wait);
+}
+
 absl::Status EventLoop::WatchFd(int fd, uint32_t events, IoCallback callback) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
   auto it = watches_.find(fd);
   const int op = it == watches_.end() ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  const uint32_t generation = op == EPOLL_CTL_ADD ? next_generation_++ : it->second.generation;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = (static_cast<uint64_t>(generation) << 32) | static_cast<uint32_t>(fd);
   if (::epoll_ctl(epoll_fd_.get(), op, fd, &ev) != 0) {
     return ErrnoStatus(absl::StrCat("epoll_ctl(", op == EPOLL_CTL_ADD ? "ADD" : "MOD", ", fd ",
                                     fd, ")"));
   }
   Watch& watch = watches_[fd];
   watch.events = events;
+  watch.generation = generation;
   watch.callback = std::make_shared<IoCallback>(std::move(callback));
   return absl::OkStatus();
 }
@@ -147,6 +166,10 @@ void EventLoop::Run() {
   while (!stop_.load(std::memory_order_acquire)) RunOnce(-1);
 }
 
+int64_t EventLoop::busy_ns() const {
+  return busy_ns_ + (in_turn_ ? MonotonicNowNs() - wake_ns_ : 0);
+}
+
 int EventLoop::RunPostedTasks() {
   std::vector<Task> tasks;
   {
@@ -201,12 +224,15 @@ int EventLoop::RunOnce(int64_t max_wait_ns) {
   ArmTimerFd();
   epoll_event events[kMaxEvents];
   wait_start_ns_ = MonotonicNowNs();
+  if (in_turn_) busy_ns_ += wait_start_ns_ - wake_ns_;
+  in_turn_ = false;
   const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
   wake_ns_ = MonotonicNowNs();
+  in_turn_ = true;
   if (stamp_thread_cpu_) wake_thread_cpu_ns_ = ThreadCpuNowNs();
   bool posted_ready = false;
   for (int i = 0; i < n; ++i) {
-    const int fd = events[i].data.fd;
+    const int fd = static_cast<int>(static_cast<uint32_t>(events[i].data.u64));
     if (fd == timer_fd_.get()) {
       uint64_t expirations;
       [[maybe_unused]] ssize_t r = ::read(fd, &expirations, sizeof(expirations));
@@ -222,10 +248,13 @@ int EventLoop::RunOnce(int64_t max_wait_ns) {
   // a deadline may have passed without the timerfd having fired yet.
   if (!timers_.empty() && timers_.begin()->first.first <= wake_ns_) ran += RunDueTimers();
   for (int i = 0; i < n; ++i) {
-    const int fd = events[i].data.fd;
+    const int fd = static_cast<int>(static_cast<uint32_t>(events[i].data.u64));
     if (fd == timer_fd_.get() || fd == event_fd_.get()) continue;
     auto it = watches_.find(fd);
     if (it == watches_.end()) continue;  // unwatched by an earlier callback of this turn
+    // Closed and reopened under the same number by an earlier callback of this turn: the
+    // event was about the old descriptor.
+    if (it->second.generation != static_cast<uint32_t>(events[i].data.u64 >> 32)) continue;
     std::shared_ptr<IoCallback> callback = it->second.callback;
     (*callback)(events[i].events);
     ++ran;

@@ -105,6 +105,14 @@ class EventLoop {
   int64_t wake_thread_cpu_ns() const { return wake_thread_cpu_ns_; }
   // CPU time of the calling thread in ns.
   static int64_t ThreadCpuNowNs();
+  // Time the calling thread has spent runnable but waiting for a CPU, in ns
+  // (/proc/thread-self/schedstat, second field); -1 when the kernel does not say.
+  static int64_t ThreadRunQueueWaitNs();
+
+  // Wall time this loop spent outside epoll_wait (running callbacks) since it was created,
+  // the current turn included up to now: a loop that is busy all of a window had no time to
+  // spare. Cheap (no syscall beyond a vDSO clock read).
+  int64_t busy_ns() const;
 
   size_t watched_fds() const { return watches_.size(); }
   size_t pending_timers() const { return timers_.size(); }
@@ -118,6 +126,8 @@ class EventLoop {
 
   struct Watch {
     uint32_t events = 0;
+    uint32_t generation = 0;  // in epoll_event.data: events for an fd number reused since the
+                              // epoll_wait that reported them are not delivered to the new watch
     std::shared_ptr<IoCallback> callback;  // shared with a callback running while it unwatches
   };
 
@@ -132,6 +142,9 @@ class EventLoop {
   int64_t armed_deadline_ns_ = -1;
   int64_t wait_start_ns_ = 0;
   int64_t wake_ns_ = 0;
+  int64_t busy_ns_ = 0;  // completed turns' time outside epoll_wait
+  bool in_turn_ = false;
+  uint32_t next_generation_ = 1;
   bool stamp_thread_cpu_ = false;
   int64_t wake_thread_cpu_ns_ = 0;
   std::vector<Task> deferred_;

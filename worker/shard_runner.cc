@@ -19,9 +19,9 @@
 #include "common/status.h"
 #include "common/text_safety.h"
 #include "spdlog/spdlog.h"
-#include "worker/curl_transport.h"
 #include "worker/event_loop.h"
 #include "worker/load_profile.h"
+#include "worker/transport.h"
 
 namespace llmbench::worker {
 
@@ -46,6 +46,8 @@ constexpr uint32_t kMaxDispatchBatch = 64;
 // sends again (n = consecutive failures on the loop), at most kFailureBackoffMaxNs.
 constexpr int64_t kFailureBackoffBaseNs = 10 * kNsPerMs;
 constexpr int64_t kFailureBackoffMaxNs = 1000 * kNsPerMs;
+// Length of a loop window (ShardSummary.loop_windows).
+constexpr int64_t kLoopWindowNs = 1'000'000'000;
 
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -60,7 +62,7 @@ struct ShardRunner::Loop {
   ShardRunner* runner = nullptr;
   uint32_t index = 0;
   std::unique_ptr<EventLoop> loop;
-  std::unique_ptr<CurlMultiTransport> transport;
+  std::unique_ptr<Transport> transport;
   std::thread thread;
 
   uint32_t concurrency = 0;                   // closed loop share
@@ -73,6 +75,13 @@ struct ShardRunner::Loop {
   bool finished = false;
   uint64_t connections_counted = 0;  // transport->connections_opened() already added
   bool tracing = false;               // options.dispatch_trace is set
+  // Loop windows (ShardSummary.loop_windows): the last sample's monotonic time, busy time,
+  // thread CPU time and run-queue wait (-1: not available).
+  EventLoop::TimerId window_timer = 0;
+  int64_t window_start_ns = 0;
+  int64_t window_busy_ns = 0;
+  int64_t window_cpu_ns = 0;
+  int64_t window_runq_ns = -1;
   std::vector<DispatchTrace> traces;  // this dispatch batch's, until flushed
   // Closed loop back-off: slots waiting after a failure (not in flight, not load) and their
   // timers; consecutive failures on this loop since its last success.
@@ -89,9 +98,44 @@ struct ShardRunner::Loop {
     next_scheduled_ns = schedule->Next();
   }
 
+  void SampleWindowCounters(int64_t now) {
+    window_start_ns = now;
+    window_busy_ns = loop->busy_ns();
+    window_cpu_ns = EventLoop::ThreadCpuNowNs();
+    window_runq_ns = EventLoop::ThreadRunQueueWaitNs();
+  }
+
+  // Every second from the start instant: one LoopWindow for the second that ended.
+  void OnWindowTimer() {
+    window_timer = 0;
+    const int64_t now = EventLoop::MonotonicNowNs();
+    const int64_t start = window_start_ns;
+    const int64_t busy = window_busy_ns;
+    const int64_t cpu = window_cpu_ns;
+    const int64_t runq = window_runq_ns;
+    SampleWindowCounters(now);
+    const double length = static_cast<double>(now - start);
+    if (length > 0) {
+      llmbench::v1::LoopWindow w;
+      const int64_t epoch = runner->epoch_ns_.load(std::memory_order_relaxed);
+      w.set_t_s(static_cast<double>(start - epoch) / 1e9);
+      w.set_length_s(length / 1e9);
+      w.set_loop(index);
+      w.set_busy(static_cast<double>(window_busy_ns - busy) / length);
+      w.set_cpu(static_cast<double>(window_cpu_ns - cpu) / length);
+      if (runq >= 0 && window_runq_ns >= 0) {
+        w.set_runq_wait(static_cast<double>(window_runq_ns - runq) / length);
+      }
+      runner->AddLoopWindow(std::move(w));
+    }
+    window_timer = loop->AddTimerAt(now + kLoopWindowNs, [this] { OnWindowTimer(); });
+  }
+
   void OnStart() {
     timer = 0;
     started = true;
+    SampleWindowCounters(EventLoop::MonotonicNowNs());
+    window_timer = loop->AddTimerAt(window_start_ns + kLoopWindowNs, [this] { OnWindowTimer(); });
     if (runner->cancelled()) {
       stopping = true;
     } else if (runner->open_loop_) {
@@ -280,6 +324,10 @@ struct ShardRunner::Loop {
     if (finished || !stopping || transport->in_flight() > 0) return;
     finished = true;
     CancelBackoffs();
+    if (window_timer != 0) {
+      loop->CancelTimer(window_timer);
+      window_timer = 0;
+    }
     if (timer != 0) {
       loop->CancelTimer(timer);
       timer = 0;
@@ -411,6 +459,11 @@ bool ShardRunner::InBounds(uint64_t k, int64_t t_rel_ns) const {
   return true;
 }
 
+void ShardRunner::AddLoopWindow(llmbench::v1::LoopWindow window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  loop_windows_.push_back(std::move(window));
+}
+
 void ShardRunner::AddUnfinished(uint64_t j) { AddUnfinishedRange(j, j + 1); }
 
 void ShardRunner::AddUnfinishedRange(uint64_t j_begin, uint64_t j_end) {
@@ -488,6 +541,7 @@ absl::Status ShardRunner::StartLoops() {
     if (timeouts.has_connect_ms()) config.connect_timeout_ms = timeouts.connect_ms();
     if (timeouts.has_first_byte_ms()) config.first_byte_timeout_ms = timeouts.first_byte_ms();
     if (timeouts.has_total_ms()) config.total_timeout_ms = timeouts.total_ms();
+    if (timeouts.has_idle_ms()) config.idle_timeout_ms = timeouts.idle_ms();
     if (open_loop_) {
       LLMBENCH_ASSIGN_OR_RETURN(loop->schedule,
                                 MakeArrivalSchedule(shard_.load().rate(), shard_.load().seed()));
@@ -503,10 +557,10 @@ absl::Status ShardRunner::StartLoops() {
     Loop* raw = loop.get();
     LLMBENCH_ASSIGN_OR_RETURN(
         loop->transport,
-        CurlMultiTransport::Create(raw->loop.get(), std::move(config), epoch,
-                                   [raw](std::unique_ptr<RequestRecord> record) {
-                                     raw->OnComplete(std::move(record));
-                                   }));
+        MakeTransport(raw->loop.get(), std::move(config), epoch,
+                      [raw](std::unique_ptr<RequestRecord> record) {
+                        raw->OnComplete(std::move(record));
+                      }));
     if (options_.dispatch_trace && open_loop_) {
       loop->tracing = true;
       loop->loop->set_stamp_thread_cpu(true);
@@ -596,16 +650,17 @@ llmbench::v1::ShardSummary ShardRunner::summary() const {
   s.set_max_lateness_ms(static_cast<double>(max_lateness_ns_.load()) / kNsPerMs);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const llmbench::v1::LoopWindow& w : loop_windows_) *s.add_loop_windows() = w;
     // Runs of unfinished indices, each mapped onto the id ranges it spans.
     for (uint64_t j = 0; j < unfinished_.size();) {
       if (!unfinished_[j]) {
         ++j;
         continue;
       }
-      uint64_t end = j;
-      while (end < unfinished_.size() && unfinished_[end]) ++end;
-      ids_.AppendIdRanges(j, end, s.mutable_unfinished_ranges());
-      j = end;
+      uint64_t run_end = j;
+      while (run_end < unfinished_.size() && unfinished_[run_end]) ++run_end;
+      ids_.AppendIdRanges(j, run_end, s.mutable_unfinished_ranges());
+      j = run_end;
     }
   }
   if (queue_.dropped() > 0) {

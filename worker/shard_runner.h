@@ -4,7 +4,11 @@
 //
 // How a shard runs:
 //   * Threads: `loop_threads` event loops (fewer for a closed loop with a smaller concurrency),
-//     each owning an EventLoop and a CurlMultiTransport. The caller's thread is never used.
+//     each owning an EventLoop and a Transport (worker/transport.h: the HTTP/1.1 client for
+//     http://, libcurl for the rest). The caller's thread is never used.
+//   * Loop windows: every second from the start instant each loop records how much of the
+//     second it spent outside epoll_wait, on the CPU and waiting for a CPU
+//     (ShardSummary.loop_windows), so a loop saturated in any one second can be told.
 //   * Start instant: Shard.start_unix_ns on this host's wall clock, converted once to the
 //     monotonic clock; when it is 0 or in the past the shard starts now. Every time in a record
 //     is monotonic ns relative to that instant.
@@ -149,6 +153,7 @@ class ShardRunner {
   // Marks measured index j (k - warmup_count_) as unfinished.
   void AddUnfinished(uint64_t j);
   void AddUnfinishedRange(uint64_t j_begin, uint64_t j_end);
+  void AddLoopWindow(llmbench::v1::LoopWindow window);
   absl::Status StartLoops();
 
   const llmbench::v1::Shard shard_;
@@ -190,6 +195,7 @@ class ShardRunner {
   // Count-bounded: bit j set = measured index j has no final record (one bit per request,
   // allocated when the first one is marked).
   std::vector<bool> unfinished_ ABSL_GUARDED_BY(mu_);
+  std::vector<llmbench::v1::LoopWindow> loop_windows_ ABSL_GUARDED_BY(mu_);
 };
 
 // Process CPU time (user + system) in seconds, from getrusage(RUSAGE_SELF).

@@ -437,6 +437,26 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"huge_line", llmbench::v1::ERROR_CLASS_PARSE, 200}),
     [](const ::testing::TestParamInfo<FaultCase>& param_info) { return param_info.param.fault; });
 
+// The sim closes the connection after a stream error (its response head had promised
+// keep-alive): the next request, sent on that pooled connection before the close was seen, is
+// sent again on a new connection instead of waiting for a response that never comes
+// (regression: the HTTP/1.1 client dropped the request's bytes once written, and its retry sent
+// nothing). Each of the three requests is one stream error, none a timeout.
+TEST(ShardRunnerTest, ARequestOnAConnectionTheEngineClosedIsSentAgain) {
+  Shard shard = MakeShard(Vllm(), Ids(1, 3), /*concurrency=*/1);
+  (*shard.mutable_engine()->mutable_headers())["x-llmbench-fault"] = "stream_error;after=2";
+  shard.mutable_engine()->mutable_timeouts()->set_first_byte_ms(5000);
+  ShardRunnerOptions options = RunnerOptions();
+  options.loop_threads = 1;
+  RunResult result = RunInProcess(shard, options);
+  ASSERT_EQ(result.records.size(), 3u);
+  for (const RequestRecord& r : result.records) {
+    EXPECT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_STREAM_BROKEN) << r.error_message();
+    EXPECT_EQ(r.http_status(), 200u);
+    EXPECT_LT(r.end_ns() - r.sent_ns(), 4'000'000'000) << r.error_message();
+  }
+}
+
 // A listening socket that never accepts: connections complete (backlog) but no byte comes back.
 class SilentListener {
  public:
@@ -488,9 +508,118 @@ TEST(ShardRunnerTest, RefusedConnectionIsAConnectError) {
   RunResult result = RunInProcess(shard);
   ASSERT_EQ(result.records.size(), 1u);
   EXPECT_EQ(result.records[0].error_class(), llmbench::v1::ERROR_CLASS_CONNECT);
+  EXPECT_EQ(result.records[0].error_message(),
+            absl::StrCat("connect to 127.0.0.1:", port, " failed: Connection refused"));
+  EXPECT_FALSE(result.records[0].has_dispatch_delay_ns()) << "never sent";
+}
+
+// The same through libcurl (https, HTTP/2 and proxies still go there).
+TEST(ShardRunnerTest, RefusedConnectionIsAConnectErrorThroughCurl) {
+  SilentListener listener;
+  const int port = listener.port();
+  listener.Close();
+  Shard shard = MakeShard(Vllm(), Ids(1, 1), /*concurrency=*/1);
+  shard.mutable_engine()->set_base_url(absl::StrCat("http://127.0.0.1:", port));
+  ::setenv("LLMBENCH_HTTP_CLIENT", "curl", 1);
+  RunResult result = RunInProcess(shard);
+  ::unsetenv("LLMBENCH_HTTP_CLIENT");
+  ASSERT_EQ(result.records.size(), 1u);
+  EXPECT_EQ(result.records[0].error_class(), llmbench::v1::ERROR_CLASS_CONNECT);
   EXPECT_THAT(result.records[0].error_message(),
               ::testing::StartsWith(absl::StrCat("curl: Failed to connect to 127.0.0.1 port ",
                                                  port)));
+}
+
+// Issue 13: every sent request records when it was handed over, when its bytes were written
+// (sent_ns) and the dispatch delay between them; requests that opened a connection also record
+// its set-up time, requests on a reused connection do not. Both transports.
+class DispatchDelayTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DispatchDelayTest, EveryRequestRecordsItsDispatchDelay) {
+  ::setenv("LLMBENCH_HTTP_CLIENT", GetParam().c_str(), 1);
+  Shard shard = MakeShard(Vllm(), Ids(0, 24), /*concurrency=*/4);
+  ShardRunnerOptions options = RunnerOptions();
+  options.loop_threads = 1;
+  RunResult result = RunInProcess(shard, options);
+  ::unsetenv("LLMBENCH_HTTP_CLIENT");
+  ASSERT_EQ(result.records.size(), 24u);
+  int with_connect = 0;
+  for (const RequestRecord& r : result.records) {
+    ASSERT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_NONE) << r.error_message();
+    ASSERT_TRUE(r.has_handed_ns());
+    ASSERT_TRUE(r.has_dispatch_delay_ns()) << r.request_id();
+    EXPECT_EQ(r.dispatch_delay_ns(), r.sent_ns() - r.handed_ns());
+    EXPECT_GE(r.dispatch_delay_ns(), 0);
+    if (r.has_connect_ns()) {
+      ++with_connect;
+      EXPECT_GT(r.connect_ns(), 0);
+      EXPECT_LE(r.connect_ns(), r.dispatch_delay_ns());
+    }
+  }
+  // 4 connections for 24 requests: the first request of each slot opened one.
+  EXPECT_GE(with_connect, 1);
+  EXPECT_LE(with_connect, 8);
+  ExpectKnownLatencies(result.records);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, DispatchDelayTest, ::testing::Values("http1", "curl"));
+
+TEST(ShardRunnerTest, OpenLoopDispatchDelayCountsFromTheSchedule) {
+  Shard shard = MakeShard(Vllm(), Ids(0, 10), /*concurrency=*/0);
+  shard.mutable_load()->mutable_rate()->set_rps(100);
+  shard.mutable_load()->mutable_rate()->set_arrival(llmbench::v1::ARRIVAL_CONSTANT);
+  RunResult result = RunInProcess(shard);
+  ASSERT_EQ(result.records.size(), 10u);
+  for (const RequestRecord& r : result.records) {
+    ASSERT_TRUE(r.has_scheduled_ns());
+    ASSERT_TRUE(r.has_dispatch_delay_ns());
+    EXPECT_EQ(r.dispatch_delay_ns(), r.sent_ns() - r.scheduled_ns());
+    EXPECT_GE(r.handed_ns(), r.scheduled_ns());
+  }
+}
+
+// Timeouts.idle_ms: a stream that stops sending (the sim's "stall" fault: tokens, then
+// silence with the connection open) fails as a timeout that says so, long before total_ms.
+class IdleTimeoutTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IdleTimeoutTest, AStalledStreamIsAnIdleTimeout) {
+  ::setenv("LLMBENCH_HTTP_CLIENT", GetParam().c_str(), 1);
+  Shard shard = MakeShard(Vllm(), Ids(1, 1), /*concurrency=*/1);
+  (*shard.mutable_engine()->mutable_headers())["x-llmbench-fault"] = "stall;after=2";
+  shard.mutable_engine()->mutable_timeouts()->set_idle_ms(300);
+  shard.mutable_engine()->mutable_timeouts()->set_total_ms(30000);
+  RunResult result = RunInProcess(shard);
+  ::unsetenv("LLMBENCH_HTTP_CLIENT");
+  ASSERT_EQ(result.records.size(), 1u);
+  const RequestRecord& r = result.records[0];
+  EXPECT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_TIMEOUT);
+  EXPECT_EQ(r.error_message(),
+            "no data from the engine for 300 ms in the middle of the response (idle timeout)");
+  EXPECT_EQ(r.http_status(), 200u);
+  EXPECT_GE(r.content_chunks(), 1u);
+  EXPECT_GE(r.end_ns() - r.first_token_ns(), 300'000'000);
+  EXPECT_LT(r.end_ns() - r.sent_ns(), 10'000'000'000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, IdleTimeoutTest, ::testing::Values("http1", "curl"));
+
+// Every completed second of every loop is reported, with its busy, CPU and run-queue shares.
+TEST(ShardRunnerTest, LoopWindowsCoverTheRun) {
+  Shard shard = MakeShard(Vllm(), Ids(0, 24), /*concurrency=*/2, /*max_tokens=*/60);
+  RunResult result = RunInProcess(shard);  // ~ 12 x (30 ms + 59 x 10 ms) = 7.4 s on 2 loops
+  ASSERT_EQ(result.records.size(), 24u);
+  ASSERT_GE(result.summary.loop_windows_size(), 4);
+  std::set<uint32_t> loops;
+  for (const llmbench::v1::LoopWindow& w : result.summary.loop_windows()) {
+    loops.insert(w.loop());
+    EXPECT_GE(w.length_s(), 1.0);
+    EXPECT_GE(w.t_s(), 0.0);
+    EXPECT_GE(w.busy(), 0.0);
+    EXPECT_LE(w.busy(), 1.0);
+    EXPECT_GE(w.cpu(), 0.0);
+    EXPECT_TRUE(w.has_runq_wait());
+  }
+  EXPECT_EQ(loops.size(), 2u);
 }
 
 TEST(ShardRunnerTest, InvalidShardsAreRefusedWithTheFieldNamed) {
