@@ -20,10 +20,11 @@ elseif(NOT LLMBENCH_SANITIZE STREQUAL "")
   message(FATAL_ERROR "LLMBENCH_SANITIZE must be '', 'address' or 'thread', not '${LLMBENCH_SANITIZE}'")
 endif()
 
-# llmbench_add_test(NAME SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l1 l2])
+# llmbench_add_test(NAME SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l1 l2] [SERIAL])
 # One GoogleTest binary; each TEST becomes its own ctest entry (discovered at test time).
+# SERIAL: its tests run alone (ctest RUN_SERIAL), for tests that take a whole core on purpose.
 function(llmbench_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main
                         llmbench_warnings)
@@ -42,8 +43,12 @@ function(llmbench_add_test name)
   if(labels)
     set_property(DIRECTORY APPEND PROPERTY LABELS ${labels})
   endif()
+  set(serial)
+  if(T_SERIAL)
+    set(serial RUN_SERIAL TRUE)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-                       PROPERTIES TIMEOUT 300 LABELS "${first_label}")
+                       PROPERTIES TIMEOUT 300 LABELS "${first_label}" ${serial})
 endfunction()
 
 # The engine transcripts live beside the checkout (../shared/engines); CI lays them the same way.

@@ -365,6 +365,27 @@ TEST_F(GateTest, DurationAloneRunsForThatLongAndShowsElapsedAndEta) {
                                                 "ETA 0:0[0-9]\n"));
 }
 
+// 7. A stalled stream used to hold `quick` for the default 600 s total timeout (and show
+// nothing with -q). --idle-timeout ends it as a timeout once no byte came for that long.
+TEST_F(GateTest, StalledStreamEndsAtTheIdleTimeout) {
+  std::unique_ptr<SimProcess> sim = StartSim({"vllm"}, {"--fault-rate", "1", "--fault", "stall"});
+  ASSERT_NE(sim, nullptr);
+  const std::string out = Path("stalled");
+  CliRun run = Run({"quick", "-e", "vllm", "-u", sim->BaseUrl("vllm"), "-m", "sim-model", "-n",
+                    "2", "-c", "2", "--max-tokens", "16", "--idle-timeout", "1", "--out", out,
+                    "-q"},
+                   1, std::chrono::seconds(60));
+  ASSERT_TRUE(run.exited) << run.err;
+  EXPECT_EQ(run.code, 3) << run.out << run.err;  // every request failed
+  EXPECT_LT(run.wall_s, 20) << "the stall was waited out";
+  v1::RunResult result = Load(out);
+  ASSERT_EQ(result.overall().errors_size(), 1);
+  EXPECT_EQ(result.overall().errors(0).error_class(), "timeout");
+  EXPECT_EQ(result.overall().errors(0).example_message(),
+            "no data from the engine for 1000 ms in the middle of the response (idle timeout)");
+  EXPECT_EQ(result.scenario().engines(0).timeouts().idle_ms(), 1000u);
+}
+
 // 8. Re-running into an existing --out used to overwrite silently and leave stale files.
 TEST_F(GateTest, NonEmptyOutIsRefusedUnlessForced) {
   std::unique_ptr<SimProcess> sim = StartSim({"vllm"});
