@@ -325,7 +325,9 @@ class ScenarioRun {
     for (size_t i = 0; i < addresses.size(); ++i) {
       WorkerClientSecurity worker_security = security;
       if (i < tls_names.size()) worker_security.tls_server_name = tls_names[i];
-      clients_.push_back(std::make_unique<WorkerClient>(addresses[i], std::move(worker_security)));
+      clients_.push_back(options_.connect_worker
+                             ? options_.connect_worker(addresses[i], worker_security)
+                             : std::make_unique<WorkerClient>(addresses[i], worker_security));
       LLMBENCH_ASSIGN_OR_RETURN(WorkerInfo info, clients_.back()->Describe());
       if (info.describe.protocol_version() != kProtocolVersion) {
         return absl::FailedPreconditionError(absl::StrFormat(
@@ -962,7 +964,7 @@ class ScenarioRun {
   int64_t engine_down_after_ns_ = 0;
   WorkerClientSecurity monitor_security_;
   std::unique_ptr<LocalWorkers> local_;
-  std::vector<std::unique_ptr<WorkerClient>> clients_;  // one per worker, fixed after connect
+  std::vector<std::unique_ptr<WorkerConnection>> clients_;  // one per worker, fixed after connect
   std::unique_ptr<HostMonitors> monitors_;
   std::string out_dir_;
   // The run's time axis: ns since this instant (the first phase's start, coordinator clock).

@@ -22,6 +22,7 @@
 #define LLMBENCH_COORDINATOR_DISPATCH_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@ namespace llmbench::coordinator {
 
 class LiveMetrics;
 class LocalWorkers;
+class WorkerConnection;
+struct WorkerClientSecurity;
 
 struct RunOptions {
   std::vector<std::string> workers;  // host:port of remote workers; empty = start local ones
@@ -75,6 +78,11 @@ struct RunOptions {
   // Local workers started once for several runs (StartLocalWorkers: a sweep's probes, --repeat
   // runs), used instead of starting new ones when `workers` is empty (not owned).
   const LocalWorkers* local_workers_pool = nullptr;
+  // Opens the connection to the worker at `address` (coordinator/worker_client.h); unset = the
+  // gRPC WorkerClient. Tests give scripted workers here.
+  std::function<std::unique_ptr<WorkerConnection>(const std::string& address,
+                                                  const WorkerClientSecurity& security)>
+      connect_worker;
 };
 
 struct RunOutcome {

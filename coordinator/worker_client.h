@@ -85,26 +85,48 @@ struct WorkerInfo {
   int64_t rtt_ns = 0;           // round trip of the probe the offset came from
 };
 
-class WorkerClient {
+// What the dispatcher needs of a worker (coordinator/dispatch.h): the seam in front of the
+// gRPC client, so that failover and reassignment are unit-tested with scripted workers.
+// WorkerClient is the real one.
+class WorkerConnection {
+ public:
+  virtual ~WorkerConnection() = default;
+  virtual const std::string& address() const = 0;
+  // Version, limits and the worker's clock offset.
+  virtual absl::StatusOr<WorkerInfo> Describe() = 0;
+  // Runs `shard`; every message goes to `on_message` on the calling thread; OK when the
+  // stream ended normally.
+  virtual absl::Status RunShard(
+      const llmbench::v1::Shard& shard,
+      const std::function<void(llmbench::v1::WorkerMessage&)>& on_message) = 0;
+  // Stops the running shard gracefully (its stream still delivers everything).
+  virtual absl::Status StopShard(const std::string& run_id, uint32_t shard_index) = 0;
+  // Cuts the running stream at once (what was not delivered is lost).
+  virtual void Cancel() = 0;
+};
+
+class WorkerClient final : public WorkerConnection {
  public:
   explicit WorkerClient(std::string address, WorkerClientSecurity security = {});
-  ~WorkerClient();
+  ~WorkerClient() override;
   WorkerClient(const WorkerClient&) = delete;
   WorkerClient& operator=(const WorkerClient&) = delete;
 
-  const std::string& address() const { return address_; }
+  const std::string& address() const override { return address_; }
+  absl::StatusOr<WorkerInfo> Describe() override { return Describe(5, 5000); }
 
   // Describes the worker `probes` times and keeps the offset of the probe with the smallest
   // round trip (NTP-style midpoint). Fails with the gRPC status, prefixed with the address;
   // the first probe retries an unreachable worker until `timeout_ms` and then reports the
   // last connection error (a TLS handshake failure, a refused connection).
-  absl::StatusOr<WorkerInfo> Describe(int probes = 5, int timeout_ms = 5000);
+  absl::StatusOr<WorkerInfo> Describe(int probes, int timeout_ms);
 
   // Runs `shard` to completion, calling `on_message` for every message (on this thread; the
   // callee may modify the message, which is reused for the next one). Returns OK when the
   // worker closed the stream normally.
-  absl::Status RunShard(const llmbench::v1::Shard& shard,
-                        const std::function<void(llmbench::v1::WorkerMessage&)>& on_message);
+  absl::Status RunShard(
+      const llmbench::v1::Shard& shard,
+      const std::function<void(llmbench::v1::WorkerMessage&)>& on_message) override;
 
   // Streams host monitoring (MonitorService.Monitor) until Cancel(), calling `on_message` for
   // every ResourceSeries (on this thread). Returns the stream's end status, prefixed with the
@@ -115,10 +137,13 @@ class WorkerClient {
   // Asks the worker to stop shard `run_id`/`shard_index` gracefully (StopShard): the running
   // RunShard then receives every record (in-flight requests as cancelled) and the summary and
   // returns OK. May be called from any thread while RunShard runs.
-  absl::Status StopShard(const std::string& run_id, uint32_t shard_index, int timeout_ms = 2000);
+  absl::Status StopShard(const std::string& run_id, uint32_t shard_index) override {
+    return StopShard(run_id, shard_index, 2000);
+  }
+  absl::Status StopShard(const std::string& run_id, uint32_t shard_index, int timeout_ms);
 
   // Cancels a running RunShard or Monitor at once: what the worker had not sent is lost.
-  void Cancel();
+  void Cancel() override;
 
  private:
   // Runs one server-streaming call: `start(context)` opens it; every message goes to
