@@ -1,8 +1,9 @@
 // Injectable clocks. Every latency is measured on a monotonic clock in nanoseconds; the wall
 // clock is used only to agree on a start instant across hosts.
 //
-// Thread-safety: SteadyClock and SystemClock are stateless and thread-safe. FakeClock is
-// thread-safe (atomic) so a test may advance it while another thread reads it.
+// Thread-safety: SteadyClock is stateless and thread-safe (it reads both the monotonic and the
+// wall clock). FakeClock is thread-safe (atomic) so a test may advance it while another thread
+// reads it.
 #ifndef LLMBENCH_COMMON_CLOCK_H_
 #define LLMBENCH_COMMON_CLOCK_H_
 

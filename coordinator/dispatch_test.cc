@@ -32,6 +32,22 @@ struct Script {
   uint64_t foreign_id = 0;        // when non-zero, also send a record with this id
 };
 
+Script FailAfter(int records) {
+  Script script;
+  script.fail_after = records;
+  return script;
+}
+Script ForeignId(uint64_t id) {
+  Script script;
+  script.foreign_id = id;
+  return script;
+}
+Script Refuse(absl::Status status) {
+  Script script;
+  script.refuse = std::move(status);
+  return script;
+}
+
 // Every shard each scripted worker received, by address.
 struct Seen {
   std::mutex mu;
@@ -153,7 +169,7 @@ class DispatchTest : public ::testing::Test {
 // DEGRADED (exit 0) with the failure named.
 TEST_F(DispatchTest, AFailedWorkersUnfinishedRequestsAreReassignedOnce) {
   absl::StatusOr<RunOutcome> outcome =
-      RunScenario(Scenario(), Options({{"127.0.0.1:1", Script{.fail_after = 5}},
+      RunScenario(Scenario(), Options({{"127.0.0.1:1", FailAfter(5)},
                                        {"127.0.0.1:2", Script{}}}));
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   const v1::RunResult& result = outcome->result;
@@ -183,8 +199,8 @@ TEST_F(DispatchTest, AFailedWorkersUnfinishedRequestsAreReassignedOnce) {
 // Both workers break: nothing is left to run the rest, which counts against the run.
 TEST_F(DispatchTest, RequestsNoWorkerCouldRunCountAsNotRun) {
   absl::StatusOr<RunOutcome> outcome =
-      RunScenario(Scenario(), Options({{"127.0.0.1:1", Script{.fail_after = 5}},
-                                       {"127.0.0.1:2", Script{.fail_after = 10}}}));
+      RunScenario(Scenario(), Options({{"127.0.0.1:1", FailAfter(5)},
+                                       {"127.0.0.1:2", FailAfter(10)}}));
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   const v1::RunResult& result = outcome->result;
   const uint64_t measured = result.overall().requests();
@@ -198,7 +214,7 @@ TEST_F(DispatchTest, RequestsNoWorkerCouldRunCountAsNotRun) {
 // the worker.
 TEST_F(DispatchTest, ARecordOutsideItsShardIsNotCounted) {
   absl::StatusOr<RunOutcome> outcome =
-      RunScenario(Scenario(), Options({{"127.0.0.1:1", Script{.foreign_id = 77}},
+      RunScenario(Scenario(), Options({{"127.0.0.1:1", ForeignId(77)},
                                        {"127.0.0.1:2", Script{}}}));
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   const v1::RunResult& result = outcome->result;
@@ -215,9 +231,9 @@ TEST_F(DispatchTest, ARefusedShardIsAConfigurationError) {
   absl::StatusOr<RunOutcome> outcome = RunScenario(
       Scenario(),
       Options({{"127.0.0.1:1",
-                Script{.refuse = absl::InvalidArgumentError("shard.engine.api_key_env: refused")}},
+                Refuse(absl::InvalidArgumentError("shard.engine.api_key_env: refused"))},
                {"127.0.0.1:2",
-                Script{.refuse = absl::InvalidArgumentError("shard.engine.api_key_env: refused")}}}));
+                Refuse(absl::InvalidArgumentError("shard.engine.api_key_env: refused"))}}));
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition);
   // Whichever worker refused first; the other's shard may not even have started.
