@@ -19,6 +19,7 @@
 #include "coordinator/cost.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/sweep.h"
+#include "coordinator/workload_summary.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace llmbench::coordinator {
@@ -329,6 +330,7 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   }
   absl::StrAppend(&out, SweepTable(result));
 
+  absl::StrAppend(&out, WorkloadSummaryLines(result));  // lengths, tags, GPU metrics
   const v1::Aggregates& overall = result.overall();
   if (overall.has_schedule_lateness_ms()) {
     absl::StrAppend(&out,
