@@ -268,8 +268,7 @@ class ScenarioRun {
       }
     }
     // Prompts per engine, counted with its tokenizer (exact lengths), output lengths.
-    LLMBENCH_ASSIGN_OR_RETURN(workload_,
-                              WorkloadRun::Prepare(scenario_, options_.base_dir, options_.quiet));
+    LLMBENCH_ASSIGN_OR_RETURN(workload_, WorkloadRun::Prepare(scenario_, options_.base_dir));
     const v1::Thresholds& t = scenario_.thresholds();
     const double down_s =
         t.has_engine_down_seconds() ? t.engine_down_seconds() : kDefaultEngineDownSeconds;

@@ -15,8 +15,7 @@ namespace llmbench::coordinator {
 namespace v1 = ::llmbench::v1;
 
 absl::StatusOr<std::unique_ptr<WorkloadRun>> WorkloadRun::Prepare(const v1::Scenario& scenario,
-                                                                   const std::string& base_dir,
-                                                                   bool quiet) {
+                                                                   const std::string& base_dir) {
   std::unique_ptr<WorkloadRun> run(new WorkloadRun(scenario));
   LLMBENCH_ASSIGN_OR_RETURN(
       PromptPlan plan,
@@ -34,7 +33,7 @@ absl::StatusOr<std::unique_ptr<WorkloadRun>> WorkloadRun::Prepare(const v1::Scen
     }
     for (std::string& note : notes) resolved->report.add_notes(std::move(note));
     const v1::LengthReport& r = resolved->report;
-    if (!quiet) {
+    {
       std::string line = absl::StrFormat("prompt lengths for %s: %s%s%s, %d prompts", engine.name(),
                                          r.method(), r.source().empty() ? "" : " ", r.source(),
                                          r.prompts());

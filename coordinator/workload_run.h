@@ -32,12 +32,12 @@ namespace llmbench::coordinator {
 class WorkloadRun {
  public:
   // Plans the prompts and counts them for every engine (the engine method asks the engines, so
-  // they must be up). Unless `quiet`, prints one line per engine to stderr, e.g.
-  // "prompt lengths for vllm: engine http://h:8000/tokenize, 1000 prompts, 1000 exact (1003
-  // calls, 0.4 s)".
+  // they must be up). Prints one line per engine to stderr (not progress: --quiet keeps it),
+  // e.g. "prompt lengths for vllm: engine http://h:8000/tokenize, 1000 prompts, 1000 exact
+  // (1003 calls, 0.4 s)", and a "  note: ..." line per note (a fallback to words, prompts off
+  // target).
   static absl::StatusOr<std::unique_ptr<WorkloadRun>> Prepare(const llmbench::v1::Scenario& scenario,
-                                                              const std::string& base_dir,
-                                                              bool quiet);
+                                                              const std::string& base_dir);
 
   // The prompts every shard of engine `engine_index` carries.
   const std::vector<llmbench::v1::Prompt>& PromptsFor(int engine_index) const;
