@@ -1,13 +1,12 @@
 #include "coordinator/cli_validate.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,8 +25,8 @@ constexpr int kExitUsage = 2;
 }  // namespace
 
 void ValidateCommand::Add(CLI::App* app) {
-  command_ = app->add_subcommand(
-      "validate", "Check a scenario and show what a run would do, sending nothing");
+  command_ = app->add_subcommand("validate",
+                                 "Check a scenario and show what a run would do, sending nothing");
   command_->footer(
       "Exit status: 0 the scenario is valid; 2 it is not (file:line:column: field: reason).\n"
       "Examples:\n"
@@ -35,9 +34,10 @@ void ValidateCommand::Add(CLI::App* app) {
       "  llmbench validate scenario.yaml --workers 4 --seconds 10\n"
       "  llmbench validate scenario.yaml --workers hostA:50051,hostB:50051");
   command_->add_option("scenario", scenario_, "Scenario YAML file")->required();
-  command_->add_option("--workers", workers_,
-                       "Worker count N, or the worker addresses (counted, not contacted); "
-                       "default: one local worker per core")
+  command_
+      ->add_option("--workers", workers_,
+                   "Worker count N, or the worker addresses (counted, not contacted); "
+                   "default: one local worker per core")
       ->delimiter(',');
   command_->add_option("--seconds", seconds_,
                        "Seconds of the arrival schedule shown per second (default 5, at most "
@@ -56,8 +56,7 @@ int ValidateCommand::Run() const {
     return usage(absl::StrCat("--seconds: must be between 1 and 3600, got \"", seconds_, "\""));
   }
   uint32_t workers = std::max(1u, std::thread::hardware_concurrency());
-  if (workers_.size() == 1 && !workers_[0].empty() &&
-      workers_[0].find(':') == std::string::npos) {
+  if (workers_.size() == 1 && !workers_[0].empty() && workers_[0].find(':') == std::string::npos) {
     if (!absl::SimpleAtoi(workers_[0], &workers) || workers < 1 || workers > 100000) {
       return usage(absl::StrCat(
           "--workers: must be a worker count between 1 and 100000 or host:port addresses, got \"",
@@ -74,7 +73,8 @@ int ValidateCommand::Run() const {
   }
   absl::StatusOr<v1::Scenario> scenario = LoadScenarioFile(scenario_);
   if (!scenario.ok()) {
-    std::fprintf(stderr, "llmbench validate: %s\n", std::string(scenario.status().message()).c_str());
+    std::fprintf(stderr, "llmbench validate: %s\n",
+                 std::string(scenario.status().message()).c_str());
     return kExitUsage;
   }
   const std::string base_dir = std::filesystem::path(scenario_).parent_path().string();

@@ -2,13 +2,12 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -29,9 +28,8 @@ absl::Status BadFlag(absl::string_view flag, absl::string_view why, absl::string
 }
 
 bool HasControl(absl::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 bool IsTagKey(absl::string_view key) {
@@ -72,7 +70,8 @@ void RunLabelFlags::Add(CLI::App* app) {
 
 absl::Status RunLabelFlags::Apply(v1::Scenario* scenario) const {
   for (const std::string& tag : tags) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(tag, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(tag, absl::MaxSplits('=', 1));
     if (!IsTagKey(kv.first) || !absl::StrContains(tag, '=')) {
       return BadFlag("--tag", "expected K=V with K of A-Z a-z 0-9 _ . - (at most 64)", tag);
     }
@@ -107,7 +106,8 @@ absl::Status RunLabelFlags::Apply(v1::Scenario* scenario) const {
     // Relative to the current folder (a scenario's own path is relative to its file).
     std::error_code ec;
     const std::string absolute = std::filesystem::absolute(tokenizer, ec).string();
-    if (ec || ::access(absolute.c_str(), R_OK) != 0 || std::filesystem::is_directory(absolute, ec)) {
+    if (ec || ::access(absolute.c_str(), R_OK) != 0 ||
+        std::filesystem::is_directory(absolute, ec)) {
       return BadFlag("--tokenizer", "must be a readable tokenizer.json file", tokenizer);
     }
     scenario->mutable_prompts()->set_tokenizer(absolute);
@@ -136,9 +136,8 @@ absl::Status RunLabelFlags::Apply(v1::Scenario* scenario) const {
 }
 
 void WorkloadExtraFlags::Add(CLI::App* app, CLI::Option* prompt_tokens) {
-  auto* dataset_option =
-      app->add_option("--dataset", dataset,
-                      "Prompts from a ShareGPT JSON or JSONL file instead of synthetic ones");
+  auto* dataset_option = app->add_option(
+      "--dataset", dataset, "Prompts from a ShareGPT JSON or JSONL file instead of synthetic ones");
   if (prompt_tokens != nullptr) dataset_option->excludes(prompt_tokens);
   app->add_option("--seed", seed,
                   "Master seed: synthetic prompts, output lengths, Poisson arrivals (default 42)");
@@ -154,7 +153,8 @@ absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
   if (!dataset.empty()) {
     std::error_code ec;
     const std::string absolute = std::filesystem::absolute(dataset, ec).string();
-    if (ec || ::access(absolute.c_str(), R_OK) != 0 || std::filesystem::is_directory(absolute, ec)) {
+    if (ec || ::access(absolute.c_str(), R_OK) != 0 ||
+        std::filesystem::is_directory(absolute, ec)) {
       return BadFlag("--dataset", "must be a readable dataset file", dataset);
     }
     scenario->mutable_prompts()->mutable_dataset()->set_path(absolute);
@@ -163,8 +163,9 @@ absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
     uint64_t value = 0;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(seed), &value) ||
         absl::StrContains(seed, '-')) {
-      return BadFlag("--seed", absl::StrCat("must be a whole number between 0 and ",
-                                            std::numeric_limits<uint64_t>::max()),
+      return BadFlag("--seed",
+                     absl::StrCat("must be a whole number between 0 and ",
+                                  std::numeric_limits<uint64_t>::max()),
                      seed);
     }
     scenario->set_seed(value);
@@ -174,12 +175,14 @@ absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
       return BadFlag("--header", "a header must not contain CR, LF or NUL", header);
     }
     const size_t colon = header.find(':');
-    const absl::string_view name =
-        colon == std::string::npos ? absl::string_view() : absl::string_view(header).substr(0, colon);
+    const absl::string_view name = colon == std::string::npos
+                                       ? absl::string_view()
+                                       : absl::string_view(header).substr(0, colon);
     if (!IsHeaderName(name)) {
       return BadFlag("--header", "expected NAME:VALUE with NAME an HTTP token", header);
     }
-    const std::string value(absl::StripAsciiWhitespace(absl::string_view(header).substr(colon + 1)));
+    const std::string value(
+        absl::StripAsciiWhitespace(absl::string_view(header).substr(colon + 1)));
     for (v1::Engine& engine : *scenario->mutable_engines()) {
       (*engine.mutable_headers())[std::string(name)] = value;
     }

@@ -246,6 +246,8 @@ class ScenarioRun {
   absl::StatusOr<RunOutcome> Run() {
     LLMBENCH_RETURN_IF_ERROR(Prepare());
     LLMBENCH_RETURN_IF_ERROR(ConnectWorkers());
+    // Each engine's copy of the prompts, counted with its tokenizer (exact lengths).
+    LLMBENCH_RETURN_IF_ERROR(workload_->CountPrompts(options_.quiet));
     LLMBENCH_RETURN_IF_ERROR(CheckPlan());
     LLMBENCH_RETURN_IF_ERROR(StartMonitors());
     LLMBENCH_RETURN_IF_ERROR(OpenOutputs());
@@ -267,8 +269,8 @@ class ScenarioRun {
         LLMBENCH_RETURN_IF_ERROR(RequireReady(CheckEngine(engine), engine));
       }
     }
-    // Prompts per engine, counted with its tokenizer (exact lengths), output lengths.
-    LLMBENCH_ASSIGN_OR_RETURN(workload_, WorkloadRun::Prepare(scenario_, options_.base_dir));
+    // The prompts and their output lengths (counted per engine once the workers are up).
+    LLMBENCH_ASSIGN_OR_RETURN(workload_, WorkloadRun::Plan(scenario_, options_.base_dir));
     const v1::Thresholds& t = scenario_.thresholds();
     const double down_s =
         t.has_engine_down_seconds() ? t.engine_down_seconds() : kDefaultEngineDownSeconds;

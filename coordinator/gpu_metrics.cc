@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/prometheus_text.h"
@@ -269,10 +269,9 @@ std::string GpuMetricsCsv(const v1::RunResult& result) {
   std::string out = "url,hostname,gpu,uuid,model_name,name,metric,t_s,value\n";
   for (const v1::GpuMetricsTelemetry& exporter : result.gpu_metrics()) {
     for (const v1::DcgmGpu& gpu : exporter.gpus()) {
-      const std::string prefix =
-          absl::StrCat(CsvField(exporter.url()), ",", CsvField(gpu.hostname()), ",",
-                       CsvField(gpu.gpu()), ",", CsvField(gpu.uuid()), ",",
-                       CsvField(gpu.model_name()), ",");
+      const std::string prefix = absl::StrCat(
+          CsvField(exporter.url()), ",", CsvField(gpu.hostname()), ",", CsvField(gpu.gpu()), ",",
+          CsvField(gpu.uuid()), ",", CsvField(gpu.model_name()), ",");
       for (const v1::GaugeSeries& s : gpu.metrics()) {
         for (int i = 0; i < s.values_size(); ++i) {
           absl::StrAppend(&out, prefix, CsvField(s.name()), ",", CsvField(s.metric()), ",",
@@ -289,7 +288,8 @@ absl::Status WriteGpuMetricsCsv(const std::string& dir, const v1::RunResult& res
   const std::string path = (std::filesystem::path(dir) / kGpuMetricsFileName).string();
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
   }
   const std::string csv = GpuMetricsCsv(result);
   const bool ok = std::fwrite(csv.data(), 1, csv.size(), file) == csv.size();

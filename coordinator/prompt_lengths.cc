@@ -53,7 +53,8 @@ class SingleTokenWords {
     const std::vector<std::string_view> vocabulary = SyntheticVocabulary();
     LLMBENCH_ASSIGN_OR_RETURN(const uint32_t base, counter_.CountText("the"));
     for (std::string_view word : vocabulary) {
-      LLMBENCH_ASSIGN_OR_RETURN(const uint32_t n, counter_.CountText(absl::StrCat("the ", std::string(word))));
+      LLMBENCH_ASSIGN_OR_RETURN(const uint32_t n,
+                                counter_.CountText(absl::StrCat("the ", std::string(word))));
       if (n == base + 1) words_.push_back(word);
     }
     if (words_.size() < kMinSingleTokenWords) {

@@ -26,9 +26,8 @@ std::string Rate(double rps) { return absl::StrFormat("%.6g", rps); }
 std::string LoadText(const v1::ShardLoad& load) {
   if (load.has_concurrency()) return absl::StrCat("concurrency ", load.concurrency().concurrency());
   const v1::RateLoad& r = load.rate();
-  std::string text = absl::StrCat(
-      "rate ", Rate(r.rps()), " rps ",
-      r.arrival() == v1::ARRIVAL_POISSON ? "poisson" : "constant");
+  std::string text = absl::StrCat("rate ", Rate(r.rps()), " rps ",
+                                  r.arrival() == v1::ARRIVAL_POISSON ? "poisson" : "constant");
   if (r.has_ramp()) {
     absl::StrAppend(&text, ", ramp ", Rate(r.ramp().from_rps()), "->", Rate(r.ramp().to_rps()),
                     " rps over ", Rate(r.ramp().seconds()), " s");
@@ -53,9 +52,8 @@ std::string LengthsText(const std::vector<double>& values) {
 absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std::string& base_dir,
                                          uint32_t workers, uint32_t seconds) {
   std::string out;
-  LLMBENCH_ASSIGN_OR_RETURN(
-      PromptPlan plan,
-      PlanPrompts(scenario.prompts(), scenario.generation(), scenario.seed(), base_dir));
+  LLMBENCH_ASSIGN_OR_RETURN(PromptPlan plan, PlanPrompts(scenario.prompts(), scenario.generation(),
+                                                         scenario.seed(), base_dir));
   // Prompts: counted locally only (words, or the tokenizer.json when given).
   std::vector<v1::Prompt> prompts = plan.prompts;
   std::string counted = "words (one token per word)";
@@ -78,8 +76,8 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
     if (p.has_max_tokens()) output.push_back(p.max_tokens());
   }
   absl::StrAppend(&out, "\n# prompts\n", prompts.size(), " ",
-                  plan.synthetic ? "synthetic" : "dataset", " prompts; input tokens (",
-                  counted, "): ", LengthsText(input), "\n");
+                  plan.synthetic ? "synthetic" : "dataset", " prompts; input tokens (", counted,
+                  "): ", LengthsText(input), "\n");
   if (method == v1::PROMPT_LENGTH_METHOD_UNSPECIFIED || method == v1::PROMPT_LENGTH_METHOD_AUTO ||
       method == v1::PROMPT_LENGTH_METHOD_ENGINE) {
     absl::StrAppend(&out,
@@ -95,8 +93,7 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
                     scenario.generation().ignore_eos() ? " (ignore_eos)" : "", "\n");
   }
   if (const uint32_t text = ReplyTextBytes(scenario); text > 0) {
-    absl::StrAppend(&out, "raw export: requests.jsonl, replies kept up to ", text,
-                    " bytes each\n");
+    absl::StrAppend(&out, "raw export: requests.jsonl, replies kept up to ", text, " bytes each\n");
   }
   for (const std::string& url : scenario.telemetry().gpu_metrics()) {
     absl::StrAppend(&out, "GPU metrics: DCGM exporter ", url, " (not contacted now)\n");
@@ -118,9 +115,9 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
       const uint32_t engines = static_cast<uint32_t>(scenario.engines_size());
       group = workers / engines + (static_cast<uint32_t>(e) < workers % engines ? 1 : 0);
     }
-    LLMBENCH_ASSIGN_OR_RETURN(std::vector<v1::Shard> shards,
-                              MakeShards(scenario, e, prompts, std::max<uint32_t>(group, 1),
-                                         "validate", 0));
+    LLMBENCH_ASSIGN_OR_RETURN(
+        std::vector<v1::Shard> shards,
+        MakeShards(scenario, e, prompts, std::max<uint32_t>(group, 1), "validate", 0));
     absl::StrAppend(&out, "\n# shards of engine ", scenario.engines(e).name(), " (",
                     scenario.engines(e).base_url(), ") over ", group, " worker",
                     group == 1 ? "" : "s", side ? ", side by side with the other engines" : "",
@@ -131,17 +128,17 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
     for (const v1::Shard& shard : shards) {
       const wire::ShardIds ids(shard);
       total += ids.size();
-      absl::StrAppend(
-          &out, absl::StrFormat("%-6d %-44s %12s %8d %20d %9.1f\n", shard.shard_index(),
-                                LoadText(shard.load()),
-                                shard.has_duration_seconds() && ids.size() == 0
-                                    ? absl::StrCat(Rate(shard.duration_seconds()), " s")
-                                    : absl::StrCat(ids.size()),
-                                shard.warmup_requests(), shard.load().seed(),
-                                static_cast<double>(shard.ByteSizeLong()) / 1024));
+      absl::StrAppend(&out, absl::StrFormat("%-6d %-44s %12s %8d %20d %9.1f\n", shard.shard_index(),
+                                            LoadText(shard.load()),
+                                            shard.has_duration_seconds() && ids.size() == 0
+                                                ? absl::StrCat(Rate(shard.duration_seconds()), " s")
+                                                : absl::StrCat(ids.size()),
+                                            shard.warmup_requests(), shard.load().seed(),
+                                            static_cast<double>(shard.ByteSizeLong()) / 1024));
     }
     if (group > shards.size()) {
-      absl::StrAppend(&out, group - shards.size(), " worker(s) get no shard (nothing left to split)\n");
+      absl::StrAppend(&out, group - shards.size(),
+                      " worker(s) get no shard (nothing left to split)\n");
     }
     // The schedule: arrivals per second over the first `seconds`, and the totals.
     absl::StrAppend(&out, "\n# schedule of engine ", scenario.engines(e).name(), "\n");
@@ -160,9 +157,8 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
         if (!schedule.ok()) return schedule.status();
         const wire::ShardIds ids(shard);
         const uint64_t count = ids.size() > 0 ? ids.size() + shard.warmup_requests() : 0;
-        const double bound_s = shard.has_duration_seconds()
-                                   ? shard.duration_seconds() + shard.warmup_seconds()
-                                   : 1e18;
+        const double bound_s =
+            shard.has_duration_seconds() ? shard.duration_seconds() + shard.warmup_seconds() : 1e18;
         for (uint64_t k = 0; count == 0 || k < count; ++k) {
           if (k >= kMaxScheduled) {
             walked_all = false;
@@ -177,12 +173,13 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
         }
       }
       for (uint32_t s = 0; s < seconds; ++s) {
-        absl::StrAppend(&out, absl::StrFormat("  %3d-%-3d s  %8d requests\n", s, s + 1,
-                                              per_second[s]));
+        absl::StrAppend(&out,
+                        absl::StrFormat("  %3d-%-3d s  %8d requests\n", s, s + 1, per_second[s]));
       }
-      absl::StrAppend(&out, absl::StrFormat(
-                                "total: %d requests scheduled%s, the last at %.2f s after the start\n",
-                                scheduled, walked_all ? "" : " (walk stopped at 10000000)", last_s));
+      absl::StrAppend(
+          &out,
+          absl::StrFormat("total: %d requests scheduled%s, the last at %.2f s after the start\n",
+                          scheduled, walked_all ? "" : " (walk stopped at 10000000)", last_s));
     }
     absl::StrAppend(&out, "planned: ",
                     load.has_requests() ? absl::StrCat(load.requests(), " measured requests")

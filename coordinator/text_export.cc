@@ -25,12 +25,14 @@ std::string TextExportLine(const v1::RequestRecord& record, const v1::Prompt* pr
   AppendJsonString(line, record.engine());
   line.append(",\"worker_id\":");
   AppendJsonString(line, record.worker_id());
-  absl::StrAppend(&line, ",\"prompt_index\":", record.prompt_index(),
-                  ",\"warmup\":", record.warmup() ? "true" : "false", ",\"error_class\":\"",
-                  EnumYamlName(v1::ErrorClass_descriptor()->FindValueByNumber(record.error_class())),
-                  "\"");
-  if (record.has_max_tokens_sent()) absl::StrAppend(&line, ",\"max_tokens\":", record.max_tokens_sent());
-  if (record.has_input_tokens()) absl::StrAppend(&line, ",\"input_tokens\":", record.input_tokens());
+  absl::StrAppend(
+      &line, ",\"prompt_index\":", record.prompt_index(),
+      ",\"warmup\":", record.warmup() ? "true" : "false", ",\"error_class\":\"",
+      EnumYamlName(v1::ErrorClass_descriptor()->FindValueByNumber(record.error_class())), "\"");
+  if (record.has_max_tokens_sent())
+    absl::StrAppend(&line, ",\"max_tokens\":", record.max_tokens_sent());
+  if (record.has_input_tokens())
+    absl::StrAppend(&line, ",\"input_tokens\":", record.input_tokens());
   absl::StrAppend(&line, ",\"output_tokens\":", record.output_tokens());
   if (prompt != nullptr) {
     if (!prompt->system().empty()) {

@@ -23,16 +23,15 @@ namespace v1 = ::llmbench::v1;
 // The route's request shape.
 enum class Shape { kVllm, kTgi, kLlamaCpp };
 
-bool ChatApi(v1::Api api) {
-  return api == v1::API_CHAT_COMPLETIONS || api == v1::API_OLLAMA_CHAT;
-}
+bool ChatApi(v1::Api api) { return api == v1::API_CHAT_COMPLETIONS || api == v1::API_OLLAMA_CHAT; }
 
 // Whether the route puts the system prompt into the same sequence as the prompt: chat messages,
 // and TGI's generate (the worker prepends it to the inputs).
 bool SendsSystem(v1::Api api) { return ChatApi(api) || api == v1::API_TGI_GENERATE; }
 
 std::string TgiInputs(const v1::Prompt& prompt) {
-  return prompt.system().empty() ? prompt.text() : absl::StrCat(prompt.system(), "\n\n", prompt.text());
+  return prompt.system().empty() ? prompt.text()
+                                 : absl::StrCat(prompt.system(), "\n\n", prompt.text());
 }
 
 std::string Messages(const v1::Prompt& prompt) {
@@ -74,9 +73,9 @@ TokenizeCall CallFor(Shape shape, const v1::Engine& engine, const v1::Prompt& pr
       } else {
         call.route = "/tokenize";
         call.body = "{\"inputs\":";
-        AppendJsonString(call.body,
-                         whole_request && engine.api() == v1::API_TGI_GENERATE ? TgiInputs(prompt)
-                                                                               : prompt.text());
+        AppendJsonString(call.body, whole_request && engine.api() == v1::API_TGI_GENERATE
+                                        ? TgiInputs(prompt)
+                                        : prompt.text());
         call.body.append("}");
       }
       break;
@@ -183,7 +182,8 @@ class TokenizerCounter : public TokenCounter {
   absl::StatusOr<uint32_t> CountRequest(const v1::Prompt& prompt) override {
     if (api_ == v1::API_TGI_GENERATE) return tokenizer_->Count(TgiInputs(prompt), true);
     uint32_t n = tokenizer_->Count(prompt.text(), true);
-    if (SendsSystem(api_) && !prompt.system().empty()) n += tokenizer_->Count(prompt.system(), false);
+    if (SendsSystem(api_) && !prompt.system().empty())
+      n += tokenizer_->Count(prompt.system(), false);
     return n;
   }
   absl::StatusOr<uint32_t> CountText(std::string_view text) override {
@@ -299,8 +299,8 @@ class EngineCounter : public TokenCounter {
     }
     const CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
-      return absl::UnavailableError(absl::StrCat("POST ", url, ": ",
-                                                 error[0] != 0 ? error : curl_easy_strerror(rc)));
+      return absl::UnavailableError(
+          absl::StrCat("POST ", url, ": ", error[0] != 0 ? error : curl_easy_strerror(rc)));
     }
     long status = 0;  // NOLINT(runtime/int): curl's type
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -382,8 +382,8 @@ absl::StatusOr<std::unique_ptr<TokenCounter>> ChooseTokenCounter(const v1::Promp
       absl::StatusOr<std::unique_ptr<TokenCounter>> counter = MakeEngineTokenCounter(engine);
       if (!counter.ok()) {
         return absl::FailedPreconditionError(
-            absl::StrCat("engine ", engine.name(), ": prompts.length_method engine: ",
-                         counter.status().message()));
+            absl::StrCat("engine ", engine.name(),
+                         ": prompts.length_method engine: ", counter.status().message()));
       }
       return counter;
     }
@@ -394,8 +394,8 @@ absl::StatusOr<std::unique_ptr<TokenCounter>> ChooseTokenCounter(const v1::Promp
   if (counter.ok()) return counter;
   const std::string why = std::string(counter.status().message());
   if (!prompts.tokenizer().empty()) {
-    notes->push_back(absl::StrCat("no engine tokenize route (", why, "): counted with ",
-                                  prompts.tokenizer()));
+    notes->push_back(
+        absl::StrCat("no engine tokenize route (", why, "): counted with ", prompts.tokenizer()));
     return MakeTokenizerJsonCounter(engine, tokenizer);
   }
   notes->push_back(absl::StrCat("no engine tokenize route (", why,

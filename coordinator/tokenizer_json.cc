@@ -6,7 +6,6 @@
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,15 +143,15 @@ using Regex = std::shared_ptr<pcre2_code>;
 absl::StatusOr<Regex> CompileRegex(std::string_view pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &offset,
-                                   nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof(message));
     return absl::InvalidArgumentError(Cat("regex \"", std::string(pattern),
-                                                   "\" does not compile at offset ", offset, ": ",
-                                                   reinterpret_cast<const char*>(message)));
+                                          "\" does not compile at offset ", offset, ": ",
+                                          reinterpret_cast<const char*>(message)));
   }
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // a failed JIT falls back to the interpreter
   return Regex(code, Pcre2CodeDeleter());
@@ -287,7 +286,14 @@ struct Normalizer {
 
 struct PreTokenizer {
   enum class Kind {
-    kByteLevel, kSplit, kMetaspace, kWhitespace, kWhitespaceSplit, kBert, kDigits, kPunctuation
+    kByteLevel,
+    kSplit,
+    kMetaspace,
+    kWhitespace,
+    kWhitespaceSplit,
+    kBert,
+    kDigits,
+    kPunctuation
   };
   Kind kind = Kind::kWhitespace;
   bool add_prefix_space = false;  // ByteLevel
@@ -304,8 +310,8 @@ struct PreTokenizer {
 
 std::string IcuNormalize(const icu::Normalizer2* normalizer, std::string_view text) {
   UErrorCode status = U_ZERO_ERROR;
-  icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(),
-                                                                        static_cast<int32_t>(text.size())));
+  icu::UnicodeString in = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
   icu::UnicodeString out = normalizer->normalize(in, status);
   if (U_FAILURE(status)) return std::string(text);
   std::string result;
@@ -328,8 +334,8 @@ const icu::Normalizer2* IcuInstance(Normalizer::Kind kind) {
 }
 
 std::string Lowercase(std::string_view text) {
-  icu::UnicodeString s =
-      icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  icu::UnicodeString s = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
   s.toLower(icu::Locale::getRoot());
   std::string out;
   s.toUTF8String(out);
@@ -363,7 +369,8 @@ std::string ApplyNormalizer(const Normalizer& n, std::string text) {
     case Normalizer::Kind::kStrip: {
       auto cps = CodePoints(text);
       size_t a = 0, b = cps.size();
-      while (n.strip_left && a < b && IsWhitespace(DecodeAt(text, cps[a].first, cps[a].second))) ++a;
+      while (n.strip_left && a < b && IsWhitespace(DecodeAt(text, cps[a].first, cps[a].second)))
+        ++a;
       while (n.strip_right && b > a &&
              IsWhitespace(DecodeAt(text, cps[b - 1].first, cps[b - 1].second))) {
         --b;
@@ -497,7 +504,8 @@ std::vector<std::string> ApplyPreTokenizer(const PreTokenizer& p, std::vector<st
         for (const auto& [offset, length] : CodePoints(piece)) {
           const UChar32 c = DecodeAt(piece, offset, length);
           const std::string_view ch(piece.data() + offset, length);
-          if (p.kind == PreTokenizer::Kind::kWhitespaceSplit || p.kind == PreTokenizer::Kind::kBert) {
+          if (p.kind == PreTokenizer::Kind::kWhitespaceSplit ||
+              p.kind == PreTokenizer::Kind::kBert) {
             if (IsWhitespace(c)) {
               flush();
               continue;
@@ -601,8 +609,8 @@ struct TokenizerJson::State {
     fuse_unk = Bool(model, "fuse_unk").value_or(false);
     byte_fallback = Bool(model, "byte_fallback").value_or(false);
     ignore_merges = Bool(model, "ignore_merges").value_or(false);
-    continuing_subword_prefix =
-        std::string(Str(model, "continuing_subword_prefix").value_or(type == "WordPiece" ? "##" : ""));
+    continuing_subword_prefix = std::string(
+        Str(model, "continuing_subword_prefix").value_or(type == "WordPiece" ? "##" : ""));
     end_of_word_suffix = std::string(Str(model, "end_of_word_suffix").value_or(""));
     uint64_t max_chars = 0;
     if (model["max_input_chars_per_word"].get_uint64().get(max_chars) == simdjson::SUCCESS) {
@@ -637,8 +645,7 @@ struct TokenizerJson::State {
         auto ia = vocab.find(a);
         auto ib = vocab.find(b);
         std::string merged = a;
-        if (!continuing_subword_prefix.empty() &&
-            b.rfind(continuing_subword_prefix, 0) == 0) {
+        if (!continuing_subword_prefix.empty() && b.rfind(continuing_subword_prefix, 0) == 0) {
           merged += b.substr(continuing_subword_prefix.size());
         } else {
           merged += b;
@@ -905,8 +912,8 @@ struct TokenizerJson::State {
       if (byte_fallback) {
         std::vector<uint32_t> bytes;
         for (size_t k = 0; k < cps[i].second; ++k) {
-          auto b = vocab.find(absl::StrFormat("<0x%02X>",
-                                              static_cast<unsigned char>(word[cps[i].first + k])));
+          auto b = vocab.find(
+              absl::StrFormat("<0x%02X>", static_cast<unsigned char>(word[cps[i].first + k])));
           if (b == vocab.end()) {
             bytes.clear();
             break;
@@ -932,9 +939,7 @@ struct TokenizerJson::State {
       uint32_t rank;
       int pos;
       uint32_t new_id;
-      bool operator>(const Merge& o) const {
-        return rank != o.rank ? rank > o.rank : pos > o.pos;
-      }
+      bool operator>(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
     };
     std::priority_queue<Merge, std::vector<Merge>, std::greater<>> queue;
     auto push = [&](int pos) {

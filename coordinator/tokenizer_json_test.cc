@@ -79,10 +79,11 @@ TEST(TokenizerJsonTest, SpecialTokensAddedPerShape) {
 }
 
 TEST(TokenizerJsonTest, RefusesWhatItCannotRunWithTheReason) {
-  EXPECT_EQ(TokenizerJson::Parse("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}", "u.json")
-                .status()
-                .message(),
-            "u.json: model type \"Unigram\" is not supported (BPE and WordPiece are)");
+  EXPECT_EQ(
+      TokenizerJson::Parse("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}", "u.json")
+          .status()
+          .message(),
+      "u.json: model type \"Unigram\" is not supported (BPE and WordPiece are)");
   EXPECT_EQ(TokenizerJson::Parse("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
                                  "\"normalizer\":{\"type\":\"Precompiled\"}}",
                                  "p.json")

@@ -14,45 +14,49 @@ namespace llmbench::coordinator {
 
 namespace v1 = ::llmbench::v1;
 
-absl::StatusOr<std::unique_ptr<WorkloadRun>> WorkloadRun::Prepare(const v1::Scenario& scenario,
-                                                                   const std::string& base_dir) {
+absl::StatusOr<std::unique_ptr<WorkloadRun>> WorkloadRun::Plan(const v1::Scenario& scenario,
+                                                               const std::string& base_dir) {
   std::unique_ptr<WorkloadRun> run(new WorkloadRun(scenario));
-  LLMBENCH_ASSIGN_OR_RETURN(
-      PromptPlan plan,
-      PlanPrompts(scenario.prompts(), scenario.generation(), scenario.seed(), base_dir));
-  for (const v1::Engine& engine : scenario.engines()) {
+  run->base_dir_ = base_dir;
+  LLMBENCH_ASSIGN_OR_RETURN(run->plan_, PlanPrompts(scenario.prompts(), scenario.generation(),
+                                                    scenario.seed(), base_dir));
+  run->reply_text_bytes_ = ReplyTextBytes(scenario);
+  return run;
+}
+
+absl::Status WorkloadRun::CountPrompts(bool quiet) {
+  for (const v1::Engine& engine : scenario_.engines()) {
     std::vector<std::string> notes;
     LLMBENCH_ASSIGN_OR_RETURN(std::unique_ptr<TokenCounter> counter,
-                              ChooseTokenCounter(scenario.prompts(), engine, base_dir, &notes));
+                              ChooseTokenCounter(scenario_.prompts(), engine, base_dir_, &notes));
     absl::StatusOr<ResolvedPrompts> resolved =
-        ResolvePromptLengths(plan, *counter, scenario.seed());
+        ResolvePromptLengths(plan_, *counter, scenario_.seed());
     if (!resolved.ok()) {
       return absl::Status(resolved.status().code(),
-                          absl::StrCat("engine ", engine.name(), ": counting prompt tokens: ",
-                                       resolved.status().message()));
+                          absl::StrCat("engine ", engine.name(),
+                                       ": counting prompt tokens: ", resolved.status().message()));
     }
     for (std::string& note : notes) resolved->report.add_notes(std::move(note));
     const v1::LengthReport& r = resolved->report;
-    {
-      std::string line = absl::StrFormat("prompt lengths for %s: %s%s%s, %d prompts", engine.name(),
-                                         r.method(), r.source().empty() ? "" : " ", r.source(),
-                                         r.prompts());
-      if (plan.synthetic) {
+    if (!quiet) {
+      std::string line =
+          absl::StrFormat("prompt lengths for %s: %s%s%s, %d prompts", engine.name(), r.method(),
+                          r.source().empty() ? "" : " ", r.source(), r.prompts());
+      if (plan_.synthetic) {
         absl::StrAppend(&line, ", ", r.prompts() - r.prompts_off_target(), " exact");
       }
       if (r.tokenize_calls() > 0) {
-        absl::StrAppend(&line, absl::StrFormat(" (%d calls, %.1f s)", r.tokenize_calls(),
-                                               r.count_seconds()));
+        absl::StrAppend(
+            &line, absl::StrFormat(" (%d calls, %.1f s)", r.tokenize_calls(), r.count_seconds()));
       }
       std::fprintf(stderr, "%s\n", line.c_str());
       for (const std::string& note : r.notes()) std::fprintf(stderr, "  note: %s\n", note.c_str());
     }
-    run->prompts_.push_back(std::move(resolved->prompts));
-    run->reports_.push_back(resolved->report);
+    prompts_.push_back(std::move(resolved->prompts));
+    reports_.push_back(resolved->report);
   }
-  run->stats_.resize(run->prompts_.size());
-  run->reply_text_bytes_ = ReplyTextBytes(scenario);
-  return run;
+  stats_.resize(prompts_.size());
+  return absl::OkStatus();
 }
 
 const std::vector<v1::Prompt>& WorkloadRun::PromptsFor(int engine_index) const {
@@ -69,8 +73,8 @@ void WorkloadRun::AdjustShards(std::vector<v1::Shard>* shards) const {
 absl::Status WorkloadRun::Start(const std::string& out_dir, const Clock& clock) {
   if (reply_text_bytes_ > 0) {
     LLMBENCH_ASSIGN_OR_RETURN(
-        text_, TextExportWriter::Open(
-                   (std::filesystem::path(out_dir) / kRequestsJsonlFileName).string()));
+        text_,
+        TextExportWriter::Open((std::filesystem::path(out_dir) / kRequestsJsonlFileName).string()));
   }
   const auto& urls = scenario_.telemetry().gpu_metrics();
   if (!urls.empty()) {

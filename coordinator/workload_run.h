@@ -1,7 +1,8 @@
 // The workload pieces of one run that issue 17 added beside the dispatcher (dispatch.cc calls
 // these at its steps, so that the dispatcher itself changes in a few lines):
-// - Prepare: the prompt plan (coordinator/prompts.h) counted per engine with its token counter
-//   (exact synthetic lengths, dataset reply lengths; coordinator/prompt_lengths.h);
+// - Plan: the prompt plan (coordinator/prompts.h); CountPrompts: each engine's copy counted
+//   with its token counter (exact synthetic lengths, dataset reply lengths;
+//   coordinator/prompt_lengths.h);
 // - per shard: the reply-text cap the worker keeps when outputs.text asks for it;
 // - per record: requested vs engine-reported lengths (LengthStats) and the raw export
 //   (requests.jsonl, coordinator/text_export.h; the reply text is dropped from the record
@@ -31,13 +32,15 @@ namespace llmbench::coordinator {
 
 class WorkloadRun {
  public:
-  // Plans the prompts and counts them for every engine (the engine method asks the engines, so
-  // they must be up). Prints one line per engine to stderr (not progress: --quiet keeps it),
-  // e.g. "prompt lengths for vllm: engine http://h:8000/tokenize, 1000 prompts, 1000 exact
-  // (1003 calls, 0.4 s)", and a "  note: ..." line per note (a fallback to words, prompts off
-  // target).
-  static absl::StatusOr<std::unique_ptr<WorkloadRun>> Prepare(const llmbench::v1::Scenario& scenario,
-                                                              const std::string& base_dir);
+  // Plans the prompts (reads the dataset): errors come before any engine or worker is asked.
+  static absl::StatusOr<std::unique_ptr<WorkloadRun>> Plan(const llmbench::v1::Scenario& scenario,
+                                                           const std::string& base_dir);
+  // Counts the prompts for every engine (the engine method asks the engines, so they must be
+  // up). Unless `quiet`, prints one line per engine to stderr, e.g. "prompt lengths for vllm:
+  // engine http://h:8000/tokenize, 1000 prompts, 1000 exact (1003 calls, 0.4 s)", and a
+  // "  note: ..." line per note (a fallback to words, prompts off target); summary.json has
+  // them either way. REQUIRES: called once, before PromptsFor.
+  absl::Status CountPrompts(bool quiet);
 
   // The prompts every shard of engine `engine_index` carries.
   const std::vector<llmbench::v1::Prompt>& PromptsFor(int engine_index) const;
@@ -53,9 +56,11 @@ class WorkloadRun {
   absl::Status Finish(const std::string& out_dir, llmbench::v1::RunResult* result);
 
  private:
-  WorkloadRun(const llmbench::v1::Scenario& scenario) : scenario_(scenario) {}
+  explicit WorkloadRun(const llmbench::v1::Scenario& scenario) : scenario_(scenario) {}
 
   const llmbench::v1::Scenario& scenario_;
+  std::string base_dir_;
+  PromptPlan plan_;
   std::vector<std::vector<llmbench::v1::Prompt>> prompts_;  // by engine index
   std::vector<llmbench::v1::LengthReport> reports_;         // by engine index
   std::vector<LengthStats> stats_;                          // by engine index

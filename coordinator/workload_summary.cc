@@ -33,8 +33,8 @@ std::string WorkloadSummaryLines(const v1::RunResult& result) {
       absl::StrAppend(&line, absl::StrFormat("; requested mean %.1f", l.input_requested().mean()));
     }
     if (l.input_compared() > 0) {
-      absl::StrAppend(&line, absl::StrFormat(
-                                 "; engine-reported equal in %d of %d (mean error %+.2f tokens, "
+      absl::StrAppend(
+          &line, absl::StrFormat("; engine-reported equal in %d of %d (mean error %+.2f tokens, "
                                  "mean |error| %.2f%%, max |error| %.0f)",
                                  l.input_exact(), l.input_compared(), l.input_mean_error(),
                                  l.input_mean_abs_error_pct(), l.input_max_abs_error()));
@@ -46,8 +46,8 @@ std::string WorkloadSummaryLines(const v1::RunResult& result) {
     }
     absl::StrAppend(&out, EscapeControlCharacters(line), "\n");
     if (l.output_compared() > 0) {
-      absl::StrAppend(&out, absl::StrFormat(
-                                "output tokens (%s): max_tokens per request mean %.1f (min %.0f, "
+      absl::StrAppend(
+          &out, absl::StrFormat("output tokens (%s): max_tokens per request mean %.1f (min %.0f, "
                                 "max %.0f); %d of %d reached it\n",
                                 EscapeControlCharacters(e.engine()), l.output_requested().mean(),
                                 l.output_requested().min(), l.output_requested().max(),
@@ -56,18 +56,19 @@ std::string WorkloadSummaryLines(const v1::RunResult& result) {
   }
   for (const v1::GpuMetricsTelemetry& x : result.gpu_metrics()) {
     if (x.gpus().empty()) {
-      absl::StrAppend(&out, "GPU metrics ", EscapeControlCharacters(x.url()), ": ",
-                      x.scrapes(), " scrapes, ", x.scrape_errors(), " failed",
-                      x.notes().empty() ? "" : absl::StrCat(" (", EscapeControlCharacters(x.notes(0)), ")"),
-                      "\n");
+      absl::StrAppend(
+          &out, "GPU metrics ", EscapeControlCharacters(x.url()), ": ", x.scrapes(), " scrapes, ",
+          x.scrape_errors(), " failed",
+          x.notes().empty() ? "" : absl::StrCat(" (", EscapeControlCharacters(x.notes(0)), ")"),
+          "\n");
       continue;
     }
     for (const v1::DcgmGpu& g : x.gpus()) {
       std::map<std::string, const v1::GaugeSeries*> m;
       for (const v1::GaugeSeries& s : g.metrics()) m[s.name()] = &s;
-      std::string line = absl::StrCat("GPU ", g.hostname().empty() ? "" : g.hostname() + " ",
-                                      g.gpu(), g.model_name().empty() ? "" : " " + g.model_name(),
-                                      ":");
+      std::string line =
+          absl::StrCat("GPU ", g.hostname().empty() ? "" : g.hostname() + " ", g.gpu(),
+                       g.model_name().empty() ? "" : " " + g.model_name(), ":");
       auto part = [&](const char* name, const char* label, const char* unit) {
         auto it = m.find(name);
         if (it == m.end()) return;

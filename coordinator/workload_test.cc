@@ -91,8 +91,8 @@ TEST(OutputLengthsTest, DistributionsAreSeededAndInRange) {
 }
 
 TEST(OutputLengthsTest, NormalAndLognormalMeansAndClamps) {
-  for (const char* spec : {"normal:128:32", "lognormal:128:0.5", "lognormal:128:0.5:100:150",
-                           "fixed:77"}) {
+  for (const char* spec :
+       {"normal:128:32", "lognormal:128:0.5", "lognormal:128:0.5:100:150", "fixed:77"}) {
     SCOPED_TRACE(spec);
     v1::Generation generation;
     ASSERT_TRUE(ParseOutputTokensDist(spec, &generation).ok());
@@ -169,9 +169,10 @@ TEST(OutputTokensDistFlagTest, RefusesWithTheFlagsName) {
   EXPECT_EQ(ParseOutputTokensDist("lognormal:128:11", &g).message(),
             "--output-tokens-dist: the lognormal's SIGMA must be between 0 and 10, got "
             "\"lognormal:128:11\"");
-  EXPECT_EQ(ParseOutputTokensDist("poisson:3", &g).message(),
-            "--output-tokens-dist: expected fixed:N, uniform:MIN:MAX, normal:MEAN:STDDEV[:MIN:MAX], "
-            "lognormal:MEAN:SIGMA[:MIN:MAX] or dataset, got \"poisson:3\"");
+  EXPECT_EQ(
+      ParseOutputTokensDist("poisson:3", &g).message(),
+      "--output-tokens-dist: expected fixed:N, uniform:MIN:MAX, normal:MEAN:STDDEV[:MIN:MAX], "
+      "lognormal:MEAN:SIGMA[:MIN:MAX] or dataset, got \"poisson:3\"");
   ASSERT_TRUE(ParseOutputTokensDist("normal:128:32:16:512", &g).ok());
   EXPECT_EQ(g.output_tokens().kind(), v1::TokenLengthDistribution::KIND_NORMAL);
   EXPECT_EQ(g.output_tokens().mean(), 128u);
@@ -203,9 +204,10 @@ TEST(TokenCounterTest, RequestBodiesAndAnswersOfEachEngine) {
             7u);
   vllm.set_api(v1::API_CHAT_COMPLETIONS);
   prompt.set_system("Be brief.");
-  EXPECT_EQ(TokenizeRequestFor(vllm, prompt, true).body,
-            "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"messages\":[{\"role\":\"system\","
-            "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"What is generative AI?\"}]}");
+  EXPECT_EQ(
+      TokenizeRequestFor(vllm, prompt, true).body,
+      "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"messages\":[{\"role\":\"system\","
+      "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"What is generative AI?\"}]}");
   EXPECT_EQ(TokenizeRequestFor(vllm, prompt, false).body,
             "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"prompt\":\"What is generative AI?\","
             "\"add_special_tokens\":false}");
@@ -236,13 +238,13 @@ TEST(TokenCounterTest, RequestBodiesAndAnswersOfEachEngine) {
       R"({"id":3186,"text":" world","start":5,"stop":11}])";
   EXPECT_EQ(ParseTokenizeCount(v1::ENGINE_KIND_TGI, "/tokenize", tgi_answer, false), 3u);
   EXPECT_EQ(ParseTokenizeCount(v1::ENGINE_KIND_TGI, "/tokenize", tgi_answer, true), 2u);
-  EXPECT_EQ(ParseTokenizeCount(v1::ENGINE_KIND_TGI, "/chat_tokenize",
-                               "{\"tokenize_response\":[{\"id\":1},{\"id\":2}],\"templated_text\":\"x\"}",
-                               false),
+  EXPECT_EQ(ParseTokenizeCount(
+                v1::ENGINE_KIND_TGI, "/chat_tokenize",
+                "{\"tokenize_response\":[{\"id\":1},{\"id\":2}],\"templated_text\":\"x\"}", false),
             2u);
-  EXPECT_FALSE(ParseTokenizeCount(v1::ENGINE_KIND_VLLM, "/tokenize", "{\"detail\":\"Not Found\"}",
-                                  false)
-                   .has_value());
+  EXPECT_FALSE(
+      ParseTokenizeCount(v1::ENGINE_KIND_VLLM, "/tokenize", "{\"detail\":\"Not Found\"}", false)
+          .has_value());
 }
 
 TEST(TokenCounterTest, OllamaHasNoTokenizeRoute) {
@@ -284,8 +286,8 @@ class FakeSubwordCounter : public TokenCounter {
  private:
   static uint32_t Tokens(std::string_view text) {
     uint32_t n = 0;
-    for (absl::string_view word : absl::StrSplit(absl::string_view(text.data(), text.size()), ' ',
-                                                 absl::SkipEmpty())) {
+    for (absl::string_view word :
+         absl::StrSplit(absl::string_view(text.data(), text.size()), ' ', absl::SkipEmpty())) {
       n += static_cast<uint32_t>((word.size() + 3) / 4);
     }
     return n;
@@ -341,9 +343,10 @@ TEST(PromptLengthsTest, ATargetBelowTheRoutesOwnTokensIsOffTargetWithANote) {
 }
 
 TEST(PromptLengthsTest, DatasetPromptsAndRepliesAreCounted) {
-  const std::string path = Write("count.jsonl",
-                                 "{\"conversations\":[{\"from\":\"human\",\"value\":\"tokenization "
-                                 "matters\"},{\"from\":\"gpt\",\"value\":\"absolutely right\"}]}\n");
+  const std::string path =
+      Write("count.jsonl",
+            "{\"conversations\":[{\"from\":\"human\",\"value\":\"tokenization "
+            "matters\"},{\"from\":\"gpt\",\"value\":\"absolutely right\"}]}\n");
   v1::Prompts prompts;
   prompts.mutable_dataset()->set_path(path);
   v1::Generation generation;
@@ -396,8 +399,8 @@ TEST(LengthStatsTest, RequestedAgainstReported) {
 // ---- DCGM ------------------------------------------------------------------------------------
 
 std::string DcgmFixture(int scrape) {
-  return ReadAll(absl::StrCat(LLMBENCH_SOURCE_DIR, "/tests/fixtures/dcgm/h100x2-scrape", scrape,
-                              ".prom"));
+  return ReadAll(
+      absl::StrCat(LLMBENCH_SOURCE_DIR, "/tests/fixtures/dcgm/h100x2-scrape", scrape, ".prom"));
 }
 
 const v1::GaugeSeries* Metric(const v1::DcgmGpu& gpu, const std::string& name) {
@@ -416,9 +419,10 @@ TEST(GpuMetricsTest, RecordedExporterTextBecomesSeriesPerGpu) {
   EXPECT_EQ(t.scrapes(), 2u);
   EXPECT_EQ(t.scrape_errors(), 1u);
   EXPECT_DOUBLE_EQ(t.window_s(), 4);
-  EXPECT_THAT(t.notes(), ::testing::ElementsAre(
-                             "scrape failed: GET http://gpu:9400/metrics: HTTP 503",
-                             "4 values were DCGM blanks (a field the GPU does not support): left out"));
+  EXPECT_THAT(t.notes(),
+              ::testing::ElementsAre(
+                  "scrape failed: GET http://gpu:9400/metrics: HTTP 503",
+                  "4 values were DCGM blanks (a field the GPU does not support): left out"));
   ASSERT_EQ(t.gpus_size(), 2);
   const v1::DcgmGpu& busy = t.gpus(0);
   EXPECT_EQ(busy.gpu(), "0");
@@ -442,20 +446,25 @@ TEST(GpuMetricsTest, RecordedExporterTextBecomesSeriesPerGpu) {
   v1::RunResult result;
   *result.add_gpu_metrics() = t;
   const std::string csv = GpuMetricsCsv(result);
-  EXPECT_THAT(csv, ::testing::StartsWith("url,hostname,gpu,uuid,model_name,name,metric,t_s,value\n"));
-  EXPECT_THAT(csv, HasSubstr("http://gpu:9400/metrics,gpu-node-7,0,GPU-927d7444-b45a-7c49-8402-"
-                             "5e686e46a026,NVIDIA H100 80GB HBM3,gpu_util_pct,DCGM_FI_DEV_GPU_UTIL,4,99\n"));
-  EXPECT_THAT(WorkloadSummaryLines(result),
-              HasSubstr("GPU gpu-node-7 0 NVIDIA H100 80GB HBM3: util mean 93 max 99 %; memory used "
-                        "mean 7.654e+04 max 7.66e+04 MiB; power mean 565.5 max 618.8 W; energy 1025 J "
-                        "(2 scrapes of http://gpu:9400/metrics)\n"));
+  EXPECT_THAT(csv,
+              ::testing::StartsWith("url,hostname,gpu,uuid,model_name,name,metric,t_s,value\n"));
+  EXPECT_THAT(
+      csv,
+      HasSubstr("http://gpu:9400/metrics,gpu-node-7,0,GPU-927d7444-b45a-7c49-8402-"
+                "5e686e46a026,NVIDIA H100 80GB HBM3,gpu_util_pct,DCGM_FI_DEV_GPU_UTIL,4,99\n"));
+  EXPECT_THAT(
+      WorkloadSummaryLines(result),
+      HasSubstr("GPU gpu-node-7 0 NVIDIA H100 80GB HBM3: util mean 93 max 99 %; memory used "
+                "mean 7.654e+04 max 7.66e+04 MiB; power mean 565.5 max 618.8 W; energy 1025 J "
+                "(2 scrapes of http://gpu:9400/metrics)\n"));
 }
 
 TEST(GpuMetricsTest, AnAnswerWithoutDcgmMetricsSaysSo) {
   GpuMetricsAccumulator acc("http://x/metrics", 2);
   acc.AddScrape(1, std::string("vllm:num_requests_running 3\n"));
-  EXPECT_THAT(acc.Result().notes(),
-              ::testing::ElementsAre("no DCGM_FI_* metrics in the answer (is this a DCGM exporter?)"));
+  EXPECT_THAT(
+      acc.Result().notes(),
+      ::testing::ElementsAre("no DCGM_FI_* metrics in the answer (is this a DCGM exporter?)"));
   acc.AddScrape(2, std::string("not { prometheus"));
   EXPECT_EQ(acc.Result().scrape_errors(), 1u);
 }
@@ -527,7 +536,8 @@ TEST(DiffTagsTest, BothSidesLabelsAndTagsAreShown) {
   (*candidate.mutable_scenario()->mutable_tags())["gpu"] = "h100";
   DiffReport report = DiffResults(base, nullptr, candidate, nullptr, DiffOptions());
   const std::string table = DiffConsoleTable(report);
-  EXPECT_THAT(table, HasSubstr("base:      - (run b, unknown date, label before, tags commit=abc)\n"));
+  EXPECT_THAT(table,
+              HasSubstr("base:      - (run b, unknown date, label before, tags commit=abc)\n"));
   EXPECT_THAT(table, HasSubstr("candidate: - (run c, unknown date, tags commit=def gpu=h100)\n"));
   const std::string html = DiffHtml(report);
   EXPECT_THAT(html, HasSubstr("\"label\":\"before\",\"tags\":{\"commit\":\"abc\"}"));
@@ -542,11 +552,14 @@ absl::Status Parse(const std::string& yaml) {
 
 TEST(WorkloadScenarioTest, NewFieldsAreChecked) {
   const std::string engine = "engines: [{kind: vllm, base_url: http://h:1, model: m}]\n";
-  EXPECT_EQ(std::string(Parse(engine + "generation:\n  output_tokens: {kind: lognormal, mean: 128, sigma: 12}\n")
-                .message()),
-            "s.yaml:3:47: generation.output_tokens.sigma: must be between 0 and 10, got 12");
-  EXPECT_EQ(std::string(Parse(engine + "generation: {output_tokens_from_dataset: true}\n").message()),
-            "s.yaml:2:14: generation.output_tokens_from_dataset: needs prompts.dataset");
+  EXPECT_EQ(
+      std::string(
+          Parse(engine + "generation:\n  output_tokens: {kind: lognormal, mean: 128, sigma: 12}\n")
+              .message()),
+      "s.yaml:3:47: generation.output_tokens.sigma: must be between 0 and 10, got 12");
+  EXPECT_EQ(
+      std::string(Parse(engine + "generation: {output_tokens_from_dataset: true}\n").message()),
+      "s.yaml:2:14: generation.output_tokens_from_dataset: needs prompts.dataset");
   EXPECT_EQ(std::string(Parse(engine + "generation: {reply_text_bytes: 5}\n").message()),
             "s.yaml:2:14: generation.reply_text_bytes: set by the coordinator from outputs.text, "
             "not in a scenario");
@@ -591,12 +604,14 @@ TEST(ValidatePlanTest, ShardsAndTheScheduleOfARateRun) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(*plan, HasSubstr("4 synthetic prompts; input tokens (words (one token per word)): "
                                "min 10, mean 10.0, max 10\n"));
-  EXPECT_THAT(*plan, HasSubstr("output tokens per request (max_tokens): min 20, mean 20.0, max 20\n"));
+  EXPECT_THAT(*plan,
+              HasSubstr("output tokens per request (max_tokens): min 20, mean 20.0, max 20\n"));
   EXPECT_THAT(*plan, HasSubstr("# shards of engine a (http://h:1) over 3 workers\n"));
   // 30 requests at 4 rps over 3 workers: 10 each at 4/3 rps; constant spacing from t = 0.
   EXPECT_THAT(*plan, HasSubstr("    0-1   s         6 requests\n"));
   EXPECT_THAT(*plan, HasSubstr("    1-2   s         3 requests\n"));
-  EXPECT_THAT(*plan, HasSubstr("total: 30 requests scheduled, the last at 6.75 s after the start\n"));
+  EXPECT_THAT(*plan,
+              HasSubstr("total: 30 requests scheduled, the last at 6.75 s after the start\n"));
   EXPECT_THAT(*plan, HasSubstr("planned: 30 measured requests; shards hold 30 measured ids\n"));
 }
 

@@ -76,9 +76,12 @@ std::vector<JsonlLine> ReadJsonl(const std::string& path) {
     bool b = false;
     if (e["request_id"].get_uint64().get(n) == simdjson::SUCCESS) l.request_id = n;
     if (e["worker_id"].get_string().get(s) == simdjson::SUCCESS) l.worker_id = std::string(s);
-    if (e["max_tokens"].get_uint64().get(n) == simdjson::SUCCESS) l.max_tokens = static_cast<uint32_t>(n);
-    if (e["input_tokens"].get_uint64().get(n) == simdjson::SUCCESS) l.input_tokens = static_cast<uint32_t>(n);
-    if (e["output_tokens"].get_uint64().get(n) == simdjson::SUCCESS) l.output_tokens = static_cast<uint32_t>(n);
+    if (e["max_tokens"].get_uint64().get(n) == simdjson::SUCCESS)
+      l.max_tokens = static_cast<uint32_t>(n);
+    if (e["input_tokens"].get_uint64().get(n) == simdjson::SUCCESS)
+      l.input_tokens = static_cast<uint32_t>(n);
+    if (e["output_tokens"].get_uint64().get(n) == simdjson::SUCCESS)
+      l.output_tokens = static_cast<uint32_t>(n);
     if (e["prompt"].get_string().get(s) == simdjson::SUCCESS) l.prompt = std::string(s);
     EXPECT_EQ(e["reply"].get_string().get(s), simdjson::SUCCESS) << text;
     l.reply = std::string(s);
@@ -96,8 +99,9 @@ class WorkloadTest : public ::testing::Test {
     unsetenv("LLMBENCH_TOKEN");
     SimProcess::Options options;
     options.kinds = {"ollama", "vllm", "tgi"};
-    options.args = {"--jitter", "0", "--ttft-base-ms", "2", "--itl-ms", "1", "--natural-tokens",
-                    "0", "--max-batch", "256", "--seed", "5", "--tokenizer", "subword4"};
+    options.args = {"--jitter",         "0",       "--ttft-base-ms", "2",   "--itl-ms", "1",
+                    "--natural-tokens", "0",       "--max-batch",    "256", "--seed",   "5",
+                    "--tokenizer",      "subword4"};
     absl::StatusOr<std::unique_ptr<SimProcess>> sim = SimProcess::Start(options);
     if (!sim.ok()) {
       setup_error_ = new std::string(std::string(sim.status().message()));
@@ -107,9 +111,9 @@ class WorkloadTest : public ::testing::Test {
     workers_ = new std::vector<std::unique_ptr<Subprocess>>();
     addresses_ = new std::vector<std::string>();
     for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
-          {LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads", "1",
-           "--worker-id", absl::StrCat("w", i), "--log-level", "warn"});
+      absl::StatusOr<std::unique_ptr<Subprocess>> worker =
+          Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads",
+                             "1", "--worker-id", absl::StrCat("w", i), "--log-level", "warn"});
       if (!worker.ok()) {
         setup_error_ = new std::string(std::string(worker.status().message()));
         return;
@@ -117,8 +121,8 @@ class WorkloadTest : public ::testing::Test {
       auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
       constexpr std::string_view kPrefix = "listening grpc://";
       if (!line.ok() || !line->second.starts_with(kPrefix)) {
-        setup_error_ = new std::string(absl::StrCat("worker ", i, " did not start: ",
-                                                    (*worker)->Stderr()));
+        setup_error_ =
+            new std::string(absl::StrCat("worker ", i, " did not start: ", (*worker)->Stderr()));
         return;
       }
       addresses_->push_back(line->second.substr(kPrefix.size()));
@@ -157,10 +161,11 @@ class WorkloadTest : public ::testing::Test {
   static std::string Workers() { return absl::StrJoin(*addresses_, ","); }
   std::string Path(const std::string& name) const { return scratch_ + "/" + name; }
 
-  // `llmbench quick -e KIND -u URL -m sim-model ARGS... --workers W --out OUT -q`.
+  // `llmbench quick -e KIND -u URL -m sim-model ARGS... --workers W --out OUT` (not --quiet:
+  // the prompt-lengths lines on stderr are checked).
   CliRun Quick(const std::string& kind, const std::string& out, std::vector<std::string> args) {
-    std::vector<std::string> all = {"quick", "-e", kind, "-u", Url(kind), "-m", "sim-model",
-                                    "--workers", Workers(), "--out", out, "-q"};
+    std::vector<std::string> all = {"quick",     "-e",        kind,      "-u",    Url(kind), "-m",
+                                    "sim-model", "--workers", Workers(), "--out", out};
     all.insert(all.end(), args.begin(), args.end());
     return RunLlmbench(all, scratch_);
   }
@@ -180,8 +185,9 @@ class WorkloadTest : public ::testing::Test {
 
 TEST_F(WorkloadTest, PromptsAreExactToTheEngineThroughItsTokenizeRoute) {
   const std::string out = Path("exact");
-  CliRun run = Quick("vllm", out, {"--prompt-tokens", "60", "-n", "30", "-c", "4",
-                                   "--max-tokens", "4", "--ignore-eos"});
+  CliRun run =
+      Quick("vllm", out,
+            {"--prompt-tokens", "60", "-n", "30", "-c", "4", "--max-tokens", "4", "--ignore-eos"});
   ASSERT_TRUE(run.exited) << run.err;
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   const std::string route = Url("vllm") + "/tokenize";
@@ -214,8 +220,9 @@ TEST_F(WorkloadTest, PromptsAreExactToTheEngineThroughItsTokenizeRoute) {
 
   // The word heuristic on the same engine: not exact, and the error says by how much.
   const std::string words = Path("words");
-  run = Quick("vllm", words, {"--prompt-tokens", "60", "-n", "30", "-c", "4", "--max-tokens",
-                              "4", "--prompt-lengths", "words"});
+  run = Quick("vllm", words,
+              {"--prompt-tokens", "60", "-n", "30", "-c", "4", "--max-tokens", "4",
+               "--prompt-lengths", "words"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   const v1::RunResult w_result = Load(words);
   const v1::LengthReport& w = w_result.engines(0).lengths();
@@ -230,13 +237,31 @@ TEST_F(WorkloadTest, PromptsAreExactToTheEngineThroughItsTokenizeRoute) {
 
 TEST_F(WorkloadTest, TgiGenerateAndChatRoutesAreExactTaggedAndDiffed) {
   const std::string out = Path("tgi");
-  CliRun run = RunLlmbench(
-      {"compare", "--target", absl::StrCat("gen=tgi,", Url("tgi"), ",sim-model"), "--target",
-       absl::StrCat("chat=tgi,", Url("tgi"), ",sim-model,chat_completions"), "--workers",
-       Workers(), "--out", out, "-q", "--prompt-tokens", "40", "-n", "20", "-c", "2",
-       "--max-tokens", "3", "--tag", "gpu=h100", "--tag", "commit=abc123", "--label",
-       "tgi routes"},
-      scratch_);
+  CliRun run = RunLlmbench({"compare",
+                            "--target",
+                            absl::StrCat("gen=tgi,", Url("tgi"), ",sim-model"),
+                            "--target",
+                            absl::StrCat("chat=tgi,", Url("tgi"), ",sim-model,chat_completions"),
+                            "--workers",
+                            Workers(),
+                            "--out",
+                            out,
+
+                            "--prompt-tokens",
+                            "40",
+                            "-n",
+                            "20",
+                            "-c",
+                            "2",
+                            "--max-tokens",
+                            "3",
+                            "--tag",
+                            "gpu=h100",
+                            "--tag",
+                            "commit=abc123",
+                            "--label",
+                            "tgi routes"},
+                           scratch_);
   ASSERT_TRUE(run.exited) << run.err;
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   EXPECT_THAT(run.err, HasSubstr(absl::StrCat("prompt lengths for gen: engine ", Url("tgi"),
@@ -260,10 +285,10 @@ TEST_F(WorkloadTest, TgiGenerateAndChatRoutesAreExactTaggedAndDiffed) {
 
   // diff shows both sides' labels and tags.
   const std::string other = Path("tgi2");
-  run = RunLlmbench({"quick", "-e", "tgi", "-u", Url("tgi"), "-m", "sim-model", "--workers",
-                     Workers(), "--out", other, "-q", "-n", "10", "--max-tokens", "3",
-                     "--tag", "gpu=a100"},
-                    scratch_);
+  run = RunLlmbench(
+      {"quick", "-e", "tgi", "-u", Url("tgi"), "-m", "sim-model", "--workers", Workers(), "--out",
+       other, "-q", "-n", "10", "--max-tokens", "3", "--tag", "gpu=a100"},
+      scratch_);
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   run = RunLlmbench({"diff", out, other, "--out", Path("diff")}, scratch_);
   EXPECT_THAT(run.out, HasSubstr("label tgi routes, tags commit=abc123 gpu=h100)\n"));
@@ -288,8 +313,9 @@ TEST_F(WorkloadTest, OllamaHasNoRouteAndATokenizerJsonIsUsedWhenAsked) {
   const std::string tokenizer =
       std::string(LLMBENCH_SOURCE_DIR) + "/tests/fixtures/tokenizers/llama3-bpe.json";
   const std::string tok = Path("tokenizer");
-  run = Quick("vllm", tok, {"--prompt-tokens", "30", "-n", "10", "--max-tokens", "2",
-                            "--tokenizer", tokenizer, "--prompt-lengths", "tokenizer"});
+  run = Quick("vllm", tok,
+              {"--prompt-tokens", "30", "-n", "10", "--max-tokens", "2", "--tokenizer", tokenizer,
+               "--prompt-lengths", "tokenizer"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   const v1::RunResult t_result = Load(tok);
   const v1::LengthReport& t = t_result.engines(0).lengths();
@@ -303,9 +329,9 @@ TEST_F(WorkloadTest, OllamaHasNoRouteAndATokenizerJsonIsUsedWhenAsked) {
 
 TEST_F(WorkloadTest, OutputLengthsFromADistributionReachTheEngineWithTheirTexts) {
   const std::string out = Path("dist");
-  CliRun run = Quick("vllm", out, {"--prompt-tokens", "8", "-n", "40", "-c", "4", "--ignore-eos",
-                                   "--output-tokens-dist", "uniform:3:12", "--seed", "99",
-                                   "--export-text"});
+  CliRun run = Quick("vllm", out,
+                     {"--prompt-tokens", "8", "-n", "40", "-c", "4", "--ignore-eos",
+                      "--output-tokens-dist", "uniform:3:12", "--seed", "99", "--export-text"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   v1::RunResult r = Load(out);
   const v1::LengthReport& l = r.engines(0).lengths();
@@ -340,9 +366,10 @@ TEST_F(WorkloadTest, OutputLengthsFromADistributionReachTheEngineWithTheirTexts)
 
   // The same seed gives the same lengths; the cap bounds the kept reply.
   const std::string again = Path("again");
-  run = Quick("vllm", again, {"--prompt-tokens", "8", "-n", "40", "-c", "4", "--ignore-eos",
-                              "--output-tokens-dist", "uniform:3:12", "--seed", "99",
-                              "--export-text", "--export-text-max-bytes", "10"});
+  run =
+      Quick("vllm", again,
+            {"--prompt-tokens", "8", "-n", "40", "-c", "4", "--ignore-eos", "--output-tokens-dist",
+             "uniform:3:12", "--seed", "99", "--export-text", "--export-text-max-bytes", "10"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   std::map<uint64_t, uint32_t> first, second;
   for (const JsonlLine& line : lines) first[line.request_id] = line.max_tokens;
@@ -360,18 +387,21 @@ TEST_F(WorkloadTest, OutputLengthsFromADistributionReachTheEngineWithTheirTexts)
 
 TEST_F(WorkloadTest, ShareGptReplyLengthsBecomeEachRequestsMaxTokens) {
   const std::string dataset = Path("sharegpt.json");
-  WriteFile(dataset,
-            R"([{"conversations":[{"from":"human","value":"Describe the weather."},)"
-            R"({"from":"gpt","value":"It is sunny with a light breeze and no clouds at all today."}]},)"
-            R"({"conversations":[{"from":"human","value":"Name a color."},{"from":"gpt","value":"Blue."}]},)"
-            R"({"conversations":[{"from":"human","value":"Count to five."},)"
-            R"({"from":"gpt","value":"one two three four five"}]}])");
+  WriteFile(
+      dataset,
+      R"([{"conversations":[{"from":"human","value":"Describe the weather."},)"
+      R"({"from":"gpt","value":"It is sunny with a light breeze and no clouds at all today."}]},)"
+      R"({"conversations":[{"from":"human","value":"Name a color."},{"from":"gpt","value":"Blue."}]},)"
+      R"({"conversations":[{"from":"human","value":"Count to five."},)"
+      R"({"from":"gpt","value":"one two three four five"}]}])");
   const std::string out = Path("sharegpt");
-  CliRun run = Quick("vllm", out, {"--dataset", dataset, "--output-tokens-dist", "dataset",
-                                   "--ignore-eos", "-n", "12", "-c", "3", "--export-text"});
+  CliRun run = Quick("vllm", out,
+                     {"--dataset", dataset, "--output-tokens-dist", "dataset", "--ignore-eos", "-n",
+                      "12", "-c", "3", "--export-text"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   const std::map<std::string, uint32_t> expected = {
-      {"Describe the weather.", Subword4("It is sunny with a light breeze and no clouds at all today.")},
+      {"Describe the weather.",
+       Subword4("It is sunny with a light breeze and no clouds at all today.")},
       {"Name a color.", Subword4("Blue.")},
       {"Count to five.", Subword4("one two three four five")}};
   const std::vector<JsonlLine> lines = ReadJsonl(out + "/requests.jsonl");
@@ -400,8 +430,8 @@ TEST_F(WorkloadTest, GpuMetricsFromAFixtureDcgmExporter) {
   const std::string url = line->second.substr(10) + "/metrics";
   const std::string dead = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/metrics");
   const std::string out = Path("gpu");
-  CliRun run = Quick("vllm", out, {"-n", "10", "--max-tokens", "2", "--gpu-metrics", url,
-                                   "--gpu-metrics", dead});
+  CliRun run = Quick(
+      "vllm", out, {"-n", "10", "--max-tokens", "2", "--gpu-metrics", url, "--gpu-metrics", dead});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   v1::RunResult r = Load(out);
   ASSERT_EQ(r.gpu_metrics_size(), 2);
@@ -422,12 +452,15 @@ TEST_F(WorkloadTest, GpuMetricsFromAFixtureDcgmExporter) {
   // An exporter that does not answer is a note, never a failed run.
   EXPECT_EQ(r.gpu_metrics(1).scrapes(), 0u);
   EXPECT_GE(r.gpu_metrics(1).scrape_errors(), 2u);
-  EXPECT_THAT(r.gpu_metrics(1).notes(0), HasSubstr(absl::StrCat("scrape failed: GET ", dead, ": ")));
-  EXPECT_THAT(run.out, HasSubstr(absl::StrCat(
-                           "GPU gpu-node-7 0 NVIDIA H100 80GB HBM3: util mean ")));
+  EXPECT_THAT(r.gpu_metrics(1).notes(0),
+              HasSubstr(absl::StrCat("scrape failed: GET ", dead, ": ")));
+  EXPECT_THAT(run.out,
+              HasSubstr(absl::StrCat("GPU gpu-node-7 0 NVIDIA H100 80GB HBM3: util mean ")));
   const std::string csv = ReadFile(out + "/gpu_metrics.csv");
-  EXPECT_THAT(csv, ::testing::StartsWith("url,hostname,gpu,uuid,model_name,name,metric,t_s,value\n"));
-  EXPECT_THAT(csv, HasSubstr(absl::StrCat(url, ",gpu-node-7,0,GPU-927d7444-b45a-7c49-8402-"
+  EXPECT_THAT(csv,
+              ::testing::StartsWith("url,hostname,gpu,uuid,model_name,name,metric,t_s,value\n"));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat(url,
+                                          ",gpu-node-7,0,GPU-927d7444-b45a-7c49-8402-"
                                           "5e686e46a026,NVIDIA H100 80GB HBM3,gpu_util_pct,"
                                           "DCGM_FI_DEV_GPU_UTIL,0,87\n")));
   EXPECT_THAT(ReadFile(out + "/report.html"), HasSubstr("function gpuMetricsSection("));
@@ -449,7 +482,8 @@ TEST_F(WorkloadTest, ValidateShowsThePlanAndSendsNothing) {
   EXPECT_THAT(run.out, HasSubstr("total: 50 requests scheduled, the last at "));
   EXPECT_THAT(run.out, HasSubstr("valid: " + scenario + " (nothing was sent)\n"));
   const std::string bad = Path("bad.yaml");
-  WriteFile(bad, "engines: [{kind: vllm, base_url: http://h:1, model: m}]\nload: {rate: {rps: -3}}\n");
+  WriteFile(bad,
+            "engines: [{kind: vllm, base_url: http://h:1, model: m}]\nload: {rate: {rps: -3}}\n");
   run = RunLlmbench({"validate", bad}, scratch_);
   EXPECT_EQ(run.code, 2);
   EXPECT_EQ(run.err, absl::StrCat("llmbench validate: ", bad,
@@ -465,16 +499,20 @@ TEST_F(WorkloadTest, BadFlagValuesExit2NamingTheFlag) {
   const std::string dir = Path("");
   const std::vector<Case> cases = {
       {{"--header", "X-Team:a\r\nInjected: 1"},
-       "llmbench quick: --header: a header must not contain CR, LF or NUL, got \"X-Team:a\r\nInjected: 1\"\n"},
+       "llmbench quick: --header: a header must not contain CR, LF or NUL, got "
+       "\"X-Team:a\r\nInjected: 1\"\n"},
       {{"--header", "no colon"},
        "llmbench quick: --header: expected NAME:VALUE with NAME an HTTP token, got \"no colon\"\n"},
       {{"--tag", "bad key=1"},
-       "llmbench quick: --tag: expected K=V with K of A-Z a-z 0-9 _ . - (at most 64), got \"bad key=1\"\n"},
+       "llmbench quick: --tag: expected K=V with K of A-Z a-z 0-9 _ . - (at most 64), got \"bad "
+       "key=1\"\n"},
       {{"--seed", "-1"},
-       "llmbench quick: --seed: must be a whole number between 0 and 18446744073709551615, got \"-1\"\n"},
+       "llmbench quick: --seed: must be a whole number between 0 and 18446744073709551615, got "
+       "\"-1\"\n"},
       {{"--output-tokens-dist", "normal:64"},
        "llmbench quick: --output-tokens-dist: expected fixed:N, uniform:MIN:MAX, "
-       "normal:MEAN:STDDEV[:MIN:MAX], lognormal:MEAN:SIGMA[:MIN:MAX] or dataset, got \"normal:64\"\n"},
+       "normal:MEAN:STDDEV[:MIN:MAX], lognormal:MEAN:SIGMA[:MIN:MAX] or dataset, got "
+       "\"normal:64\"\n"},
       {{"--output-tokens-dist", "dataset"},
        "llmbench quick: --output-tokens-dist: dataset needs --dataset, got \"dataset\"\n"},
       {{"--dataset", "/nonexistent.json"},
@@ -484,12 +522,13 @@ TEST_F(WorkloadTest, BadFlagValuesExit2NamingTheFlag) {
       {{"--export-text-max-bytes", "0"},
        "llmbench quick: --export-text-max-bytes: must be between 1 and 1048576, got \"0\"\n"},
       {{"--prompt-lengths", "exact"},
-       "llmbench quick: --prompt-lengths: expected auto, engine, tokenizer or words, got \"exact\"\n"},
+       "llmbench quick: --prompt-lengths: expected auto, engine, tokenizer or words, got "
+       "\"exact\"\n"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(absl::StrJoin(c.args, " "));
-    std::vector<std::string> args = {"quick", "-e", "vllm", "-u", Url("vllm"), "-m", "sim-model",
-                                     "--workers", Workers(), "-q"};
+    std::vector<std::string> args = {"quick", "-e",        "vllm",      "-u",      Url("vllm"),
+                                     "-m",    "sim-model", "--workers", Workers(), "-q"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     CliRun run = RunLlmbench(args, scratch_);
     ASSERT_TRUE(run.exited);
