@@ -271,8 +271,10 @@ class EngineCounter : public TokenCounter {
     }
     std::optional<uint32_t> count = ParseCount(shape_, call.route, body, !whole_request);
     if (!count) {
+      // The body is not quoted: an engine may echo what it was sent, the API key included.
       return absl::UnavailableError(absl::StrCat("POST ", base_, call.route,
-                                                 ": not a tokenize answer: ", body.substr(0, 120)));
+                                                 ": not a tokenize answer (", body.size(),
+                                                 " bytes)"));
     }
     return *count;
   }
