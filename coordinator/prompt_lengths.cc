@@ -73,6 +73,93 @@ class SingleTokenWords {
   std::vector<std::string_view> words_;
 };
 
+
+// Adjusts `prompt` (whose first `fixed` words are the shared prefix) until `counter` counts it
+// `target` tokens; returns the final count. `count` is its count now.
+//
+// Fast rounds first: short by d, append d words that are one token each; long by d, drop d
+// words from the end (each word is at least one token). That converges in a round or two when
+// most words are one token (large vocabularies). Where words are several tokens each (small
+// vocabularies, SentencePiece-style text merged across words) those rounds overshoot both ways,
+// so then the number of words is bisected instead: the largest k for which the prefix plus the
+// first k words of a long enough word sequence is at most the target (the count grows with k),
+// the remainder filled with one-token words.
+absl::StatusOr<uint32_t> Calibrate(uint32_t target, size_t fixed, uint32_t count,
+                                   TokenCounter& counter, SingleTokenWords& single,
+                                   std::mt19937_64& rng, v1::Prompt* prompt, bool* adjusted,
+                                   std::vector<std::string>* notes) {
+  std::vector<std::string> words = absl::StrSplit(prompt->text(), ' ', absl::SkipEmpty());
+  auto recount = [&]() -> absl::StatusOr<uint32_t> {
+    *adjusted = true;
+    prompt->set_text(absl::StrJoin(words, " "));
+    return counter.CountRequest(*prompt);
+  };
+  auto fast_rounds = [&](int rounds) -> absl::Status {
+    for (int round = 0; round < rounds && count != target; ++round) {
+      if (count < target) {
+        LLMBENCH_ASSIGN_OR_RETURN(const std::vector<std::string_view>* fill, single.Get(notes));
+        std::string extra;
+        AppendSyntheticWords(rng, target - count, &extra, *fill);
+        for (absl::string_view w : absl::StrSplit(extra, ' ', absl::SkipEmpty())) {
+          words.emplace_back(std::string(w));
+        }
+      } else {
+        const size_t removable = words.size() > fixed + 1 ? words.size() - fixed - 1 : 0;
+        const size_t remove = std::min<size_t>(count - target, removable);
+        if (remove == 0) break;
+        words.resize(words.size() - remove);
+      }
+      LLMBENCH_ASSIGN_OR_RETURN(count, recount());
+    }
+    return absl::OkStatus();
+  };
+  LLMBENCH_RETURN_IF_ERROR(fast_rounds(kFastCalibrationRounds));
+  if (count == target) return count;
+
+  // Bisection over the number of words after the prefix. Every word is at least one token, so
+  // `target` words are always enough.
+  std::vector<std::string> sequence(words.begin() + static_cast<std::ptrdiff_t>(fixed),
+                                    words.end());
+  if (sequence.size() < target) {
+    std::string extra;
+    AppendSyntheticWords(rng, static_cast<uint32_t>(target - sequence.size()), &extra);
+    for (absl::string_view w : absl::StrSplit(extra, ' ', absl::SkipEmpty())) {
+      sequence.emplace_back(std::string(w));
+    }
+  }
+  const std::vector<std::string> prefix(words.begin(),
+                                        words.begin() + static_cast<std::ptrdiff_t>(fixed));
+  auto count_with = [&](size_t k) -> absl::StatusOr<uint32_t> {
+    words = prefix;
+    words.insert(words.end(), sequence.begin(), sequence.begin() + static_cast<std::ptrdiff_t>(k));
+    return recount();
+  };
+  size_t lo = 1;
+  size_t hi = std::min<size_t>(sequence.size(), target);
+  LLMBENCH_ASSIGN_OR_RETURN(uint32_t at_lo, count_with(lo));
+  if (at_lo >= target) return at_lo;  // one word is already too many (or exactly right)
+  LLMBENCH_ASSIGN_OR_RETURN(uint32_t at_hi, count_with(hi));
+  if (at_hi <= target) {
+    lo = hi;
+    at_lo = at_hi;
+  } else {
+    while (hi - lo > 1) {  // f(lo) < target < f(hi)
+      const size_t mid = lo + (hi - lo) / 2;
+      LLMBENCH_ASSIGN_OR_RETURN(const uint32_t at_mid, count_with(mid));
+      if (at_mid <= target) {
+        lo = mid;
+        at_lo = at_mid;
+      } else {
+        hi = mid;
+      }
+    }
+  }
+  LLMBENCH_ASSIGN_OR_RETURN(count, count_with(lo));
+  // Short by less than the next word's tokens: one-token words make up the rest.
+  LLMBENCH_RETURN_IF_ERROR(fast_rounds(kFastCalibrationRounds));
+  return count;
+}
+
 }  // namespace
 
 absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, TokenCounter& counter,
@@ -92,30 +179,10 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
     if (plan.synthetic && i < plan.targets.size()) {
       const uint32_t target = plan.targets[i];
       const size_t fixed = i < plan.prefix_words.size() ? plan.prefix_words[i] : 0;
-      std::vector<std::string> words = absl::StrSplit(prompt.text(), ' ', absl::SkipEmpty());
       std::mt19937_64 rng(SplitMix64(seed ^ 0x63616c6962000000ULL ^ i));  // "calib"
       bool adjusted = false;
-      for (int round = 0; round < kMaxCalibrationRounds && count != target; ++round) {
-        if (count < target) {
-          LLMBENCH_ASSIGN_OR_RETURN(const std::vector<std::string_view>* fill, single.Get(&notes));
-          std::string extra;
-          AppendSyntheticWords(rng, target - count, &extra, *fill);
-          for (absl::string_view w : absl::StrSplit(extra, ' ', absl::SkipEmpty())) {
-            words.emplace_back(std::string(w));
-          }
-        } else {
-          // Each word is at least one token: removing (count - target) words removes at least
-          // that many; a shortfall is made up with one-token words next round.
-          size_t remove = count - target;
-          const size_t removable = words.size() > fixed + 1 ? words.size() - fixed - 1 : 0;
-          remove = std::min(remove, removable);
-          if (remove == 0) break;
-          words.resize(words.size() - remove);
-        }
-        adjusted = true;
-        prompt.set_text(absl::StrJoin(words, " "));
-        LLMBENCH_ASSIGN_OR_RETURN(count, counter.CountRequest(prompt));
-      }
+      LLMBENCH_ASSIGN_OR_RETURN(
+          count, Calibrate(target, fixed, count, counter, single, rng, &prompt, &adjusted, &notes));
       if (adjusted) report.set_prompts_adjusted(report.prompts_adjusted() + 1);
       if (count != target) {
         report.set_prompts_off_target(report.prompts_off_target() + 1);

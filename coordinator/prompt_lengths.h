@@ -6,7 +6,9 @@
 // - a synthetic prompt is adjusted until the counter says it is exactly its target (the drawn
 //   length plus the shared prefix): it is counted; if it is short, words that are one token
 //   each to this counter are appended; if it is long, words are removed from its end (never
-//   from the shared prefix, never the last word); recounted; up to kMaxRounds rounds. The
+//   from the shared prefix, never the last word); recounted; up to kFastCalibrationRounds
+//   rounds, and when that has not converged (a tokenizer whose words are several tokens each)
+//   the number of words is bisected, the rest filled with one-token words. The
 //   starting text is the word-built prompt, so that with the words counter (and any engine
 //   that counts one token per word, like llmbench-sim) nothing changes. A prompt that cannot be
 //   made exact (the route's own tokens -- chat template, BOS -- exceed the target) keeps its
@@ -34,7 +36,8 @@
 
 namespace llmbench::coordinator {
 
-inline constexpr int kMaxCalibrationRounds = 12;
+// Rounds of appending or dropping words before (and after) the number of words is bisected.
+inline constexpr int kFastCalibrationRounds = 4;
 
 struct ResolvedPrompts {
   std::vector<llmbench::v1::Prompt> prompts;

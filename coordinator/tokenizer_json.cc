@@ -986,7 +986,9 @@ struct TokenizerJson::State {
     }
     out->insert(out->end(), ids.begin(), ids.end());
     std::lock_guard<std::mutex> lock(cache_mu);
-    if (cache.size() < 200'000) cache.emplace(word, std::move(ids));
+    // Words repeat; a SentencePiece-style text without a splitting pre-tokenizer is one long
+    // "word" that does not: only short ones are kept (bounded memory).
+    if (word.size() <= 64 && cache.size() < 200'000) cache.emplace(word, std::move(ids));
   }
 
   void EncodeSegment(std::string_view segment, bool first_in_text,

@@ -270,7 +270,8 @@ TEST(TokenCounterTest, OllamaHasNoTokenizeRoute) {
 // token), counting requests as an engine would.
 class FakeSubwordCounter : public TokenCounter {
  public:
-  explicit FakeSubwordCounter(uint32_t overhead) : overhead_(overhead) {}
+  explicit FakeSubwordCounter(uint32_t overhead, uint32_t bytes_per_token = 4)
+      : overhead_(overhead), bytes_per_token_(bytes_per_token) {}
   absl::StatusOr<uint32_t> CountRequest(const v1::Prompt& prompt) override {
     ++calls_;
     return overhead_ + Tokens(prompt.text());
@@ -284,15 +285,16 @@ class FakeSubwordCounter : public TokenCounter {
   uint64_t calls() const override { return calls_; }
 
  private:
-  static uint32_t Tokens(std::string_view text) {
+  uint32_t Tokens(std::string_view text) const {
     uint32_t n = 0;
     for (absl::string_view word :
          absl::StrSplit(absl::string_view(text.data(), text.size()), ' ', absl::SkipEmpty())) {
-      n += static_cast<uint32_t>((word.size() + 3) / 4);
+      n += static_cast<uint32_t>((word.size() + bytes_per_token_ - 1) / bytes_per_token_);
     }
     return n;
   }
   uint32_t overhead_;
+  uint32_t bytes_per_token_;
   uint64_t calls_ = 0;
 };
 
@@ -322,6 +324,27 @@ TEST(PromptLengthsTest, SyntheticPromptsAreMadeExactAndSharedPrefixesKept) {
     after.resize(16);
     EXPECT_EQ(after, before) << i;
   }
+}
+
+TEST(PromptLengthsTest, WordsOfSeveralTokensEachAreBisected) {
+  // Two bytes per token: most words are 2 to 5 tokens (a small vocabulary), so appending or
+  // dropping "one word per missing token" overshoots both ways; bisection still lands exactly.
+  v1::Prompts prompts = SyntheticPrompts(0, 50);
+  auto* lengths = prompts.mutable_synthetic()->mutable_input_tokens();
+  lengths->set_kind(v1::TokenLengthDistribution::KIND_UNIFORM);
+  lengths->set_min(50);
+  lengths->set_max(600);
+  absl::StatusOr<PromptPlan> plan = PlanPrompts(prompts, v1::Generation(), 5, "");
+  ASSERT_TRUE(plan.ok());
+  FakeSubwordCounter counter(/*overhead=*/1, /*bytes_per_token=*/2);
+  absl::StatusOr<ResolvedPrompts> r = ResolvePromptLengths(*plan, counter, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->report.prompts_off_target(), 0u);
+  for (size_t i = 0; i < r->prompts.size(); ++i) {
+    EXPECT_EQ(*counter.CountRequest(r->prompts[i]), plan->targets[i]) << i;
+  }
+  // Bounded work: the calls per prompt stay within the fast rounds plus one bisection.
+  EXPECT_LT(r->report.tokenize_calls(), 50u * 30 + 257);
 }
 
 TEST(PromptLengthsTest, ATargetBelowTheRoutesOwnTokensIsOffTargetWithANote) {
