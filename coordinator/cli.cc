@@ -31,6 +31,8 @@
 #include "coordinator/cli_diff.h"
 #include "coordinator/diff.h"
 #include "coordinator/cli_health.h"
+#include "coordinator/cli_validate.h"
+#include "coordinator/cli_workload_flags.h"
 #include "coordinator/dispatch.h"
 #include "coordinator/dispatch_repeat.h"
 #include "coordinator/dispatch_sweep.h"
@@ -214,7 +216,8 @@ absl::Status ParseSloFlag(const std::string& text, v1::Slo* slo) {
 bool IsResultArtifact(const std::filesystem::directory_entry& entry) {
   static const std::vector<std::string> kFiles = {
       kSummaryFileName, kRequestsFileName, kScenarioFileName, kHtmlReportFileName,
-      "resources.csv",  "engine_metrics.csv", kDiffHtmlFileName, "repeat.json"};
+      "resources.csv",  "engine_metrics.csv", kDiffHtmlFileName, "repeat.json",
+      "requests.jsonl", "gpu_metrics.csv"};
   const std::string name = entry.path().filename().string();
   std::error_code ec;
   if (entry.is_directory(ec)) {
@@ -281,8 +284,10 @@ struct RunFlags {
   std::string max_error_rate, min_slo_attainment, max_lateness, engine_down_after, slo;
   std::string max_dispatch_delay;
   std::string timeout, first_byte_timeout, idle_timeout, connect_timeout;
+  RunLabelFlags labels;  // --tag, --label, --export-text, --gpu-metrics, --tokenizer, ...
 
   void Add(CLI::App* app) {
+    labels.Add(app);
     app->add_option("--workers", workers,
                     "Remote llmbench-worker addresses host:port (comma-separated); a DNS name "
                     "stands for every address it resolves to; default: start local workers")
@@ -357,6 +362,7 @@ struct RunFlags {
 
   // Applies the threshold, SLO and timeout flags to `scenario` (every engine).
   absl::Status ApplyToScenario(v1::Scenario* scenario) const {
+    LLMBENCH_RETURN_IF_ERROR(labels.Apply(scenario));
     v1::Thresholds* t = scenario->mutable_thresholds();
     if (!max_error_rate.empty()) {
       LLMBENCH_ASSIGN_OR_RETURN(double v, ParseFractionFlag("--max-error-rate", max_error_rate));
@@ -447,6 +453,7 @@ struct WorkloadFlags {
   bool ignore_eos = false;
   bool no_stream = false;
   std::string api_key_env;
+  WorkloadExtraFlags extra;  // --dataset, --seed, --header, --output-tokens-dist
 
   void Add(CLI::App* app, bool duration_required) {
     if (!duration_required) {
@@ -459,8 +466,9 @@ struct WorkloadFlags {
     c->excludes(r);
     app->add_flag("--poisson", poisson, "Poisson arrivals for --rate (default constant)");
     app->add_option("--max-tokens", max_tokens, "Max output tokens (default 128)");
-    app->add_option("--prompt-tokens", prompt_tokens,
-                    "Synthetic prompt length in tokens (default 128)");
+    auto* prompt_option = app->add_option("--prompt-tokens", prompt_tokens,
+                                          "Synthetic prompt length in tokens (default 128)");
+    extra.Add(app, prompt_option);
     app->add_flag("--ignore-eos", ignore_eos, "Ask for exactly --max-tokens where the engine can");
     app->add_flag("--no-stream", no_stream, "Non-streaming requests");
     app->add_option("--warmup", warmup, "Warm-up requests, excluded from results");
@@ -520,7 +528,7 @@ struct WorkloadFlags {
     if (!api_key_env.empty()) {
       for (v1::Engine& engine : *s->mutable_engines()) engine.set_api_key_env(api_key_env);
     }
-    return absl::OkStatus();
+    return extra.Apply(s);
   }
 };
 
@@ -892,6 +900,7 @@ int RunCli(int argc, char** argv) {
       "Examples:\n"
       "  llmbench quick --engine ollama --url http://127.0.0.1:11434 --model llama3.2 -n 50 -c 4\n"
       "  llmbench run examples/vllm.yaml --workers 10.0.0.5:50051,10.0.0.6:50051\n"
+      "  llmbench validate examples/sim.yaml\n"
       "  llmbench report results/20261127-120000-ab12\n"
       "  llmbench diff results/base results/candidate --max-regression ttft_p99=10%\n\n"
       "Exit status: 0 ok; 1 error; 2 usage; 3 a threshold crossed (error rate, SLO "
@@ -909,6 +918,8 @@ int RunCli(int argc, char** argv) {
   diff.Add(&app);
   HealthCommand health;  // llmbench health ADDRESS: container and Kubernetes probes
   health.Add(&app);
+  ValidateCommand validate;  // llmbench validate SCENARIO: what a run would do, nothing sent
+  validate.Add(&app);
   ReportCommand report;
   report.Add(&app);
 
@@ -930,6 +941,7 @@ int RunCli(int argc, char** argv) {
   if (engines.Parsed()) return engines.Run();
   if (diff.Parsed()) return diff.Run();
   if (health.Parsed()) return health.Run();
+  if (validate.Parsed()) return validate.Run();
   if (report.Parsed()) return report.Run();
   return kExitUsage;
 }

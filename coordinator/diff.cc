@@ -311,6 +311,8 @@ DiffRunInfo RunInfoOf(const v1::RunResult& r) {
   info.started_unix_ns = r.started_unix_ns();
   info.finished_unix_ns = r.finished_unix_ns();
   for (const v1::EngineResult& e : r.engines()) info.engines.push_back(e.engine());
+  info.label = r.scenario().label();
+  info.tags.insert(r.scenario().tags().begin(), r.scenario().tags().end());
   return info;
 }
 
@@ -567,6 +569,10 @@ std::string RunLine(const DiffRunInfo& run) {
   parts.push_back(absl::StrCat("run ", run.run_id.empty() ? "?" : run.run_id));
   parts.push_back(FormatUtc(run.started_unix_ns));
   if (!run.scenario.empty()) parts.push_back(absl::StrCat("scenario ", run.scenario));
+  if (!run.label.empty()) parts.push_back(absl::StrCat("label ", run.label));
+  if (!run.tags.empty()) {
+    parts.push_back(absl::StrCat("tags ", absl::StrJoin(run.tags, " ", absl::PairFormatter("="))));
+  }
   return absl::StrCat(run.dir.empty() ? "-" : run.dir, " (", absl::StrJoin(parts, ", "), ")");
 }
 
@@ -617,7 +623,18 @@ void AppendRunJson(const DiffRunInfo& run, std::string* out) {
   }
   out->append(",\"engines\":");
   AppendJsonStrings(run.engines, out);
-  out->push_back('}');
+  out->append(",\"label\":");
+  AppendJsonString(*out, run.label, JsonEscape::kGoHtml);
+  out->append(",\"tags\":{");
+  bool first = true;
+  for (const auto& [key, value] : run.tags) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(*out, key, JsonEscape::kGoHtml);
+    out->push_back(':');
+    AppendJsonString(*out, value, JsonEscape::kGoHtml);
+  }
+  out->append("}}");
 }
 
 }  // namespace

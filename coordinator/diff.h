@@ -116,6 +116,8 @@ struct DiffRunInfo {
   int64_t started_unix_ns = 0;
   int64_t finished_unix_ns = 0;
   std::vector<std::string> engines;
+  std::string label;                        // Scenario.label (--label)
+  std::map<std::string, std::string> tags;  // Scenario.tags (--tag K=V), sorted
 };
 
 // Two engines compared with each other.

@@ -526,7 +526,7 @@ TEST(DiffHtmlTest, DataForTheReportScript) {
   EXPECT_NE(html.find("function diffPage("), std::string::npos);  // report.js
   EXPECT_NE(html.find("\"base\":{\"dir\":\"\",\"run_id\":\"base-run\",\"scenario\":\"\","
                       "\"llmbench_version\":\"\",\"started\":\"2026-11-27 12:00:00 UTC\","
-                      "\"wall_s\":12.500,\"engines\":[\"sim\"]}"),
+                      "\"wall_s\":12.500,\"engines\":[\"sim\"],\"label\":\"\",\"tags\":{}}"),
             std::string::npos);
   // No raw '<' from the data can close the script.
   EXPECT_NE(html.find("\"run_id\":\"cand-\\u003crun\\u003e\""), std::string::npos);

@@ -42,6 +42,7 @@
 #include "coordinator/sharding.h"
 #include "coordinator/worker_addresses.h"
 #include "coordinator/worker_client.h"
+#include "coordinator/workload_run.h"
 #include "proto/wire/shard_ids.h"
 
 namespace llmbench::coordinator {
@@ -245,6 +246,8 @@ class ScenarioRun {
   absl::StatusOr<RunOutcome> Run() {
     LLMBENCH_RETURN_IF_ERROR(Prepare());
     LLMBENCH_RETURN_IF_ERROR(ConnectWorkers());
+    // Each engine's copy of the prompts, counted with its tokenizer (exact lengths).
+    LLMBENCH_RETURN_IF_ERROR(workload_->CountPrompts(options_.quiet));
     LLMBENCH_RETURN_IF_ERROR(CheckPlan());
     LLMBENCH_RETURN_IF_ERROR(StartMonitors());
     LLMBENCH_RETURN_IF_ERROR(OpenOutputs());
@@ -261,13 +264,13 @@ class ScenarioRun {
   absl::Status Prepare() {
     LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario_, ValidateOptions{options_.base_dir}));
     LLMBENCH_RETURN_IF_ERROR(ValidateTelemetry(scenario_));
-    LLMBENCH_ASSIGN_OR_RETURN(prompts_, BuildPrompts(scenario_.prompts(), scenario_.seed(),
-                                                     options_.base_dir));
     if (options_.check_engines) {
       for (const v1::Engine& engine : scenario_.engines()) {
         LLMBENCH_RETURN_IF_ERROR(RequireReady(CheckEngine(engine), engine));
       }
     }
+    // The prompts and their output lengths (counted per engine once the workers are up).
+    LLMBENCH_ASSIGN_OR_RETURN(workload_, WorkloadRun::Plan(scenario_, options_.base_dir));
     const v1::Thresholds& t = scenario_.thresholds();
     const double down_s =
         t.has_engine_down_seconds() ? t.engine_down_seconds() : kDefaultEngineDownSeconds;
@@ -364,7 +367,7 @@ class ScenarioRun {
       for (size_t k = 0; k < phase.size(); ++k) {
         const v1::Engine& engine = scenario_.engines(phase[k]);
         LLMBENCH_ASSIGN_OR_RETURN(std::vector<v1::Shard> shards,
-                                  MakeShards(scenario_, phase[k], prompts_,
+                                  MakeShards(scenario_, phase[k], workload_->PromptsFor(phase[k]),
                                              static_cast<uint32_t>(groups[k].size()), run_id_, 0));
         for (size_t j = 0; j < shards.size(); ++j) {
           const WorkerState& w = states_[groups[k][j]];
@@ -423,7 +426,7 @@ class ScenarioRun {
       }
       report_series_ = std::make_unique<ReportSeries>(engines, workers);
     }
-    return absl::OkStatus();
+    return workload_->Start(out_dir_, clock_);  // requests.jsonl, GPU metrics
   }
 
   int StopSignal() const {
@@ -478,8 +481,9 @@ class ScenarioRun {
         run->telemetry = StartEngineTelemetry(scenario_, phase[k], clock_);
         LLMBENCH_ASSIGN_OR_RETURN(
             std::vector<v1::Shard> shards,
-            MakeShards(scenario_, phase[k], prompts_, static_cast<uint32_t>(run->workers.size()),
-                       run_id_, start_unix_ns));
+            MakeShards(scenario_, phase[k], workload_->PromptsFor(phase[k]),
+                       static_cast<uint32_t>(run->workers.size()), run_id_, start_unix_ns));
+        workload_->AdjustShards(&shards);
         for (size_t s = 0; s < shards.size(); ++s) {
           phase_.queues[run->workers[s]].push_back(std::move(shards[s]));
         }
@@ -753,6 +757,7 @@ class ScenarioRun {
             rs->finished[*rs->ids.IndexOf(record.request_id())] = true;
           }
           ShiftTimes(rs->axis_offset_ns, &record);
+          if (run != nullptr) workload_->OnRecord(run->index, &record);
           aggregator_.Add(record);
           if (run != nullptr) {
             if (!record.warmup()) run->watch->Add(record);
@@ -925,6 +930,7 @@ class ScenarioRun {
     AddCosts(&outcome.result);  // engines with a price_per_hour (coordinator/cost.h)
     for (v1::HostMonitor& m : monitor_results) *outcome.result.add_monitors() = std::move(m);
     AttachTelemetry(telemetry_by_engine_, &outcome.result);  // coordinator/engine_telemetry.h
+    LLMBENCH_RETURN_IF_ERROR(workload_->Finish(out_dir_, &outcome.result));  // lengths, GPU
     // The exporters get the run in memory; nothing written is read back.
     if (csv_) LLMBENCH_RETURN_IF_ERROR(csv_->Close());
     const std::string scenario_yaml = ScenarioToYaml(scenario_);
@@ -960,7 +966,7 @@ class ScenarioRun {
   const int64_t started_unix_ns_;
   const std::string run_id_;
 
-  std::vector<v1::Prompt> prompts_;
+  std::unique_ptr<WorkloadRun> workload_;  // prompts per engine, lengths, raw export, GPU
   int64_t engine_down_after_ns_ = 0;
   WorkerClientSecurity monitor_security_;
   std::unique_ptr<LocalWorkers> local_;

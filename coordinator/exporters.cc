@@ -19,6 +19,7 @@
 #include "coordinator/cost.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/sweep.h"
+#include "coordinator/workload_summary.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace llmbench::coordinator {
@@ -144,7 +145,7 @@ std::string RequestsCsvHeader() {
          "time_per_token_ns,validation_time_ns,server_total_time_ns,prompt_time_ns,"
          "predicted_time_ns,server_ttft_ns,http_status,error_class,error_message,"
          "bytes_received,chunk_offsets_dropped,over_max_tokens,handed_ns,dispatch_delay_ns,"
-         "connect_ns\n";
+         "connect_ns,max_tokens_sent\n";
 }
 
 void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
@@ -181,7 +182,9 @@ void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
                   r.chunk_offsets_dropped(), ",", r.over_max_tokens() ? "true" : "false", ",");
   AppendOptional(r.has_handed_ns(), r.handed_ns(), out);
   AppendOptional(r.has_dispatch_delay_ns(), r.dispatch_delay_ns(), out);
-  if (r.has_connect_ns()) absl::StrAppend(out, r.connect_ns());
+  AppendOptional(r.has_connect_ns(), r.connect_ns(), out);
+  // The request's own max_tokens (output lengths from a distribution or a dataset).
+  if (r.has_max_tokens_sent()) absl::StrAppend(out, r.max_tokens_sent());
   out->push_back('\n');
 }
 
@@ -329,6 +332,7 @@ std::string ConsoleSummary(const v1::RunResult& result) {
   }
   absl::StrAppend(&out, SweepTable(result));
 
+  absl::StrAppend(&out, WorkloadSummaryLines(result));  // lengths, tags, GPU metrics
   const v1::Aggregates& overall = result.overall();
   if (overall.has_schedule_lateness_ms()) {
     absl::StrAppend(&out,

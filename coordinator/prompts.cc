@@ -15,7 +15,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status.h"
 #include "coordinator/scenario_loader.h"
 #include "simdjson.h"
@@ -64,13 +67,6 @@ constexpr std::string_view kVocabulary[] = {
 constexpr uint64_t kVocabularySize = sizeof(kVocabulary) / sizeof(kVocabulary[0]);
 constexpr uint32_t kMaxWords = 1'000'000;
 
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 // Uniform in [0, n) (n >= 1); the modulo bias is below 2^-40 for the sizes used here.
 uint64_t UniformBelow(std::mt19937_64& rng, uint64_t n) { return rng() % n; }
 
@@ -79,35 +75,12 @@ double UniformUnit(std::mt19937_64& rng) {
   return (static_cast<double>(rng() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
 }
 
-uint32_t DrawLength(const llmbench::v1::TokenLengthDistribution& d, std::mt19937_64& rng) {
-  using llmbench::v1::TokenLengthDistribution;
-  switch (d.kind()) {
-    case TokenLengthDistribution::KIND_UNIFORM: {
-      const uint32_t low = std::max<uint32_t>(1, d.min());
-      const uint32_t high = std::min(kMaxWords, std::max(low, d.max()));
-      return low + static_cast<uint32_t>(UniformBelow(rng, uint64_t{high} - low + 1));
-    }
-    case TokenLengthDistribution::KIND_NORMAL: {
-      // Box–Muller: deterministic, unlike std::normal_distribution across standard libraries.
-      const double u1 = UniformUnit(rng);
-      const double u2 = UniformUnit(rng);
-      const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-      const double low = std::max<double>(1, d.min());
-      const double high = d.max() == 0 ? kMaxWords : std::min<double>(kMaxWords, d.max());
-      const double value = std::round(d.mean() + d.stddev() * z);
-      return static_cast<uint32_t>(std::clamp(value, low, std::max(low, high)));
-    }
-    default:
-      return std::clamp<uint32_t>(d.mean(), 1, kMaxWords);
-  }
-}
-
-void AppendWords(std::mt19937_64& rng, uint32_t count, std::string* out) {
-  for (uint32_t i = 0; i < count; ++i) {
-    if (!out->empty()) out->push_back(' ');
-    const std::string_view word = kVocabulary[UniformBelow(rng, kVocabularySize)];
-    out->append(word.data(), word.size());
-  }
+// A standard normal draw. Box–Muller: deterministic, unlike std::normal_distribution across
+// standard libraries.
+double StandardNormal(std::mt19937_64& rng) {
+  const double u1 = UniformUnit(rng);
+  const double u2 = UniformUnit(rng);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
 absl::Status ReadFile(const std::string& resolved, const std::string& shown, std::string* out) {
@@ -156,9 +129,40 @@ const char* TypeName(simdjson::dom::element_type type) {
   }
 }
 
-// The prompt text of one dataset entry; nullopt for an entry without a usable human turn.
-// Errors are reasons only; the caller adds file and position.
-absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element entry) {
+// One dataset entry: its prompt (nullopt without a usable human turn), and its reply (ShareGPT:
+// the first gpt/assistant turn after the human turn used) or output length (JSONL
+// "max_tokens"/"output_tokens").
+struct DatasetEntry {
+  std::optional<std::string> text;
+  std::string reply;
+  std::optional<uint32_t> max_tokens;
+};
+
+// The reply of a conversation: the first turn after `human_index` written by the model.
+std::string FindReply(simdjson::dom::array turns, size_t human_index) {
+  size_t index = 0;
+  for (simdjson::dom::element turn : turns) {
+    if (index++ <= human_index) continue;
+    std::string_view from;
+    const bool model =
+        (turn["from"].get_string().get(from) == simdjson::SUCCESS &&
+         (from == "gpt" || from == "assistant" || from == "chatgpt" || from == "bard" ||
+          from == "bing" || from == "model")) ||
+        (turn["role"].get_string().get(from) == simdjson::SUCCESS && from == "assistant");
+    if (!model) continue;
+    std::string_view text;
+    if (turn["value"].get_string().get(text) == simdjson::SUCCESS ||
+        turn["content"].get_string().get(text) == simdjson::SUCCESS) {
+      return std::string(text);
+    }
+    return "";
+  }
+  return "";
+}
+
+absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element entry,
+                                                         std::string* reply,
+                                                         std::optional<uint32_t>* max_tokens) {
   simdjson::dom::object object;
   if (entry.get_object().get(object) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(
@@ -188,6 +192,7 @@ absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element 
         std::string_view text;
         if (turn_object["value"].get_string().get(text) == simdjson::SUCCESS ||
             turn_object["content"].get_string().get(text) == simdjson::SUCCESS) {
+          *reply = FindReply(turns, index);
           return std::optional<std::string>(std::string(text));
         }
         return absl::InvalidArgumentError(absl::StrCat(
@@ -196,6 +201,16 @@ absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element 
       ++index;
     }
     return std::optional<std::string>();
+  }
+  for (const char* key : {"max_tokens", "output_tokens"}) {
+    if (object[key].get(field) != simdjson::SUCCESS) continue;
+    uint64_t n = 0;
+    if (field.get_uint64().get(n) != simdjson::SUCCESS || n < 1 || n > kMaxWords) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", key, "\" must be a whole number between 1 and ", kMaxWords));
+    }
+    *max_tokens = static_cast<uint32_t>(n);
+    break;
   }
   for (const char* key : {"prompt", "text"}) {
     if (object[key].get(field) == simdjson::SUCCESS) {
@@ -214,18 +229,20 @@ absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element 
 struct DatasetReader {
   const llmbench::v1::DatasetPrompts& options;
   const std::string& shown;  // file name as written in the scenario
-  std::vector<std::string> texts;
+  std::vector<DatasetEntry> texts;
   size_t entries = 0;
 
   bool Full() const { return options.max_prompts() != 0 && texts.size() >= options.max_prompts(); }
 
-  void Offer(std::optional<std::string> text) {
+  void Offer(std::optional<std::string> text, std::string reply,
+             std::optional<uint32_t> max_tokens) {
     ++entries;
     if (!text) return;
     std::string trimmed(absl::StripAsciiWhitespace(*text));
     if (trimmed.empty()) return;
     if (options.has_min_input_chars() && trimmed.size() < options.min_input_chars()) return;
-    texts.push_back(std::move(trimmed));
+    texts.push_back(DatasetEntry{std::move(trimmed),
+                                 std::string(absl::StripAsciiWhitespace(reply)), max_tokens});
   }
 
   absl::Status ReadArray(const std::string& content) {
@@ -243,12 +260,14 @@ struct DatasetReader {
     size_t index = 0;
     for (simdjson::dom::element entry : array) {
       if (Full()) break;
-      auto text = ExtractPrompt(entry);
+      std::string reply;
+      std::optional<uint32_t> max_tokens;
+      auto text = ExtractPrompt(entry, &reply, &max_tokens);
       if (!text.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(shown, ": entry ", index, ": ", text.status().message()));
       }
-      Offer(*std::move(text));
+      Offer(*std::move(text), std::move(reply), max_tokens);
       ++index;
     }
     return absl::OkStatus();
@@ -277,12 +296,14 @@ struct DatasetReader {
         return absl::InvalidArgumentError(absl::StrCat(shown, ":", line_number, ": invalid JSON: ",
                                                        simdjson::error_message(error)));
       }
-      auto text = ExtractPrompt(entry);
+      std::string reply;
+      std::optional<uint32_t> max_tokens;
+      auto text = ExtractPrompt(entry, &reply, &max_tokens);
       if (!text.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(shown, ":", line_number, ": ", text.status().message()));
       }
-      Offer(*std::move(text));
+      Offer(*std::move(text), std::move(reply), max_tokens);
     }
     return absl::OkStatus();
   }
@@ -292,7 +313,7 @@ struct DatasetReader {
 
 namespace {
 
-absl::StatusOr<std::vector<std::string>> LoadDataset(const llmbench::v1::DatasetPrompts& dataset,
+absl::StatusOr<std::vector<DatasetEntry>> LoadDataset(const llmbench::v1::DatasetPrompts& dataset,
                                                      const std::string& base_dir) {
   const std::string& shown = dataset.path();
   if (shown.empty()) return absl::InvalidArgumentError("prompts.dataset.path: required");
@@ -326,14 +347,65 @@ uint32_t CountWords(const std::string& text) {
   return words;
 }
 
-absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& input, uint64_t seed,
-                                                 const std::string& base_dir) {
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+std::vector<std::string_view> SyntheticVocabulary() {
+  return std::vector<std::string_view>(std::begin(kVocabulary), std::end(kVocabulary));
+}
+
+uint32_t DrawLength(const llmbench::v1::TokenLengthDistribution& d, std::mt19937_64& rng) {
+  using llmbench::v1::TokenLengthDistribution;
+  const double low = std::max<double>(1, d.min());
+  const double high = d.max() == 0 ? kMaxWords : std::min<double>(kMaxWords, d.max());
+  switch (d.kind()) {
+    case TokenLengthDistribution::KIND_UNIFORM: {
+      const uint32_t lo = std::max<uint32_t>(1, d.min());
+      const uint32_t hi = std::min(kMaxWords, std::max(lo, d.max()));
+      return lo + static_cast<uint32_t>(UniformBelow(rng, uint64_t{hi} - lo + 1));
+    }
+    case TokenLengthDistribution::KIND_NORMAL: {
+      const double value = std::round(d.mean() + d.stddev() * StandardNormal(rng));
+      return static_cast<uint32_t>(std::clamp(value, low, std::max(low, high)));
+    }
+    case TokenLengthDistribution::KIND_LOGNORMAL: {
+      // mu chosen so that the distribution's mean is `mean`: E[exp(N(mu, s^2))] = exp(mu + s^2/2).
+      const double sigma = d.sigma();
+      const double mu = std::log(std::max<double>(1, d.mean())) - sigma * sigma / 2;
+      const double value = std::round(std::exp(mu + sigma * StandardNormal(rng)));
+      return static_cast<uint32_t>(std::clamp(value, low, std::max(low, high)));
+    }
+    default:
+      return std::clamp<uint32_t>(d.mean(), 1, kMaxWords);
+  }
+}
+
+void AppendSyntheticWords(std::mt19937_64& rng, uint32_t count, std::string* out,
+                          const std::vector<std::string_view>& vocabulary) {
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!out->empty()) out->push_back(' ');
+    const std::string_view word = vocabulary.empty()
+                                      ? kVocabulary[UniformBelow(rng, kVocabularySize)]
+                                      : vocabulary[UniformBelow(rng, vocabulary.size())];
+    out->append(word.data(), word.size());
+  }
+}
+
+absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& input,
+                                       const llmbench::v1::Generation& generation, uint64_t seed,
+                                       const std::string& base_dir) {
   llmbench::v1::Prompts prompts = input;
   ApplyPromptsDefaults(&prompts);
 
-  // Independent streams so that changing the prefix does not change the prompts' own words.
+  // Independent streams so that changing the prefix does not change the prompts' own words,
+  // and output lengths do not change the prompts.
   std::mt19937_64 prefix_rng(SplitMix64(seed ^ 0x7072656669780000ULL));  // "prefix"
   std::mt19937_64 body_rng(SplitMix64(seed ^ 0x626f647900000000ULL));    // "body"
+  std::mt19937_64 output_rng(SplitMix64(seed ^ 0x6f75747075740000ULL));  // "output"
 
   std::vector<std::string> prefixes;
   const uint32_t prefix_words =
@@ -341,34 +413,144 @@ absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& in
   if (prefix_words > 0) {
     const uint32_t groups = std::max<uint32_t>(1, prompts.shared_prefix().groups());
     prefixes.resize(groups);
-    for (std::string& prefix : prefixes) AppendWords(prefix_rng, prefix_words, &prefix);
+    for (std::string& prefix : prefixes) AppendSyntheticWords(prefix_rng, prefix_words, &prefix);
   }
 
-  std::vector<std::string> bodies;
+  PromptPlan plan;
+  std::vector<DatasetEntry> bodies;
   if (prompts.has_dataset()) {
     LLMBENCH_ASSIGN_OR_RETURN(bodies, LoadDataset(prompts.dataset(), base_dir));
   } else {
+    plan.synthetic = true;
     const auto& synthetic = prompts.synthetic();
     bodies.resize(synthetic.count());
-    for (std::string& body : bodies) {
-      AppendWords(body_rng, DrawLength(synthetic.input_tokens(), body_rng), &body);
+    for (DatasetEntry& body : bodies) {
+      std::string words;
+      const uint32_t length = DrawLength(synthetic.input_tokens(), body_rng);
+      AppendSyntheticWords(body_rng, length, &words);
+      body.text = std::move(words);
+      plan.targets.push_back(length + prefix_words);
+      plan.prefix_words.push_back(prefix_words);
     }
   }
 
-  std::vector<Prompt> out;
-  out.reserve(bodies.size());
+  const bool from_dataset = prompts.has_dataset() && generation.output_tokens_from_dataset();
+  plan.prompts.reserve(bodies.size());
   for (size_t i = 0; i < bodies.size(); ++i) {
     Prompt prompt;
     if (prefixes.empty()) {
-      prompt.set_text(std::move(bodies[i]));
+      prompt.set_text(std::move(*bodies[i].text));
     } else {
-      prompt.set_text(absl::StrCat(prefixes[i % prefixes.size()], " ", bodies[i]));
+      prompt.set_text(absl::StrCat(prefixes[i % prefixes.size()], " ", *bodies[i].text));
     }
     prompt.set_approx_tokens(CountWords(prompt.text()));
     if (!prompts.system_prompt().empty()) prompt.set_system(prompts.system_prompt());
-    out.push_back(std::move(prompt));
+    // Output lengths: the dataset's (a number, or the reply's words until a counter recounts
+    // it), else the distribution's; one draw per prompt either way, so that the drawn lengths
+    // do not depend on which entries had a reply.
+    std::optional<uint32_t> drawn;
+    if (generation.has_output_tokens()) drawn = DrawLength(generation.output_tokens(), output_rng);
+    std::string reply;
+    if (from_dataset && bodies[i].max_tokens) {
+      prompt.set_max_tokens(*bodies[i].max_tokens);
+    } else if (from_dataset && !bodies[i].reply.empty()) {
+      prompt.set_max_tokens(std::clamp<uint32_t>(CountWords(bodies[i].reply), 1, kMaxWords));
+      reply = std::move(bodies[i].reply);
+    } else if (drawn) {
+      prompt.set_max_tokens(*drawn);
+    }
+    if (from_dataset) plan.replies.push_back(std::move(reply));
+    plan.prompts.push_back(std::move(prompt));
   }
-  return out;
+  return plan;
+}
+
+absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& input, uint64_t seed,
+                                                 const std::string& base_dir,
+                                                 const llmbench::v1::Generation& generation) {
+  LLMBENCH_ASSIGN_OR_RETURN(PromptPlan plan, PlanPrompts(input, generation, seed, base_dir));
+  return std::move(plan.prompts);
+}
+
+
+namespace {
+
+absl::Status BadDist(absl::string_view why, const std::string& text) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--output-tokens-dist: ", why, ", got \"", text, "\""));
+}
+
+// A token count 1 .. 1 000 000 inside --output-tokens-dist.
+absl::StatusOr<uint32_t> Tokens(absl::string_view part, const std::string& text) {
+  uint32_t n = 0;
+  if (!absl::SimpleAtoi(part, &n) || n < 1 || n > 1'000'000) {
+    return BadDist("token counts must be whole numbers from 1 to 1000000", text);
+  }
+  return n;
+}
+
+}  // namespace
+
+absl::Status ParseOutputTokensDist(const std::string& text, v1::Generation* generation) {
+  const std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (lower == "dataset") {
+    generation->set_output_tokens_from_dataset(true);
+    return absl::OkStatus();
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(lower, ':');
+  v1::TokenLengthDistribution d;
+  const absl::string_view kind = parts[0];
+  auto arity = [&](size_t min, size_t max) -> absl::Status {
+    if (parts.size() < min || parts.size() > max) {
+      return BadDist("expected fixed:N, uniform:MIN:MAX, normal:MEAN:STDDEV[:MIN:MAX], "
+                     "lognormal:MEAN:SIGMA[:MIN:MAX] or dataset",
+                     text);
+    }
+    return absl::OkStatus();
+  };
+  if (kind == "fixed") {
+    LLMBENCH_RETURN_IF_ERROR(arity(2, 2));
+    d.set_kind(v1::TokenLengthDistribution::KIND_FIXED);
+    LLMBENCH_ASSIGN_OR_RETURN(uint32_t n, Tokens(parts[1], text));
+    d.set_mean(n);
+  } else if (kind == "uniform") {
+    LLMBENCH_RETURN_IF_ERROR(arity(3, 3));
+    d.set_kind(v1::TokenLengthDistribution::KIND_UNIFORM);
+    LLMBENCH_ASSIGN_OR_RETURN(uint32_t low, Tokens(parts[1], text));
+    LLMBENCH_ASSIGN_OR_RETURN(uint32_t high, Tokens(parts[2], text));
+    if (high < low) return BadDist("uniform needs MIN <= MAX", text);
+    d.set_min(low);
+    d.set_max(high);
+  } else if (kind == "normal" || kind == "lognormal") {
+    LLMBENCH_RETURN_IF_ERROR(arity(3, 5));
+    const bool normal = kind == "normal";
+    d.set_kind(normal ? v1::TokenLengthDistribution::KIND_NORMAL
+                      : v1::TokenLengthDistribution::KIND_LOGNORMAL);
+    LLMBENCH_ASSIGN_OR_RETURN(uint32_t mean, Tokens(parts[1], text));
+    d.set_mean(mean);
+    double spread = 0;
+    const double limit = normal ? 1'000'000 : 10;
+    if (!absl::SimpleAtod(parts[2], &spread) || !std::isfinite(spread) || spread < 0 ||
+        spread > limit) {
+      return BadDist(normal ? "the normal's STDDEV must be between 0 and 1000000"
+                            : "the lognormal's SIGMA must be between 0 and 10",
+                     text);
+    }
+    normal ? d.set_stddev(spread) : d.set_sigma(spread);
+    if (parts.size() >= 4) {
+      LLMBENCH_ASSIGN_OR_RETURN(uint32_t low, Tokens(parts[3], text));
+      d.set_min(low);
+    }
+    if (parts.size() == 5) {
+      LLMBENCH_ASSIGN_OR_RETURN(uint32_t high, Tokens(parts[4], text));
+      if (high < d.min()) return BadDist("needs MIN <= MAX", text);
+      d.set_max(high);
+    }
+  } else {
+    LLMBENCH_RETURN_IF_ERROR(arity(99, 0));  // always the "expected ..." message
+  }
+  *generation->mutable_output_tokens() = d;
+  return absl::OkStatus();
 }
 
 }  // namespace llmbench::coordinator

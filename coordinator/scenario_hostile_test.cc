@@ -142,7 +142,7 @@ std::vector<HostileCase> HostileCases() {
       {"LongUnknownKeyCutOnCharacter", std::string(79, 'k') + "\xee\x91\x9ezz: 1\n",
        "hostile.yaml:1:1: " + std::string(79, 'k') +
            "...: unknown key (expected one of name, description, engines, prompts, generation, "
-           "load, slo, thresholds, outputs, seed, telemetry, monitors)"},
+           "load, slo, thresholds, outputs, seed, telemetry, monitors, tags, label)"},
       {"LongKey", e + std::string(1 << 20, 'k') + ": 1\n",
        "hostile.yaml:5:1048577: scenario: YAML syntax error: illegal map value"},
   };

@@ -653,6 +653,7 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.Thresholds.min_slo_attainment", 0, 1, false},
     {"llmbench.v1.Thresholds.engine_down_seconds", 0, 86'400, false},
     {"llmbench.v1.Thresholds.max_dispatch_delay_p99_ms", 0, 1e9, true},
+    {"llmbench.v1.Outputs.text_max_bytes", 1, 1 << 20, false},
 };
 
 const RangeRule* FindRule(const std::string& full_name) {
@@ -729,7 +730,65 @@ class Validator {
     LLMBENCH_RETURN_IF_ERROR(CheckEngines(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckRanges(scenario, ""));
     LLMBENCH_RETURN_IF_ERROR(CheckPrompts(scenario.prompts()));
+    LLMBENCH_RETURN_IF_ERROR(CheckGeneration(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckLoad(scenario.load()));
+    LLMBENCH_RETURN_IF_ERROR(CheckRunLabels(scenario));
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckGeneration(const Scenario& scenario) {
+    const llmbench::v1::Generation& generation = scenario.generation();
+    if (generation.has_output_tokens()) {
+      LLMBENCH_RETURN_IF_ERROR(CheckLengths(generation.output_tokens(), "generation.output_tokens"));
+    }
+    if (generation.output_tokens_from_dataset() && !scenario.prompts().has_dataset()) {
+      return Fail("generation.output_tokens_from_dataset", "needs prompts.dataset");
+    }
+    if (generation.reply_text_bytes() != 0) {
+      return Fail("generation.reply_text_bytes",
+                  "set by the coordinator from outputs.text, not in a scenario");
+    }
+    for (int i = 0; i < scenario.telemetry().gpu_metrics_size(); ++i) {
+      const std::string& url = scenario.telemetry().gpu_metrics(i);
+      const bool http = absl::StartsWith(url, "http://") || absl::StartsWith(url, "https://");
+      const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      });
+      if (!http || !clean || url.size() <= 8) {
+        return Fail(absl::StrCat("telemetry.gpu_metrics[", i, "]"),
+                    absl::StrCat("must be an http:// or https:// URL without spaces, got ",
+                                 Quote(url)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // tags: keys are [A-Za-z0-9_.-]{1,64}, values at most 256 bytes without control characters;
+  // label at most 256 bytes without control characters.
+  absl::Status CheckRunLabels(const Scenario& scenario) {
+    auto clean = [](const std::string& text) {
+      return std::none_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      });
+    };
+    for (const auto& [key, value] : scenario.tags()) {
+      const bool key_ok = !key.empty() && key.size() <= 64 &&
+                          std::all_of(key.begin(), key.end(), [](char c) {
+                            return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                                   c == '_' || c == '.' || c == '-';
+                          });
+      if (!key_ok) {
+        return Fail(absl::StrCat("tags.", key),
+                    absl::StrCat("a tag name is 1 to 64 of A-Z a-z 0-9 _ . -, got ", Quote(key)));
+      }
+      if (value.size() > 256 || !clean(value)) {
+        return Fail(absl::StrCat("tags.", key),
+                    "a tag value is at most 256 bytes without control characters");
+      }
+    }
+    if (scenario.label().size() > 256 || !clean(scenario.label())) {
+      return Fail("label", "at most 256 bytes without control characters");
+    }
     return absl::OkStatus();
   }
 
@@ -877,10 +936,10 @@ class Validator {
     return absl::OkStatus();
   }
 
-  absl::Status CheckPrompts(const llmbench::v1::Prompts& prompts) {
-    if (prompts.has_synthetic()) {
-      const auto& lengths = prompts.synthetic().input_tokens();
-      const std::string path = "prompts.synthetic.input_tokens";
+  // A token-length distribution at `path` (prompts.synthetic.input_tokens,
+  // generation.output_tokens).
+  absl::Status CheckLengths(const llmbench::v1::TokenLengthDistribution& lengths,
+                            const std::string& path) {
       constexpr uint32_t kMaxTokens = 1'000'000;
       auto range = [&](const char* name, uint32_t value, uint32_t low) -> absl::Status {
         if (value < low || value > kMaxTokens) {
@@ -899,10 +958,17 @@ class Validator {
           }
           break;
         case llmbench::v1::TokenLengthDistribution::KIND_NORMAL:
+        case llmbench::v1::TokenLengthDistribution::KIND_LOGNORMAL:
           LLMBENCH_RETURN_IF_ERROR(range("mean", lengths.mean(), 1));
-          if (!(lengths.stddev() >= 0) || lengths.stddev() > kMaxTokens) {
+          if (lengths.kind() == llmbench::v1::TokenLengthDistribution::KIND_NORMAL &&
+              (!(lengths.stddev() >= 0) || lengths.stddev() > kMaxTokens)) {
             return Fail(path + ".stddev", absl::StrCat("must be between 0 and ", kMaxTokens,
                                                        ", got ", FormatNumber(lengths.stddev())));
+          }
+          if (lengths.kind() == llmbench::v1::TokenLengthDistribution::KIND_LOGNORMAL &&
+              (!(lengths.sigma() >= 0) || lengths.sigma() > 10)) {
+            return Fail(path + ".sigma", absl::StrCat("must be between 0 and 10, got ",
+                                                      FormatNumber(lengths.sigma())));
           }
           LLMBENCH_RETURN_IF_ERROR(range("min", lengths.min(), 0));
           LLMBENCH_RETURN_IF_ERROR(range("max", lengths.max(), 0));
@@ -915,6 +981,26 @@ class Validator {
           LLMBENCH_RETURN_IF_ERROR(range("mean", lengths.mean(), 1));
           break;
       }
+      return absl::OkStatus();
+  }
+
+  absl::Status CheckPrompts(const llmbench::v1::Prompts& prompts) {
+    if (prompts.has_synthetic()) {
+      LLMBENCH_RETURN_IF_ERROR(
+          CheckLengths(prompts.synthetic().input_tokens(), "prompts.synthetic.input_tokens"));
+    }
+    if (!prompts.tokenizer().empty() && options_.check_files) {
+      const std::string resolved = ResolvePath(options_.base_dir, prompts.tokenizer());
+      absl::StatusOr<int> fd = OpenDatasetFile(resolved);
+      if (!fd.ok()) {
+        return Fail("prompts.tokenizer", absl::StrCat("cannot read ", Quote(prompts.tokenizer()),
+                                                      ": ", fd.status().message()));
+      }
+      ::close(*fd);
+    }
+    if (prompts.length_method() == llmbench::v1::PROMPT_LENGTH_METHOD_TOKENIZER &&
+        prompts.tokenizer().empty()) {
+      return Fail("prompts.length_method", "tokenizer needs prompts.tokenizer (a tokenizer.json)");
     }
     if (prompts.has_dataset()) {
       const std::string& file = prompts.dataset().path();

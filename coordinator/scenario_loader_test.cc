@@ -72,7 +72,7 @@ std::vector<BadCase> BadCases() {
        "bad.yaml:5:1: seeed: unknown key (did you mean \"seed\"?)"},
       {"UnknownTopLevelKeyFar", e + "colour: red\n",
        "bad.yaml:5:1: colour: unknown key (expected one of name, description, engines, prompts, "
-       "generation, load, slo, thresholds, outputs, seed, telemetry, monitors)"},
+       "generation, load, slo, thresholds, outputs, seed, telemetry, monitors, tags, label)"},
       {"ConcurrencyAndRate", e + "load:\n  concurrency: 4\n  rate: {rps: 3}\n",
        "bad.yaml:7:3: load: give exactly one of concurrency, rate, sweep"},
       {"DatasetAndSynthetic",

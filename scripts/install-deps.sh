@@ -29,6 +29,8 @@ build_packages=(
   # libraries
   libabsl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libsimdjson-dev
   libyaml-cpp-dev libcli11-dev libboost-dev libssl-dev
+  # tokenizer.json (coordinator/tokenizer_json.cc): split regexes and Unicode normalizers
+  libpcre2-dev libicu-dev
   # report.html's charting library comes from npm (web/) at build time
   nodejs ca-certificates
 )

@@ -63,7 +63,7 @@ struct Getter {
 
 // Counts words of chat messages (string content or [{"type":"text","text":...}] parts).
 // Returns false when messages is not an array of objects.
-bool CountMessages(element messages, int& words, int64_t& chars) {
+bool CountMessages(element messages, int& words, int64_t& chars, TokenRule rule) {
   simdjson::dom::array arr;
   if (messages.get_array().get(arr) != simdjson::SUCCESS) return false;
   for (element m : arr) {
@@ -73,7 +73,7 @@ bool CountMessages(element messages, int& words, int64_t& chars) {
     if (mo.at_key("content").get(content) != simdjson::SUCCESS || content.is_null()) continue;
     std::string_view s;
     if (content.get_string().get(s) == simdjson::SUCCESS) {
-      words += CountWords(s);
+      words += CountTokens(s, rule);
       chars += static_cast<int64_t>(s.size());
       continue;
     }
@@ -84,7 +84,7 @@ bool CountMessages(element messages, int& words, int64_t& chars) {
       std::string_view text;
       if (p.get_object().get(po) == simdjson::SUCCESS &&
           po.at_key("text").get_string().get(text) == simdjson::SUCCESS) {
-        words += CountWords(text);
+        words += CountTokens(text, rule);
         chars += static_cast<int64_t>(text.size());
       }
     }
@@ -156,7 +156,7 @@ ParseResult ParseOllama(Api api, object root, const EngineLimits& lim) {
       if (oai) return Err(400, "[] is too short - 'messages'", "invalid_request_error");
       empty_input = true;
     } else {
-      if (!CountMessages(messages, words, chars)) {
+      if (!CountMessages(messages, words, chars, lim.token_rule)) {
         return Err(400, "invalid message format", "invalid_request_error");
       }
       simdjson::dom::array arr;
@@ -165,7 +165,7 @@ ParseResult ParseOllama(Api api, object root, const EngineLimits& lim) {
   } else {
     auto prompt = g.Str("prompt");
     if (prompt) {
-      words = CountWords(*prompt);
+      words = CountTokens(*prompt, lim.token_rule);
       chars = static_cast<int64_t>(prompt->size());
     }
     empty_input = !prompt || prompt->empty();
@@ -227,7 +227,7 @@ ParseResult ParseVllm(Api api, object root, const EngineLimits& lim) {
       return Err(400, "[{'type': 'missing', 'loc': ('body', 'messages'), 'msg': 'Field required'}]",
                  "BadRequestError");
     }
-    if (!CountMessages(messages, words, chars)) {
+    if (!CountMessages(messages, words, chars, lim.token_rule)) {
       return Err(400, "[{'type': 'list_type', 'loc': ('body', 'messages'), 'msg': 'Input should be a valid list'}]",
                  "BadRequestError");
     }
@@ -239,7 +239,7 @@ ParseResult ParseVllm(Api api, object root, const EngineLimits& lim) {
     }
     std::string_view p;
     if (prompt.get_string().get(p) == simdjson::SUCCESS) {
-      words = CountWords(p);
+      words = CountTokens(p, lim.token_rule);
       chars = static_cast<int64_t>(p.size());
     } else {
       simdjson::dom::array arr;
@@ -318,7 +318,7 @@ ParseResult ParseTgi(Api api, object root, const EngineLimits& lim, bool stream_
                  "`inputs`",
                  "", true);
     }
-    words = CountWords(*inputs);
+    words = CountTokens(*inputs, lim.token_rule);
     chars = static_cast<int64_t>(inputs->size());
     if (auto params = g.Obj("parameters")) {
       Getter pg{*params, {}};
@@ -337,7 +337,7 @@ ParseResult ParseTgi(Api api, object root, const EngineLimits& lim, bool stream_
     if (api == Api::kTgiChat) {
       element messages;
       if (root.at_key("messages").get(messages) != simdjson::SUCCESS ||
-          !CountMessages(messages, words, chars)) {
+          !CountMessages(messages, words, chars, lim.token_rule)) {
         return Err(422,
                    "Failed to deserialize the JSON body into the target type: missing field "
                    "`messages`",
@@ -351,7 +351,7 @@ ParseResult ParseTgi(Api api, object root, const EngineLimits& lim, bool stream_
                    "`prompt`",
                    "", true);
       }
-      words = CountWords(*prompt);
+      words = CountTokens(*prompt, lim.token_rule);
       chars = static_cast<int64_t>(prompt->size());
     }
     max_new = g.Int("max_tokens");

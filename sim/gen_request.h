@@ -12,6 +12,8 @@
 #include <string_view>
 #include <variant>
 
+#include "sim/sim_vocab.h"
+
 namespace llmbench::sim {
 
 enum class Api {
@@ -54,6 +56,7 @@ struct EngineLimits {
   std::string_view model;
   int max_model_len = 4096;
   int natural_tokens = 0;
+  TokenRule token_rule = TokenRule::kWords;  // how prompt tokens are counted
 };
 
 using ParseResult = std::variant<GenRequest, RequestError>;

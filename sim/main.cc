@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_flag("--reuse-port", cfg.reuse_port,
                "SO_REUSEPORT: several simulators may listen on the same port (the kernel spreads "
                "connections over them)");
+  std::string tokenizer = "words";
+  app.add_option("--tokenizer", tokenizer,
+                 "how prompt tokens are counted (generation routes and /tokenize alike): words = "
+                 "one per whitespace-separated word; subword4 = ceil(bytes/4) per word")
+      ->check(CLI::IsMember({"words", "subword4"}));
   app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   try {
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return e.get_exit_code() == 0 ? rc : 2;
   }
+  cfg.token_rule = tokenizer == "subword4" ? llmbench::sim::TokenRule::kSubword4
+                                           : llmbench::sim::TokenRule::kWords;
   for (const auto& l : listens) {
     auto spec = llmbench::sim::ParseListenSpec(l);
     if (!spec.ok()) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "sim/batch_scheduler.h"
+#include "sim/sim_vocab.h"
 
 namespace llmbench::sim {
 
@@ -56,6 +57,7 @@ struct SimConfig {
   int threads = 1;
   bool reuse_port = false;  // SO_REUSEPORT on the listeners (several processes, one port)
   std::string log_level = "warn";
+  TokenRule token_rule = TokenRule::kWords;  // --tokenizer words|subword4
 };
 
 // "vllm=127.0.0.1:8000" → ListenSpec. Error names what was wrong.

@@ -121,7 +121,9 @@ class Engine {
   int64_t ToUnixNs(int64_t steady_ns) const { return steady_ns + unix_offset_ns_; }
   int64_t FromUnixNs(int64_t unix_ns) const { return unix_ns - unix_offset_ns_; }
   int64_t start_unix_s() const { return start_unix_s_; }
-  EngineLimits Limits() const { return EngineLimits{cfg_.model, cfg_.max_model_len, cfg_.natural_tokens}; }
+  EngineLimits Limits() const {
+    return EngineLimits{cfg_.model, cfg_.max_model_len, cfg_.natural_tokens, cfg_.token_rule};
+  }
 
   // Numbers requests and decides the random fault (deterministic from the seed).
   uint64_t NextRequestNo(FaultSpec* random_fault) {
@@ -1149,7 +1151,8 @@ void Session::HandleVllm(const http::request<http::string_body>& req, std::strin
         WriteSimple(400, "application/json", b, {});
         return;
       }
-      std::vector<int64_t> ids = WordTokenIds(text);
+      std::vector<int64_t> ids;
+      for (const SimToken& t : Tokenize(text, cfg.token_rule)) ids.push_back(t.id);
       b = "{\"count\":";
       AppendInt(b, static_cast<int64_t>(ids.size()));
       b.append(",\"max_model_len\":");
@@ -1186,6 +1189,29 @@ void Session::HandleVllm(const http::request<http::string_body>& req, std::strin
     WriteSimple(404, "application/json", "{\"detail\":\"Not Found\"}", {});
   }
 }
+
+namespace {
+// TGI's /tokenize answer for `inputs`: [{"id","text","start","stop"},...].
+std::string TgiTokens(std::string_view inputs, TokenRule rule) {
+  std::string b = "[";
+  bool first = true;
+  for (const SimToken& t : Tokenize(inputs, rule)) {
+    if (!first) b.push_back(',');
+    first = false;
+    b.append("{\"id\":");
+    AppendInt(b, t.id);
+    b.append(",\"text\":");
+    AppendJsonString(b, inputs.substr(t.start, t.length));
+    b.append(",\"start\":");
+    AppendInt(b, static_cast<int64_t>(t.start));
+    b.append(",\"stop\":");
+    AppendInt(b, static_cast<int64_t>(t.start + t.length));
+    b.push_back('}');
+  }
+  b.push_back(']');
+  return b;
+}
+}  // namespace
 
 void Session::HandleTgi(const http::request<http::string_body>& req, std::string_view path) {
   const auto& cfg = engine_.cfg();
@@ -1227,28 +1253,30 @@ void Session::HandleTgi(const http::request<http::string_body>& req, std::string
                   {});
       return;
     }
-    std::string b = "[";
-    size_t i = 0;
-    bool first = true;
-    while (i < inputs.size()) {
-      while (i < inputs.size() && (inputs[i] == ' ' || inputs[i] == '\t' || inputs[i] == '\n' || inputs[i] == '\r')) ++i;
-      if (i >= inputs.size()) break;
-      const size_t start = i;
-      while (i < inputs.size() && !(inputs[i] == ' ' || inputs[i] == '\t' || inputs[i] == '\n' || inputs[i] == '\r')) ++i;
-      const std::string_view word = inputs.substr(start, i - start);
-      if (!first) b.push_back(',');
-      first = false;
-      b.append("{\"id\":");
-      AppendInt(b, WordTokenIds(word).front());
-      b.append(",\"text\":");
-      AppendJsonString(b, word);
-      b.append(",\"start\":");
-      AppendInt(b, static_cast<int64_t>(start));
-      b.append(",\"stop\":");
-      AppendInt(b, static_cast<int64_t>(i));
-      b.push_back('}');
+    WriteSimple(200, "application/json", TgiTokens(inputs, cfg.token_rule), {});
+  } else if (post && path == "/chat_tokenize") {
+    // The messages' contents, each its own text (the simulator has no chat template).
+    simdjson::dom::parser parser;
+    simdjson::dom::array messages;
+    if (parser.parse(req.body()).at_key("messages").get_array().get(messages) != simdjson::SUCCESS) {
+      WriteSimple(422, "text/plain; charset=utf-8",
+                  "Failed to deserialize the JSON body into the target type: missing field `messages`",
+                  {});
+      return;
     }
-    b.push_back(']');
+    std::string text;
+    for (auto m : messages) {
+      std::string_view c;
+      if (m.at_key("content").get_string().get(c) == simdjson::SUCCESS) {
+        text.append(c);
+        text.push_back(' ');
+      }
+    }
+    std::string b = "{\"tokenize_response\":";
+    b.append(TgiTokens(text, cfg.token_rule));
+    b.append(",\"templated_text\":");
+    AppendJsonString(b, text);
+    b.push_back('}');
     WriteSimple(200, "application/json", b, {});
   } else if (post && path == "/generate") {
     StartGeneration(Api::kTgiGenerate, req, false);

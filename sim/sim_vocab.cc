@@ -1,5 +1,6 @@
 #include "sim/sim_vocab.h"
 
+#include <algorithm>
 #include <array>
 
 namespace llmbench::sim {
@@ -65,6 +66,31 @@ std::string TokenIdText(int64_t id) {
     return std::string(kWords[static_cast<size_t>(id - kFirstVocabId)]);
   }
   return " <" + std::to_string(id) + ">";
+}
+
+std::vector<SimToken> Tokenize(std::string_view text, TokenRule rule) {
+  std::vector<SimToken> tokens;
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && space(text[i])) ++i;
+    if (i >= text.size()) break;
+    const size_t start = i;
+    while (i < text.size() && !space(text[i])) ++i;
+    const size_t piece = rule == TokenRule::kSubword4 ? 4 : i - start;
+    for (size_t p = start; p < i; p += piece) {
+      const size_t length = std::min(piece, i - p);
+      tokens.push_back({WordTokenIds(text.substr(p, length)).front(), p, length});
+    }
+  }
+  return tokens;
+}
+
+int CountTokens(std::string_view text, TokenRule rule) {
+  if (rule == TokenRule::kWords) return static_cast<int>(WordTokenIds(text).size());
+  return static_cast<int>(Tokenize(text, rule).size());
 }
 
 }  // namespace llmbench::sim

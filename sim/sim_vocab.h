@@ -25,6 +25,20 @@ std::string_view VocabLogprob(uint64_t key, int index);
 
 // Token ids for the words of `text` (a stable hash of each word).
 std::vector<int64_t> WordTokenIds(std::string_view text);
+
+// How the simulator counts prompt tokens (`llmbench-sim --tokenizer`): kWords, one token per
+// whitespace-separated word (the default); kSubword4, ceil(bytes / 4) tokens per word, so that
+// long words are several tokens and a word count is not a token count (what exact prompt
+// lengths are tested against). The generation routes and /tokenize count alike.
+enum class TokenRule { kWords, kSubword4 };
+// The tokens of `text` under `rule`, each as (id, byte offset, byte length) in `text`.
+struct SimToken {
+  int64_t id;
+  size_t start;
+  size_t length;
+};
+std::vector<SimToken> Tokenize(std::string_view text, TokenRule rule);
+int CountTokens(std::string_view text, TokenRule rule);
 // The text of a token id for /detokenize: a vocabulary word when the id is one, else " <id>".
 std::string TokenIdText(int64_t id);
 

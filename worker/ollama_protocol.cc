@@ -72,6 +72,12 @@ class OllamaParser : public ResponseParserBase {
     // Load/unload answers (empty prompt, keep_alive:0) carry no generated text.
     const bool housekeeping = done_reason == "load" || done_reason == "unload";
     if (!housekeeping && HasContent(root)) AddContentChunk(now_ns);
+    if (capturing_text() && !housekeeping) {
+      if (auto text = GetString(root, "response")) AppendReplyText(*text);
+      if (auto message = GetObject(root, "message")) {
+        if (auto text = GetString(*message, "content")) AppendReplyText(*text);
+      }
+    }
     if (GetBool(root, "done") == true) {
       done_ = true;
       RequestRecord* rec = record();
@@ -134,7 +140,7 @@ HttpRequestSpec OllamaProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
     }
   }
   body.append(generation_.stream ? ",\"stream\":true" : ",\"stream\":false");
-  absl::StrAppend(&body, ",\"options\":{\"num_predict\":", generation_.max_tokens,
+  absl::StrAppend(&body, ",\"options\":{\"num_predict\":", MaxTokensFor(prompt, generation_),
                   ",\"temperature\":");
   AppendJsonDouble(&body, generation_.temperature);
   if (generation_.seed) absl::StrAppend(&body, ",\"seed\":", *generation_.seed);
@@ -143,7 +149,9 @@ HttpRequestSpec OllamaProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
 }
 
 std::unique_ptr<ResponseParser> OllamaProtocol::NewParser(RequestRecord* record) const {
-  return std::make_unique<OllamaParser>(record, generation_.stream);
+  auto parser = std::make_unique<OllamaParser>(record, generation_.stream);
+  parser->CaptureReplyText(generation_.reply_text_bytes);
+  return parser;
 }
 
 std::string OllamaProtocol::HealthPath() const {

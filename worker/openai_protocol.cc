@@ -69,6 +69,7 @@ class OpenAiParser : public ResponseParserBase {
       if (auto message = GetObject(choice, "message"); message && MessageHasContent(*message)) {
         content = true;
       }
+      if (capturing_text()) CaptureText(choice, "message");
       if (auto finish = GetString(choice, "finish_reason")) {
         record()->set_finish_reason(std::string(*finish));
       }
@@ -117,6 +118,7 @@ class OpenAiParser : public ResponseParserBase {
         if (auto delta = GetObject(choice, "delta"); delta && MessageHasContent(*delta)) {
           content = true;
         }
+        if (capturing_text()) CaptureText(choice, "delta");
         if (auto finish = GetString(choice, "finish_reason")) {
           finish_seen_ = true;
           record()->set_finish_reason(std::string(*finish));
@@ -134,6 +136,14 @@ class OpenAiParser : public ResponseParserBase {
       }
     }
     ReadTimings(root);
+  }
+
+  // The generated text of a choice: `text` (completions) or `content` of its delta/message.
+  void CaptureText(simdjson::dom::element choice, std::string_view message_key) {
+    if (auto text = GetString(choice, "text")) AppendReplyText(*text);
+    if (auto message = GetObject(choice, message_key)) {
+      if (auto text = GetString(*message, "content")) AppendReplyText(*text);
+    }
   }
 
   static Usage ReadUsage(simdjson::dom::element usage) {
@@ -219,12 +229,13 @@ HttpRequestSpec OpenAiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
     body.append(",\"prompt\":");
     AppendJsonString(body, prompt.text());
   }
-  absl::StrAppend(&body, ",\"max_tokens\":", generation_.max_tokens, ",\"temperature\":");
+  const uint32_t max_tokens = MaxTokensFor(prompt, generation_);
+  absl::StrAppend(&body, ",\"max_tokens\":", max_tokens, ",\"temperature\":");
   AppendJsonDouble(&body, generation_.temperature);
   if (generation_.seed) absl::StrAppend(&body, ",\"seed\":", *generation_.seed);
   if (generation_.ignore_eos) {
     if (kind_ == llmbench::v1::ENGINE_KIND_VLLM) {
-      absl::StrAppend(&body, ",\"ignore_eos\":true,\"min_tokens\":", generation_.max_tokens);
+      absl::StrAppend(&body, ",\"ignore_eos\":true,\"min_tokens\":", max_tokens);
     } else if (kind_ == llmbench::v1::ENGINE_KIND_OPENAI) {
       body.append(",\"ignore_eos\":true");
     }
@@ -238,7 +249,9 @@ HttpRequestSpec OpenAiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
 }
 
 std::unique_ptr<ResponseParser> OpenAiProtocol::NewParser(RequestRecord* record) const {
-  return std::make_unique<OpenAiParser>(record, generation_.stream, kind_);
+  auto parser = std::make_unique<OpenAiParser>(record, generation_.stream, kind_);
+  parser->CaptureReplyText(generation_.reply_text_bytes);
+  return parser;
 }
 
 std::string OpenAiProtocol::HealthPath() const { return HealthPathFor(kind_); }

@@ -64,6 +64,7 @@ GenerationSettings ResolveGeneration(const llmbench::v1::Generation& generation)
   }
   if (generation.has_seed()) settings.seed = generation.seed();
   if (generation.has_stream()) settings.stream = generation.stream();
+  settings.reply_text_bytes = generation.reply_text_bytes();
   return settings;
 }
 
@@ -372,6 +373,20 @@ void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt) {
   out->append("{\"role\":\"user\",\"content\":");
   AppendJsonString(*out, prompt.text());
   out->append("}]");
+}
+
+void ResponseParserBase::AppendReplyText(std::string_view text) {
+  if (reply_text_limit_ == 0 || record_->reply_text_truncated() || text.empty()) return;
+  std::string* kept = record_->mutable_reply_text();
+  const size_t room = reply_text_limit_ > kept->size() ? reply_text_limit_ - kept->size() : 0;
+  if (text.size() <= room) {
+    kept->append(text.data(), text.size());
+    return;
+  }
+  size_t cut = room;  // back up to the start of a character (continuation bytes: 10xxxxxx)
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  kept->append(text.data(), cut);
+  record_->set_reply_text_truncated(true);
 }
 
 }  // namespace llmbench::worker

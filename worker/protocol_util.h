@@ -44,8 +44,14 @@ struct GenerationSettings {
   double temperature = 0;
   std::optional<uint64_t> seed;
   bool stream = true;
+  uint32_t reply_text_bytes = 0;  // RequestRecord.reply_text cap; 0 = the text is not kept
 };
 GenerationSettings ResolveGeneration(const llmbench::v1::Generation& generation);
+// The max_tokens a request for `prompt` asks: its own (Prompt.max_tokens) or the shard's.
+inline uint32_t MaxTokensFor(const llmbench::v1::Prompt& prompt,
+                             const GenerationSettings& generation) {
+  return prompt.has_max_tokens() ? prompt.max_tokens() : generation.max_tokens;
+}
 
 // ---- JSON text ---------------------------------------------------------------------------
 
@@ -138,6 +144,10 @@ class ResponseParserBase : public ResponseParser {
   void OnBody(std::string_view bytes, int64_t now_ns) override;
   void Finish(const TransportError& transport_error) override;
 
+  // Keeps up to `max_bytes` of the reply's generated text in record.reply_text (0 = none, the
+  // default: nothing is copied on the hot path). Call before the first OnBody.
+  void CaptureReplyText(uint32_t max_bytes) { reply_text_limit_ = max_bytes; }
+
  protected:
   // Headers of a 2xx response.
   virtual void ConsumeHeaders(const HeaderList& headers) {}
@@ -157,6 +167,10 @@ class ResponseParserBase : public ResponseParser {
   bool failed() const;
   // Reports a framing error (over-long line) as PARSE.
   void FailFraming(const absl::Status& status);
+  // Whether the reply's text is kept (CaptureReplyText), and appending a piece of it: kept up to
+  // the limit, cut on a UTF-8 boundary, record.reply_text_truncated set when cut.
+  bool capturing_text() const { return reply_text_limit_ > 0; }
+  void AppendReplyText(std::string_view text);
 
   llmbench::v1::RequestRecord* record() const { return record_; }
 
@@ -169,6 +183,7 @@ class ResponseParserBase : public ResponseParser {
   std::string body_;        // non-stream success body, or an error body
   bool body_overflow_ = false;
   int64_t last_body_ns_ = 0;
+  uint32_t reply_text_limit_ = 0;
 };
 
 }  // namespace llmbench::worker

@@ -230,6 +230,7 @@ struct ShardRunner::Loop {
                        (!runner->count_bounded_ && t_rel < runner->warmup_rel_ns_));
     if (scheduled_ns.has_value()) record->set_scheduled_ns(*scheduled_ns);
     if (prompt.approx_tokens() > 0) record->set_prompt_tokens_sent(prompt.approx_tokens());
+    if (prompt.has_max_tokens()) record->set_max_tokens_sent(prompt.max_tokens());
     HttpRequestSpec spec = runner->protocol_->BuildRequest(prompt, id);
     std::unique_ptr<ResponseParser> parser = runner->protocol_->NewParser(record.get());
     runner->requests_sent_.fetch_add(1, std::memory_order_relaxed);
@@ -254,7 +255,9 @@ struct ShardRunner::Loop {
 
   void OnComplete(std::unique_ptr<RequestRecord> record) {
     const llmbench::v1::Generation& generation = runner->shard_.generation();
-    if (generation.has_max_tokens() && record->output_tokens() > generation.max_tokens()) {
+    if (record->has_max_tokens_sent() ? record->output_tokens() > record->max_tokens_sent()
+                                      : generation.has_max_tokens() &&
+                                            record->output_tokens() > generation.max_tokens()) {
       record->set_over_max_tokens(true);
     }
     const uint64_t connections = transport->connections_opened();

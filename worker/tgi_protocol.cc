@@ -75,6 +75,7 @@ class TgiParser : public ResponseParserBase {
       return;
     }
     if (!text->empty()) AddContentChunk(now_ns);
+    if (capturing_text()) AppendReplyText(*text);
     ReadDetails(root);
   }
 
@@ -115,7 +116,10 @@ class TgiParser : public ResponseParserBase {
     if (auto token = GetObject(root, "token")) {
       ++token_events_;
       auto text = GetString(*token, "text");
-      if (GetBool(*token, "special") != true && text && !text->empty()) AddContentChunk(now_ns);
+      if (GetBool(*token, "special") != true && text && !text->empty()) {
+        AddContentChunk(now_ns);
+        if (capturing_text()) AppendReplyText(*text);
+      }
     }
     if (GetString(root, "generated_text")) {
       done_ = true;
@@ -176,7 +180,7 @@ HttpRequestSpec TgiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
   body.reserve(text.size() + 160);
   body.append("{\"inputs\":");
   AppendJsonString(body, text);
-  absl::StrAppend(&body, ",\"parameters\":{\"max_new_tokens\":", generation_.max_tokens,
+  absl::StrAppend(&body, ",\"parameters\":{\"max_new_tokens\":", MaxTokensFor(prompt, generation_),
                   ",\"details\":true");
   if (generation_.seed) absl::StrAppend(&body, ",\"seed\":", *generation_.seed);
   if (generation_.temperature > 0) {
@@ -190,7 +194,9 @@ HttpRequestSpec TgiProtocol::BuildRequest(const llmbench::v1::Prompt& prompt,
 }
 
 std::unique_ptr<ResponseParser> TgiProtocol::NewParser(RequestRecord* record) const {
-  return std::make_unique<TgiParser>(record, generation_.stream);
+  auto parser = std::make_unique<TgiParser>(record, generation_.stream);
+  parser->CaptureReplyText(generation_.reply_text_bytes);
+  return parser;
 }
 
 std::string TgiProtocol::HealthPath() const { return HealthPathFor(llmbench::v1::ENGINE_KIND_TGI); }

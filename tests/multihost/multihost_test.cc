@@ -72,6 +72,8 @@ prompts:
     count: 64
 generation:
   max_tokens: 64
+  # Each request's own max_tokens (mean 64, as before): they travel in every host's shard.
+  output_tokens: {kind: uniform, min: 32, max: 96}
   ignore_eos: true
   temperature: 0
   stream: true
@@ -356,6 +358,19 @@ TEST_F(MultihostTest, ThreeHostsMergeCorrectly) {
     EXPECT_EQ(set.size(), kShardRequests) << worker;
     EXPECT_EQ(*set.rbegin() - *set.begin() + 1, kShardRequests) << worker << " not contiguous";
   }
+  // Per-request output lengths reached the engine from every host (ignore_eos: exactly that
+  // many), and prompts were exact to the engine (counted through its /tokenize before the run).
+  std::set<std::string> lengths;
+  for (const CsvRow& row : *rows) {
+    uint64_t out = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(row.columns.at("output_tokens"), &out)) << row.request_id;
+    EXPECT_GE(out, 32u) << row.request_id;
+    EXPECT_LE(out, 96u) << row.request_id;
+    lengths.insert(row.columns.at("output_tokens"));
+    EXPECT_EQ(row.columns.at("input_tokens"), row.columns.at("prompt_tokens_sent"))
+        << row.request_id;
+  }
+  EXPECT_GT(lengths.size(), 10u) << "a distribution of lengths, not one";
   // The workers really were on other hosts: each record names its worker, each address is
   // that worker's namespace address.
   EXPECT_EQ(addresses_["w1"].rfind(lab_->host("w1").ip + ":", 0), 0u);

@@ -47,6 +47,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "coordinator/exporters.h"
+#include "coordinator/gpu_metrics.h"
 #include "coordinator/html_report.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -669,6 +670,75 @@ TEST_F(ReportBrowserTest, BannersFollowTheVerdict) {
       EXPECT_EQ(ElementText(dom, "class=\"verdict-exit\""), "exit status 0");
     }
   }
+}
+
+// Issue 17's sections: the run's label and tags in the header, "Prompt and output lengths" and
+// "GPU metrics (DCGM)" (a table and three charts), drawn from summary.json: the golden run with
+// lengths added and the recorded DCGM exporter text (tests/fixtures/dcgm/) accumulated as a
+// run would. A screenshot lands in tests/report/last-run-workload/.
+TEST_F(ReportBrowserTest, LengthsGpuMetricsAndTagsRenderInChromium) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  const std::string golden = std::string(LLMBENCH_SOURCE_DIR) + "/tests/golden";
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(golden);
+  ASSERT_TRUE(result.ok()) << result.status();
+  result->mutable_scenario()->set_label("nightly h100");
+  (*result->mutable_scenario()->mutable_tags())["gpu"] = "h100";
+  v1::LengthReport* l = result->mutable_engines(0)->mutable_lengths();
+  l->set_method("engine");
+  l->set_source("http://10.0.0.5:8000/tokenize");
+  l->set_prompts(1000);
+  l->set_prompts_adjusted(998);
+  l->set_input_compared(3);
+  l->set_input_exact(3);
+  l->mutable_input_requested()->set_count(3);
+  l->mutable_input_requested()->set_mean(512);
+  l->set_input_mean_error(0);
+  l->set_input_mean_abs_error_pct(0);
+  l->set_input_max_abs_error(0);
+  coordinator::GpuMetricsAccumulator dcgm("http://gpu-node-7:9400/metrics", 2);
+  const std::string fixtures = std::string(LLMBENCH_SOURCE_DIR) + "/tests/fixtures/dcgm/";
+  dcgm.AddScrape(1'000'000'000, ReadFile(fixtures + "h100x2-scrape1.prom"));
+  dcgm.AddScrape(3'000'000'000, ReadFile(fixtures + "h100x2-scrape2.prom"));
+  *result->add_gpu_metrics() = dcgm.Result();
+  const std::string dir = tmp_ + "/workload";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(golden + "/requests.csv", dir + "/requests.csv");
+  absl::StatusOr<std::string> json = coordinator::SummaryJson(*result);
+  ASSERT_TRUE(json.ok()) << json.status();
+  std::ofstream(dir + "/summary.json") << *json;
+  auto report = Subprocess::Start({LLMBENCH_CLI_BINARY, "report", dir});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_TRUE((*report)->Wait(kRunTimeout).ok());
+  ASSERT_TRUE(std::filesystem::exists(dir + "/report.html")) << (*report)->Stderr();
+
+  const std::string dom = RenderedDom(dir + "/report.html", tmp_ + "/profile-workload");
+  ASSERT_FALSE(dom.empty());
+  EXPECT_NE(dom.find("<span class=\"label\">label: nightly h100</span>"), std::string::npos);
+  EXPECT_NE(dom.find("<span class=\"tag\">gpu=h100</span>"), std::string::npos);
+  const auto lengths = TableCells(dom, "lengths");
+  ASSERT_EQ(lengths.size(), 1u) << "only the engine with a lengths block";
+  EXPECT_EQ(lengths[0][0], "vllm");
+  EXPECT_EQ(lengths[0][1], "engine http://10.0.0.5:8000/tokenize");
+  EXPECT_EQ(lengths[0][6], "3 (100.0%)");
+  EXPECT_EQ(lengths[0][7], "512.0");
+  const auto gpus = TableCells(dom, "gpu-metrics");
+  ASSERT_EQ(gpus.size(), 2u);
+  EXPECT_EQ(gpus[0][0], "gpu-node-7 GPU 0 NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(gpus[0][3], "93.00 / 99.00");
+  EXPECT_EQ(gpus[1][3], "1.000 / 2.000");
+  const std::map<std::string, int> points = ChartPoints(dom);
+  for (const char* chart : {"gpu-gpu_util_pct", "gpu-fb_used_mib", "gpu-power_w"}) {
+    ASSERT_TRUE(points.contains(chart)) << chart;
+    EXPECT_EQ(points.at(chart), 4) << chart << ": two GPUs, two scrapes";
+  }
+  const std::string artifacts = std::string(LLMBENCH_REPORT_ARTIFACTS_DIR) + "-workload";
+  std::error_code ec;
+  std::filesystem::remove_all(artifacts, ec);
+  std::filesystem::create_directories(artifacts);
+  BrowserRun shot = RunChromium("file://" + dir + "/report.html",
+                                {"--screenshot=" + artifacts + "/report.png", "--hide-scrollbars"},
+                                tmp_ + "/profile-workload-shot");
+  EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
 }
 
 // A real run whose every request fails (the simulator answers 500 to all) is never green: its

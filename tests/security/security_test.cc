@@ -859,11 +859,12 @@ TEST_F(ApiKeyTest, KeyIsSentToTheEngineAndAppearsNowhereElse) {
   // shared machine: neither matters here, only that the run went through.
   EXPECT_TRUE(run.exit.code == 0 || run.exit.code == 4) << run.out << "\n" << run.err;
   EXPECT_TRUE(fs::exists(dir_ / "results/summary.json"));
-  // The engine got the key on every request: the engine check's GETs and the 6 POSTs.
+  // The engine got the key on every request: the engine check's GETs, the prompt counter's
+  // /tokenize probes (issue 17) and the 6 generation POSTs.
   int posts = 0;
   for (const std::string& request : engine.requests()) {
     EXPECT_THAT(request, ::testing::EndsWith(absl::StrCat("|Bearer ", key_)));
-    if (absl::StartsWith(request, "POST ")) ++posts;
+    if (absl::StartsWith(request, "POST /v1/")) ++posts;  // not the /tokenize probes
   }
   EXPECT_EQ(posts, 6);
   ExpectNoKeyInRun(run);
@@ -907,7 +908,7 @@ TEST_F(ApiKeyTest, RejectedKeyIsNotInTheErrorsEither) {
   int posts = 0;
   for (const std::string& request : engine.requests()) {
     EXPECT_THAT(request, ::testing::EndsWith(absl::StrCat("|Bearer ", key_)));
-    if (absl::StartsWith(request, "POST ")) ++posts;
+    if (absl::StartsWith(request, "POST /v1/")) ++posts;  // not the /tokenize probes
   }
   EXPECT_EQ(posts, 4);
   EXPECT_GE(places_checked_, 8);
@@ -951,7 +952,7 @@ TEST_F(ApiKeyTest, KeyEchoedByTheEngineIsRedactedEverywhere) {
   // The engine did get the key (so it could echo it).
   int posts = 0;
   for (const std::string& request : engine.requests()) {
-    if (absl::StartsWith(request, "POST ")) ++posts;
+    if (absl::StartsWith(request, "POST /v1/")) ++posts;  // not the /tokenize probes
     EXPECT_THAT(request, ::testing::EndsWith(absl::StrCat("|Bearer ", key_)));
   }
   EXPECT_EQ(posts, 3);

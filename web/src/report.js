@@ -230,7 +230,84 @@
         el('span', { text: 'llmbench ' + (S.llmbench_version || '?') }),
       ]),
     ]);
+    // --label and --tag K=V (Scenario.label, Scenario.tags).
+    var tags = sc.tags || {};
+    var keys = Object.keys(tags).sort();
+    if (sc.label || keys.length) {
+      h.appendChild(el('div', { cls: 'meta tags', id: 'run-tags' }, [
+        sc.label ? el('span', { cls: 'label', text: 'label: ' + sc.label }) : null,
+      ].concat(keys.map(function (k) { return el('span', { cls: 'tag', text: k + '=' + tags[k] }); }))));
+    }
     document.getElementById('app').appendChild(h);
+  }
+
+  // Prompt and output lengths (EngineResult.lengths, coordinator/prompt_lengths.h) and GPU
+  // metrics from DCGM exporters (RunResult.gpu_metrics, coordinator/gpu_metrics.h).
+  function lengthEngines() { return (S.engines || []).filter(function (e) { return e.lengths; }); }
+
+  function lengthsSection() {
+    var list = lengthEngines();
+    if (!list.length) return;
+    var s = section('lengths', 'Prompt and output lengths',
+      'Requested input tokens (what each prompt was built and counted to: by the engine\'s tokenize route, a ' +
+      'tokenizer.json or one token per word) against what the engine reported, over measured successful requests; ' +
+      'and each request\'s max_tokens against the output tokens it got.');
+    s.appendChild(table(['engine', 'counted by', 'prompts', 'adjusted', 'off target', 'compared', 'exact',
+      'requested mean', 'mean error (tokens)', 'mean |error| %', 'max |error|', 'max_tokens mean', 'reached max'],
+      list.map(function (e) {
+        var l = e.lengths;
+        var req = l.input_requested || {};
+        var out = l.output_requested || {};
+        var compared = num(l.input_compared);
+        return [e.engine, (l.method || '–') + (l.source ? ' ' + l.source : ''), String(num(l.prompts)),
+          String(num(l.prompts_adjusted)), String(num(l.prompts_off_target)), String(compared),
+          compared ? num(l.input_exact) + ' (' + pct(num(l.input_exact) / compared) + ')' : '–',
+          req.count ? fmt(num(req.mean)) : '–',
+          l.input_mean_error != null ? fmt(num(l.input_mean_error)) : '–',
+          l.input_mean_abs_error_pct != null ? fmt(num(l.input_mean_abs_error_pct)) : '–',
+          l.input_max_abs_error != null ? fmt(num(l.input_max_abs_error)) : '–',
+          out.count ? fmt(num(out.mean)) : '–',
+          num(l.output_compared) ? num(l.output_reached) + ' of ' + num(l.output_compared) : '–'];
+      }), 'lengths'));
+    list.forEach(function (e) {
+      (e.lengths.notes || []).forEach(function (n) {
+        s.appendChild(el('p', { cls: 'note', text: e.engine + ': ' + n }));
+      });
+    });
+  }
+
+  function gpuMetricsSection() {
+    var exporters = S.gpu_metrics || [];
+    if (!exporters.length) return;
+    var s = section('gpu-metrics', 'GPU metrics (DCGM)',
+      'NVIDIA DCGM exporters scraped during the run (--gpu-metrics): per GPU, each metric\'s mean and max over the scrapes.');
+    var rows = [];
+    var lines = { gpu_util_pct: [], fb_used_mib: [], power_w: [] };
+    exporters.forEach(function (x) {
+      (x.gpus || []).forEach(function (g) {
+        var m = {};
+        (g.metrics || []).forEach(function (q) { m[q.name] = q; });
+        function mm(name) { return m[name] ? fmt(num(m[name].mean)) + ' / ' + fmt(num(m[name].max)) : '–'; }
+        var name = (g.hostname ? g.hostname + ' ' : '') + 'GPU ' + (g.gpu || '?') + (g.model_name ? ' ' + g.model_name : '');
+        rows.push([name, x.url, String(num(x.scrapes)) + (num(x.scrape_errors) ? ' (' + num(x.scrape_errors) + ' failed)' : ''),
+          mm('gpu_util_pct'), mm('fb_used_mib'), mm('power_w'), mm('gpu_temp_c'), mm('sm_clock_mhz'),
+          m.energy_j ? fmt(num(m.energy_j.max)) : '–']);
+        Object.keys(lines).forEach(function (k) { if (m[k]) lines[k].push({ name: name, q: m[k] }); });
+      });
+      (x.notes || []).forEach(function (n) { s.appendChild(el('p', { cls: 'note', text: x.url + ': ' + n })); });
+    });
+    s.appendChild(table(['GPU', 'exporter', 'scrapes', 'util % mean / max', 'memory used MiB mean / max',
+      'power W mean / max', 'temp °C mean / max', 'SM clock MHz mean / max', 'energy J'], rows, 'gpu-metrics'));
+    var grid = el('div', { cls: 'grid2' });
+    s.appendChild(grid);
+    [['gpu_util_pct', 'GPU utilization', '%'], ['fb_used_mib', 'GPU memory used', 'MiB'],
+     ['power_w', 'GPU power', 'W']].forEach(function (c) {
+      var list = lines[c[0]];
+      if (!list.length) return;
+      chart(grid, { id: 'gpu-' + c[0], title: c[1], xLabel: 'time since first scrape (s)', yLabel: c[2],
+        data: join(list.map(function (l) { return [l.q.t_s.map(Number), l.q.values.map(Number)]; })),
+        series: list.map(function (l, i) { return lineSeries(l.name, i); }) });
+    });
   }
 
   // The banner follows DATA.banner (coordinator/html_report.h, VerdictBannerJson): green only
@@ -961,6 +1038,8 @@
     if (COSTS.length) links.push(['cost', 'Cost']);
     if (SWEEPS.length) links.push(['sweep', 'Capacity sweep']);
     if (telemetryEngines().length) links.push(['client-vs-server', 'Client vs server']);
+    if (lengthEngines().length) links.push(['lengths', 'Lengths']);
+    if ((S.gpu_metrics || []).length) links.push(['gpu-metrics', 'GPU metrics']);
     links.push(['distributions', 'Distributions'], ['over-time', 'Over time']);
     if (R.has_requests && R.workers.length) links.push(['workers', 'Workers']);
     if (resourceSources().length) links.push(['resources', 'Resources']);
@@ -973,6 +1052,13 @@
   // ----------------------------------------------------------------------------------------
   // diff.html (`llmbench diff`, coordinator/diff.cc): DATA.diff instead of a run's summary.
 
+  // " · label X · k=v k2=v2" of one side of a diff (--label, --tag).
+  function runTags(run) {
+    var keys = Object.keys(run.tags || {}).sort();
+    return (run.label ? ' · label ' + run.label : '') +
+      (keys.length ? ' · ' + keys.map(function (k) { return k + '=' + run.tags[k]; }).join(' ') : '');
+  }
+
   function diffPage(d) {
     var app = document.getElementById('app');
     var base = d.base || {}, cand = d.candidate || {};
@@ -980,8 +1066,8 @@
       el('div', { cls: 'brand', text: 'llmbench diff' }),
       el('h1', { text: 'Regression check' }),
       el('div', { cls: 'meta' }, [
-        el('span', { text: 'base ' + (base.run_id || '–') + ' · ' + (base.started || '') }),
-        el('span', { text: 'candidate ' + (cand.run_id || '–') + ' · ' + (cand.started || '') }),
+        el('span', { text: 'base ' + (base.run_id || '–') + ' · ' + (base.started || '') + runTags(base) }),
+        el('span', { text: 'candidate ' + (cand.run_id || '–') + ' · ' + (cand.started || '') + runTags(cand) }),
       ]),
     ]));
     var cls = { PASS: 'valid', REGRESSED: 'invalid' }[d.outcome] || 'degraded';
@@ -1075,6 +1161,8 @@
     costSection();
     sweepSection();
     telemetrySection();
+    lengthsSection();
+    gpuMetricsSection();
     distributions();
     overTime();
     perWorker();
