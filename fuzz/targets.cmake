@@ -16,5 +16,5 @@ if(NOT TARGET llmbench_fuzz_targets)
     "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc"
     "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc")
   target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_worker
-                        llmbench_proto yaml-cpp PRIVATE llmbench_warnings)
+                        llmbench_proto yaml-cpp absl::flat_hash_map PRIVATE llmbench_warnings)
 endif()
