@@ -2,19 +2,23 @@
 // simulator reports what it did (observed TTFT, write lateness) beside what it modelled, and a
 // starved simulator's observed figures exceed its model by far more than an unstarved one's.
 //
-// Starving: a spinner process the test forks, pinned to the CPU the victim is pinned to, under
-// SCHED_FIFO where the kernel allows it (then the victim gets only what RT throttling leaves:
-// ~5% of the CPU, in one slot per second), else three ordinary spinners (the victim gets about
-// a quarter). The spinners are bounded (alarm, 60 s) and killed when the test ends.
-#include <sched.h>
+// Starving: the test stops the victim process (SIGSTOP) and lets it run again (SIGCONT) on a
+// fixed duty cycle, so it gets a short slot of CPU in each period and nothing in between: the
+// shape RT throttling gives a process beside a SCHED_FIFO spinner, without its privilege. (An
+// earlier version used such a spinner; a CI machine without CAP_SYS_NICE refused SCHED_FIFO,
+// and the ordinary spinners it fell back to do not starve a process that mostly sleeps: its
+// wake-ups preempt them, and a niced or SCHED_IDLE victim is starved by whatever else the
+// machine runs, the unstarved reference included.) The cycle ends, and the victim runs freely
+// again, when the test's scope ends.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -37,61 +41,37 @@ using llmbench::testing::SimProcess;
 using llmbench::testing::Subprocess;
 using ::testing::HasSubstr;
 
-// The last CPU this process may run on: the victim and its spinners go there.
-int VictimCpu() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
-  int last = 0;
-  for (int i = 0; i < CPU_SETSIZE; ++i) {
-    if (CPU_ISSET(i, &set)) last = i;
-  }
-  return last;
-}
-
-// Keeps `cpu` busy until destroyed: forked children pinned there that spin, under SCHED_FIFO
-// where the kernel allows it (one is enough), else three ordinary ones. Each is bounded by an
-// alarm (60 s) and killed by the destructor.
-class Spinners {
+// Stops `pid` for `stopped` and lets it run for `running`, in turn, until destroyed; then it
+// runs freely again.
+class DutyCycle {
  public:
-  explicit Spinners(int cpu) {
-    Spawn(cpu);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    realtime_ = ::sched_getscheduler(pids_[0]) == SCHED_FIFO;
-    if (!realtime_) {
-      Spawn(cpu);
-      Spawn(cpu);
+  DutyCycle(pid_t pid, std::chrono::milliseconds running, std::chrono::milliseconds stopped)
+      : thread_([this, pid, running, stopped] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!done_) {
+            ::kill(pid, SIGSTOP);
+            if (cv_.wait_for(lock, stopped, [this] { return done_; })) break;
+            ::kill(pid, SIGCONT);
+            cv_.wait_for(lock, running, [this] { return done_; });
+          }
+          ::kill(pid, SIGCONT);
+        }) {}
+  ~DutyCycle() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cv_.notify_all();
+    thread_.join();
   }
-  ~Spinners() {
-    for (pid_t pid : pids_) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-  bool realtime() const { return realtime_; }
+  DutyCycle(const DutyCycle&) = delete;
+  DutyCycle& operator=(const DutyCycle&) = delete;
 
  private:
-  void Spawn(int cpu) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {  // only async-signal-safe calls from here on
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(cpu, &set);
-      ::sched_setaffinity(0, sizeof(set), &set);
-      sched_param param{};
-      param.sched_priority = 1;
-      ::sched_setscheduler(0, SCHED_FIFO, &param);  // may fail: then an ordinary spinner
-      ::alarm(60);
-      for (;;) asm volatile("" ::: "memory");
-    }
-    ASSERT_GT(pid, 0) << "fork failed";
-    pids_.push_back(pid);
-  }
-
-  std::vector<pid_t> pids_;
-  bool realtime_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
 };
 
 std::string ReadFile(const std::string& path) {
@@ -170,10 +150,9 @@ TEST(TurnoverTest, StarvedWorkerMakesTheRunInvalidAndIsNamed) {
                       "--max-batch", "1000", "--threads", "1"};
   auto sim = SimProcess::Start(sim_options);
   ASSERT_TRUE(sim.ok()) << sim.status();
-  const int cpu = VictimCpu();
-  auto worker = Subprocess::Start({"/usr/bin/taskset", "-c", absl::StrCat(cpu), LLMBENCH_WORKER_BINARY,
-                                   "--listen", "127.0.0.1:0", "--loop-threads", "1",
-                                   "--worker-id", "starved-worker", "--log-level", "warn"});
+  auto worker = Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0",
+                                   "--loop-threads", "1", "--worker-id", "starved-worker",
+                                   "--log-level", "warn"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
   ASSERT_TRUE(line.ok()) << line.status();
@@ -185,7 +164,9 @@ TEST(TurnoverTest, StarvedWorkerMakesTheRunInvalidAndIsNamed) {
   const std::string out = scratch + "/starved";
   CliRun run;
   {
-    Spinners spinners(cpu);
+    // 100 ms of every 1.5 s: each 1 s loop window's timer fires up to 1.4 s late.
+    DutyCycle starve((*worker)->pid(), std::chrono::milliseconds(100),
+                     std::chrono::milliseconds(1400));
     run = RunLlmbench({"quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m", "sim-model",
                        "-c", "10", "-d", "3", "--max-tokens", "20", "--ignore-eos", "-q",
                        "--workers", address, "--out", out},
@@ -220,13 +201,10 @@ struct SimExcess {
 
 SimExcess DriveSim(bool starve) {
   SimExcess excess;
-  const int cpu = VictimCpu();
-  // taskset -c CPU llmbench-sim ...: the simulator shares its CPU with the spinner.
   auto sim = Subprocess::Start(
-      {"/usr/bin/taskset", "-c", absl::StrCat(cpu), testing::SimBinaryPath(), "--listen",
-       "vllm=127.0.0.1:0", "--jitter", "0", "--ttft-base-ms", "20", "--ttft-per-token-us", "0",
-       "--itl-ms", "10", "--itl-per-seq-us", "0", "--natural-tokens", "0", "--max-batch", "1000",
-       "--threads", "1"});
+      {testing::SimBinaryPath(), "--listen", "vllm=127.0.0.1:0", "--jitter", "0",
+       "--ttft-base-ms", "20", "--ttft-per-token-us", "0", "--itl-ms", "10", "--itl-per-seq-us",
+       "0", "--natural-tokens", "0", "--max-batch", "1000", "--threads", "1"});
   EXPECT_TRUE(sim.ok()) << sim.status();
   if (!sim.ok()) return excess;
   auto line = (*sim)->WaitForStdoutLine(0, std::chrono::seconds(15));
@@ -237,8 +215,12 @@ SimExcess DriveSim(bool starve) {
   const std::string url = line->second.substr(kPrefix.size());
   const std::string scratch = Scratch();
   {
-    std::unique_ptr<Spinners> spinners;
-    if (starve) spinners = std::make_unique<Spinners>(cpu);
+    // 50 ms of every second, as RT throttling leaves beside a SCHED_FIFO spinner.
+    std::unique_ptr<DutyCycle> starving;
+    if (starve) {
+      starving = std::make_unique<DutyCycle>((*sim)->pid(), std::chrono::milliseconds(50),
+                                             std::chrono::milliseconds(950));
+    }
     CliRun run = RunLlmbench({"quick", "-e", "vllm", "-u", url, "-m", "sim-model", "-c", "8", "-n",
                            "24", "--max-tokens", "8", "--ignore-eos", "-q", "--no-engine-check",
                            "--local-workers", "1", "--out", scratch + "/run"},
