@@ -18,14 +18,18 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/text_safety.h"
+#include "proto/wire/load_profile.h"
 #include "spdlog/spdlog.h"
 #include "worker/event_loop.h"
-#include "worker/load_profile.h"
 #include "worker/transport.h"
 
 namespace llmbench::worker {
 
+using engines::EngineProtocol;
+using engines::MakeEngineProtocol;
 using llmbench::v1::ErrorClass;
+using wire::ArrivalSchedule;
+using wire::MakeArrivalSchedule;
 using llmbench::v1::RequestRecord;
 
 double ProcessCpuSeconds() {

@@ -59,11 +59,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/worker.pb.h"
 #include "proto/wire/shard_ids.h"
 #include "worker/api_keys.h"
-#include "worker/engine_protocol.h"
 #include "worker/record_queue.h"
 
 namespace llmbench::worker {
@@ -141,7 +141,7 @@ class ShardRunner {
   friend struct Loop;
 
   ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
-              std::unique_ptr<EngineProtocol> protocol, std::string api_key);
+              std::unique_ptr<engines::EngineProtocol> protocol, std::string api_key);
 
   // Index k → request id / warm-up flag.
   uint64_t RequestIdFor(uint64_t k) const;
@@ -158,7 +158,7 @@ class ShardRunner {
 
   const llmbench::v1::Shard shard_;
   const ShardRunnerOptions options_;
-  const std::unique_ptr<EngineProtocol> protocol_;
+  const std::unique_ptr<engines::EngineProtocol> protocol_;
   const std::string api_key_;
   const bool open_loop_;
   const uint64_t warmup_count_;
