@@ -92,7 +92,7 @@ void CheckRecord(const RequestRecord& record, size_t body_size) {
     LLMBENCH_FUZZ_CHECK(!record.has_first_token_ns(), "first_token_ns without chunks");
   }
   LLMBENCH_FUZZ_CHECK(record.bytes_received() == body_size, "bytes_received != body size");
-  LLMBENCH_FUZZ_CHECK(record.error_message().size() <= llmbench::worker::kMaxErrorMessageBytes,
+  LLMBENCH_FUZZ_CHECK(record.error_message().size() <= llmbench::engines::kMaxErrorMessageBytes,
                       "error message above the cap");
   LLMBENCH_FUZZ_CHECK(IsValidUtf8(record.error_message()), "error message is not UTF-8");
   LLMBENCH_FUZZ_CHECK(IsValidUtf8(record.finish_reason()), "finish_reason is not UTF-8");
