@@ -59,6 +59,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/worker.pb.h"
@@ -200,6 +201,11 @@ class ShardRunner {
 
 // Process CPU time (user + system) in seconds, from getrusage(RUSAGE_SELF).
 double ProcessCpuSeconds();
+
+// The monotonic instant (on `clock`) at which a shard agreed to start at `start_unix_ns` (wall
+// clock) begins: that instant when it is still ahead, else now (a late or unset start begins at
+// once). ShardRunner::Start uses SteadyClock, whose NowNs is the event loop's CLOCK_MONOTONIC.
+int64_t StartInstantNs(const Clock& clock, int64_t start_unix_ns);
 
 }  // namespace llmbench::worker
 
