@@ -1,6 +1,12 @@
 // Injectable clocks. Every latency is measured on a monotonic clock in nanoseconds; the wall
 // clock is used only to agree on a start instant across hosts.
 //
+// Code that decides when things happen takes a `const Clock&` so that its tests drive a
+// FakeClock (the coordinator's dispatcher and telemetry, the worker's StartInstantNs and
+// resource sampler, the simulator). The worker's event loop reads CLOCK_MONOTONIC directly
+// (EventLoop::MonotonicNowNs: one clock_gettime per stamp on the hot path, no virtual call);
+// SteadyClock::NowNs reads the same clock, so both agree.
+//
 // Thread-safety: SteadyClock is stateless and thread-safe (it reads both the monotonic and the
 // wall clock). FakeClock is thread-safe (atomic) so a test may advance it while another thread
 // reads it.

@@ -15,9 +15,11 @@
 // same happens to every shard when *options.stop_signal becomes non-zero (the CLI's signal
 // handlers set it). Requests that never ran count against the run (Aggregates.requests_not_run).
 //
-// Thread-safety: RunScenario is called from one thread; it starts one reader thread per worker
-// of each phase and watches them (progress, heartbeats, stops) from the calling thread; all are
-// joined before it returns.
+// Thread-safety: RunScenario is called from one thread. For each phase it starts one reader
+// thread per healthy worker, which runs that worker's queued shards one after another (one
+// RunShard stream at a time); there is no progress thread: the calling thread itself watches
+// the phase (progress lines, heartbeats, stops, reassignment) until every reader is joined,
+// before the next phase starts.
 #ifndef LLMBENCH_COORDINATOR_DISPATCH_H_
 #define LLMBENCH_COORDINATOR_DISPATCH_H_
 

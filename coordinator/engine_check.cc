@@ -7,10 +7,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/text_safety.h"
 #include "absl/strings/str_join.h"
+#include "common/text_safety.h"
+#include "engines/discovery.h"
 #include "simdjson.h"
-#include "worker/discovery.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -83,7 +83,7 @@ bool RouteMissingStatus(long status) {  // NOLINT(runtime/int): curl's type
 bool ListsModels(const llmbench::v1::Engine& engine, llmbench::v1::EngineKind kind,
                  const std::string& path, int timeout_ms) {
   HttpAnswer answer = HttpGet(engine, path, timeout_ms);
-  return answer.ok && answer.status / 100 == 2 && worker::ParseModelIds(kind, answer.body).ok();
+  return answer.ok && answer.status / 100 == 2 && engines::ParseModelIds(kind, answer.body).ok();
 }
 
 bool AnswersKind(const llmbench::v1::Engine& engine, llmbench::v1::EngineKind kind,
@@ -218,18 +218,18 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
   report.base_url = engine.base_url();
   report.kind = engine.kind();
   report.model = engine.model();
-  HttpAnswer health = HttpGet(engine, worker::HealthPathFor(engine.kind()), timeout_ms);
+  HttpAnswer health = HttpGet(engine, engines::HealthPathFor(engine.kind()), timeout_ms);
   if (!health.ok) {
     report.health_detail = absl::StrCat("unreachable: ", health.error);
     return report;
   }
   report.reachable = true;
-  worker::HealthVerdict verdict =
-      worker::InterpretHealth(engine.kind(), static_cast<int>(health.status), health.body);
+  engines::HealthVerdict verdict =
+      engines::InterpretHealth(engine.kind(), static_cast<int>(health.status), health.body);
   report.healthy = verdict.healthy;
   report.health_detail = verdict.detail;
   if (!report.healthy && RouteMissingStatus(health.status)) {
-    report.health_detail = absl::StrCat("GET ", worker::HealthPathFor(engine.kind()),
+    report.health_detail = absl::StrCat("GET ", engines::HealthPathFor(engine.kind()),
                                         " answered HTTP ", health.status, ": ", verdict.detail);
   }
   // GET /health is llama.cpp's (and vLLM's) route, not the OpenAI API's: a generic
@@ -241,7 +241,7 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
     HttpAnswer version = HttpGet(engine, path, timeout_ms);
     if (version.ok && version.status / 100 == 2) report.version = ParseVersion(version.body);
   }
-  HttpAnswer models = HttpGet(engine, worker::ModelsPathFor(engine.kind()), timeout_ms);
+  HttpAnswer models = HttpGet(engine, engines::ModelsPathFor(engine.kind()), timeout_ms);
   if (openai_without_health) {
     report.healthy = models.ok && models.status / 100 == 2;
     const std::string answer =
@@ -249,17 +249,17 @@ EngineReport CheckEngine(const llmbench::v1::Engine& engine, int timeout_ms) {
     report.health_detail =
         report.healthy ? std::string()
                        : absl::StrCat("no /health route (404) and ",
-                                      worker::ModelsPathFor(engine.kind()), " answered ", answer);
+                                      engines::ModelsPathFor(engine.kind()), " answered ", answer);
   }
   bool models_wrong_kind = false;  // the model route answered like another kind's server
   if (!models.ok) {
     report.models_error = models.error;
   } else if (models.status / 100 != 2) {
-    report.models_error = absl::StrCat("GET ", worker::ModelsPathFor(engine.kind()),
+    report.models_error = absl::StrCat("GET ", engines::ModelsPathFor(engine.kind()),
                                        " answered HTTP ", models.status);
     models_wrong_kind = RouteMissingStatus(models.status);
   } else {
-    absl::StatusOr<std::vector<std::string>> ids = worker::ParseModelIds(engine.kind(), models.body);
+    absl::StatusOr<std::vector<std::string>> ids = engines::ParseModelIds(engine.kind(), models.body);
     if (ids.ok()) {
       report.models = *std::move(ids);
     } else {

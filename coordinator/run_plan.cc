@@ -11,8 +11,8 @@
 #include "coordinator/sharding.h"
 #include "coordinator/text_export.h"
 #include "coordinator/token_counter.h"
+#include "proto/wire/load_profile.h"
 #include "proto/wire/shard_ids.h"
-#include "worker/load_profile.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -152,8 +152,8 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
       uint64_t scheduled = 0;
       bool walked_all = true;
       for (const v1::Shard& shard : shards) {
-        absl::StatusOr<std::unique_ptr<worker::ArrivalSchedule>> schedule =
-            worker::MakeArrivalSchedule(shard.load().rate(), shard.load().seed());
+        absl::StatusOr<std::unique_ptr<wire::ArrivalSchedule>> schedule =
+            wire::MakeArrivalSchedule(shard.load().rate(), shard.load().seed());
         if (!schedule.ok()) return schedule.status();
         const wire::ShardIds ids(shard);
         const uint64_t count = ids.size() > 0 ? ids.size() + shard.warmup_requests() : 0;

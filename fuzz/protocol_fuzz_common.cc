@@ -7,16 +7,16 @@
 #include <utility>
 #include <vector>
 
+#include "engines/engine_protocol.h"
 #include "fuzz/fuzz_targets.h"
 #include "fuzz/fuzz_util.h"
 #include "llmbench/v1/record.pb.h"
-#include "worker/engine_protocol.h"
 
 namespace llmbench::fuzz {
 namespace {
 
 using llmbench::v1::RequestRecord;
-using llmbench::worker::ResponseParser;
+using llmbench::engines::ResponseParser;
 
 // Statuses the first header byte picks from (besides 200).
 constexpr int kFuzzStatuses[] = {0,   100, 199, 201, 204, 299, 301, 304, 400,  401, 404,
@@ -29,7 +29,7 @@ int StatusFromByte(uint8_t b) {
 }
 
 // One pass over the body. `step_ns` 0 gives every slice the same arrival time.
-RequestRecord RunOnce(const llmbench::worker::EngineProtocol& protocol, const uint8_t* header,
+RequestRecord RunOnce(const llmbench::engines::EngineProtocol& protocol, const uint8_t* header,
                       std::string_view body, uint8_t slice_seed, int64_t step_ns,
                       size_t* body_fed) {
   RequestRecord record;
@@ -92,7 +92,7 @@ void CheckRecord(const RequestRecord& record, size_t body_size) {
     LLMBENCH_FUZZ_CHECK(!record.has_first_token_ns(), "first_token_ns without chunks");
   }
   LLMBENCH_FUZZ_CHECK(record.bytes_received() == body_size, "bytes_received != body size");
-  LLMBENCH_FUZZ_CHECK(record.error_message().size() <= llmbench::worker::kMaxErrorMessageBytes,
+  LLMBENCH_FUZZ_CHECK(record.error_message().size() <= llmbench::engines::kMaxErrorMessageBytes,
                       "error message above the cap");
   LLMBENCH_FUZZ_CHECK(IsValidUtf8(record.error_message()), "error message is not UTF-8");
   LLMBENCH_FUZZ_CHECK(IsValidUtf8(record.finish_reason()), "finish_reason is not UTF-8");
@@ -121,7 +121,7 @@ void RunProtocolInput(const llmbench::v1::Engine& engine, const uint8_t* data, s
                               size - kProtocolHeaderBytes);
   llmbench::v1::Generation generation;
   generation.set_stream((header[1] & kModeNonStream) == 0);
-  auto protocol = llmbench::worker::MakeEngineProtocol(engine, generation);
+  auto protocol = llmbench::engines::MakeEngineProtocol(engine, generation);
   LLMBENCH_FUZZ_CHECK(protocol.ok(), "MakeEngineProtocol failed for a valid engine");
 
   // Timed pass: slices arrive 7 ns apart.

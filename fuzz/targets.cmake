@@ -15,6 +15,6 @@ if(NOT TARGET llmbench_fuzz_targets)
     # pull in the whole coordinator library and its generated report assets.
     "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc"
     "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc")
-  target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_worker
+  target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_engines
                         llmbench_proto yaml-cpp absl::flat_hash_map PRIVATE llmbench_warnings)
 endif()

@@ -43,8 +43,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
-#include "worker/engine_protocol.h"
 #include "worker/event_loop.h"
 #include "worker/transport.h"
 

@@ -18,14 +18,18 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/text_safety.h"
+#include "proto/wire/load_profile.h"
 #include "spdlog/spdlog.h"
 #include "worker/event_loop.h"
-#include "worker/load_profile.h"
 #include "worker/transport.h"
 
 namespace llmbench::worker {
 
+using engines::EngineProtocol;
+using engines::MakeEngineProtocol;
 using llmbench::v1::ErrorClass;
+using wire::ArrivalSchedule;
+using wire::MakeArrivalSchedule;
 using llmbench::v1::RequestRecord;
 
 double ProcessCpuSeconds() {
@@ -49,13 +53,15 @@ constexpr int64_t kFailureBackoffMaxNs = 1000 * kNsPerMs;
 // Length of a loop window (ShardSummary.loop_windows).
 constexpr int64_t kLoopWindowNs = 1'000'000'000;
 
-int64_t WallNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
+
+int64_t StartInstantNs(const Clock& clock, int64_t start_unix_ns) {
+  const int64_t now_mono = clock.NowNs();
+  const int64_t now_unix = clock.UnixNowNs();
+  int64_t epoch = now_mono;
+  if (start_unix_ns > now_unix) epoch += start_unix_ns - now_unix;
+  return epoch;
+}
 
 // One event-loop thread of the shard. Everything below runs on that thread.
 struct ShardRunner::Loop {
@@ -498,10 +504,8 @@ void ShardRunner::OnRecord(RequestRecord&& record) {
 absl::Status ShardRunner::Start() {
   if (started_.exchange(true)) return absl::FailedPreconditionError("shard already started");
   const int64_t now_mono = EventLoop::MonotonicNowNs();
-  const int64_t now_unix = WallNowNs();
-  int64_t epoch = now_mono;
-  if (shard_.start_unix_ns() > now_unix) epoch += shard_.start_unix_ns() - now_unix;
-  epoch_ns_.store(epoch, std::memory_order_release);
+  epoch_ns_.store(StartInstantNs(SteadyClock::Get(), shard_.start_unix_ns()),
+                  std::memory_order_release);
   cpu_start_seconds_.store(ProcessCpuSeconds());
   cpu_start_mono_ns_.store(now_mono, std::memory_order_release);
   absl::Status status = StartLoops();

@@ -59,11 +59,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/worker.pb.h"
 #include "proto/wire/shard_ids.h"
 #include "worker/api_keys.h"
-#include "worker/engine_protocol.h"
 #include "worker/record_queue.h"
 
 namespace llmbench::worker {
@@ -141,7 +142,7 @@ class ShardRunner {
   friend struct Loop;
 
   ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
-              std::unique_ptr<EngineProtocol> protocol, std::string api_key);
+              std::unique_ptr<engines::EngineProtocol> protocol, std::string api_key);
 
   // Index k → request id / warm-up flag.
   uint64_t RequestIdFor(uint64_t k) const;
@@ -158,7 +159,7 @@ class ShardRunner {
 
   const llmbench::v1::Shard shard_;
   const ShardRunnerOptions options_;
-  const std::unique_ptr<EngineProtocol> protocol_;
+  const std::unique_ptr<engines::EngineProtocol> protocol_;
   const std::string api_key_;
   const bool open_loop_;
   const uint64_t warmup_count_;
@@ -200,6 +201,11 @@ class ShardRunner {
 
 // Process CPU time (user + system) in seconds, from getrusage(RUSAGE_SELF).
 double ProcessCpuSeconds();
+
+// The monotonic instant (on `clock`) at which a shard agreed to start at `start_unix_ns` (wall
+// clock) begins: that instant when it is still ahead, else now (a late or unset start begins at
+// once). ShardRunner::Start uses SteadyClock, whose NowNs is the event loop's CLOCK_MONOTONIC.
+int64_t StartInstantNs(const Clock& clock, int64_t start_unix_ns);
 
 }  // namespace llmbench::worker
 

@@ -32,11 +32,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
-#include "worker/engine_protocol.h"
 #include "worker/event_loop.h"
 
 namespace llmbench::worker {
+
+// A transport carries what the engines layer builds (the request) and parses (the response).
+using engines::HttpRequestSpec;
+using engines::ResponseParser;
 
 struct TransportConfig {
   std::string base_url;  // scheme://host:port[/prefix], without a trailing slash

@@ -46,17 +46,22 @@
 #include <CLI/CLI.hpp>
 
 #include "common/stats.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/scenario.pb.h"
 #include "llmbench/v1/worker.pb.h"
+#include "proto/wire/load_profile.h"
 #include "worker/curl_transport.h"
-#include "worker/engine_protocol.h"
 #include "worker/event_loop.h"
-#include "worker/load_profile.h"
 #include "worker/shard_runner.h"
 
 namespace llmbench::worker {
 namespace {
+
+using engines::EngineProtocol;
+using engines::MakeEngineProtocol;
+using wire::ArrivalSchedule;
+using wire::MakeArrivalSchedule;
 
 struct BenchOptions {
   std::string mode = "stream-events";

@@ -6,8 +6,8 @@
 // Closed loop (ClosedLoopGate): keep N requests in flight.
 //
 // Thread-compatible: one instance per shard, used by the shard's dispatch thread.
-#ifndef LLMBENCH_WORKER_LOAD_PROFILE_H_
-#define LLMBENCH_WORKER_LOAD_PROFILE_H_
+#ifndef LLMBENCH_PROTO_WIRE_LOAD_PROFILE_H_
+#define LLMBENCH_PROTO_WIRE_LOAD_PROFILE_H_
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "llmbench/v1/scenario.pb.h"
 
-namespace llmbench::worker {
+namespace llmbench::wire {
 
 // A sequence of scheduled send times (ns, relative to the shard start). Implementations:
 // ConstantSchedule, PoissonSchedule (seeded), RampSchedule (linear r0→r1 then r1), and
@@ -130,6 +130,6 @@ struct ShardBounds {
   int64_t warmup_ns = 0;
 };
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::wire
 
-#endif  // LLMBENCH_WORKER_LOAD_PROFILE_H_
+#endif  // LLMBENCH_PROTO_WIRE_LOAD_PROFILE_H_

@@ -6,8 +6,8 @@
 // Thread-compatible: a ResponseParserBase belongs to one request on one thread. The JSON
 // parser returned by ThreadJsonParser() is per thread; a parsed document is valid only until
 // the next Parse() on the same thread.
-#ifndef LLMBENCH_WORKER_PROTOCOL_UTIL_H_
-#define LLMBENCH_WORKER_PROTOCOL_UTIL_H_
+#ifndef LLMBENCH_ENGINES_PROTOCOL_UTIL_H_
+#define LLMBENCH_ENGINES_PROTOCOL_UTIL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "common/json_writer.h"
+#include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "simdjson.h"
-#include "worker/engine_protocol.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -186,6 +186,6 @@ class ResponseParserBase : public ResponseParser {
   uint32_t reply_text_limit_ = 0;
 };
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_PROTOCOL_UTIL_H_
+#endif  // LLMBENCH_ENGINES_PROTOCOL_UTIL_H_

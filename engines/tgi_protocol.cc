@@ -1,4 +1,4 @@
-#include "worker/tgi_protocol.h"
+#include "engines/tgi_protocol.h"
 
 #include <charconv>
 #include <optional>
@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/framing.h"
-#include "worker/discovery.h"
+#include "engines/discovery.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using llmbench::v1::RequestRecord;
@@ -205,4 +205,4 @@ std::string TgiProtocol::TokenizePath() const {
   return TokenizePathFor(llmbench::v1::ENGINE_KIND_TGI);
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

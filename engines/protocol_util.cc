@@ -1,4 +1,4 @@
-#include "worker/protocol_util.h"
+#include "engines/protocol_util.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
@@ -389,4 +389,4 @@ void ResponseParserBase::AppendReplyText(std::string_view text) {
   record_->set_reply_text_truncated(true);
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

@@ -5,8 +5,8 @@
 // kSentNs + kNsPerByte * (i + 1). A content event therefore gets, in one-byte chunking, the
 // offset kNsPerByte * (index of its terminating byte + 1); coarser chunkings deliver it later
 // (at the end of the slice holding that byte), never earlier.
-#ifndef LLMBENCH_WORKER_PROTOCOL_TEST_UTIL_H_
-#define LLMBENCH_WORKER_PROTOCOL_TEST_UTIL_H_
+#ifndef LLMBENCH_ENGINES_PROTOCOL_TEST_UTIL_H_
+#define LLMBENCH_ENGINES_PROTOCOL_TEST_UTIL_H_
 
 #include <cstdint>
 #include <fstream>
@@ -16,13 +16,13 @@
 #include <string_view>
 #include <vector>
 
+#include "engines/engine_protocol.h"
+#include "engines/protocol_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "llmbench/v1/record.pb.h"
-#include "worker/engine_protocol.h"
-#include "worker/protocol_util.h"
 
-namespace llmbench::worker::testing {
+namespace llmbench::engines::testing {
 
 inline constexpr int64_t kSentNs = 5'000'000;
 inline constexpr int64_t kNsPerByte = 10;
@@ -128,6 +128,6 @@ inline std::vector<int64_t> Offsets(const llmbench::v1::RequestRecord& record) {
   return {record.chunk_offsets_ns().begin(), record.chunk_offsets_ns().end()};
 }
 
-}  // namespace llmbench::worker::testing
+}  // namespace llmbench::engines::testing
 
-#endif  // LLMBENCH_WORKER_PROTOCOL_TEST_UTIL_H_
+#endif  // LLMBENCH_ENGINES_PROTOCOL_TEST_UTIL_H_

@@ -1,14 +1,14 @@
-#include "worker/engine_protocol.h"
+#include "engines/engine_protocol.h"
 
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "worker/ollama_protocol.h"
-#include "worker/openai_protocol.h"
-#include "worker/tgi_protocol.h"
+#include "engines/ollama_protocol.h"
+#include "engines/openai_protocol.h"
+#include "engines/tgi_protocol.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using llmbench::v1::Api;
@@ -113,4 +113,4 @@ absl::StatusOr<std::unique_ptr<EngineProtocol>> MakeEngineProtocol(
   return std::make_unique<OpenAiProtocol>(engine, generation, api);
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

@@ -1,15 +1,15 @@
-#include "worker/discovery.h"
+#include "engines/discovery.h"
 
 #include <string>
 
+#include "engines/protocol_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/protocol_test_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
-using ::llmbench::worker::testing::ReadFixture;
+using ::llmbench::engines::testing::ReadFixture;
 using ::testing::ElementsAre;
 
 TEST(DiscoveryTest, Paths) {
@@ -129,4 +129,4 @@ TEST(DiscoveryTest, TokenCounts) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

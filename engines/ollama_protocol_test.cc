@@ -1,18 +1,18 @@
-#include "worker/ollama_protocol.h"
+#include "engines/ollama_protocol.h"
 
 #include <memory>
 #include <string>
 
+#include "engines/protocol_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/protocol_test_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using ::llmbench::v1::RequestRecord;
 using ::testing::ElementsAreArray;
-using namespace ::llmbench::worker::testing;  // NOLINT
+using namespace ::llmbench::engines::testing;  // NOLINT
 
 std::unique_ptr<EngineProtocol> MakeOllama(llmbench::v1::Api api, bool stream = true) {
   llmbench::v1::Engine engine;
@@ -337,4 +337,4 @@ TEST(OllamaProtocolTest, DiscoveryPaths) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

@@ -1,4 +1,4 @@
-#include "worker/ollama_protocol.h"
+#include "engines/ollama_protocol.h"
 
 #include <optional>
 #include <string_view>
@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/framing.h"
-#include "worker/discovery.h"
+#include "engines/discovery.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using llmbench::v1::RequestRecord;
@@ -164,4 +164,4 @@ std::string OllamaProtocol::TokenizePath() const {
   return TokenizePathFor(llmbench::v1::ENGINE_KIND_OLLAMA);
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

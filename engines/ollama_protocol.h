@@ -8,16 +8,16 @@
 // num_predict only caps the output (check finish_reason "length").
 //
 // Thread-safety: immutable after construction; parsers are per request.
-#ifndef LLMBENCH_WORKER_OLLAMA_PROTOCOL_H_
-#define LLMBENCH_WORKER_OLLAMA_PROTOCOL_H_
+#ifndef LLMBENCH_ENGINES_OLLAMA_PROTOCOL_H_
+#define LLMBENCH_ENGINES_OLLAMA_PROTOCOL_H_
 
 #include <memory>
 #include <string>
 
-#include "worker/engine_protocol.h"
-#include "worker/protocol_util.h"
+#include "engines/engine_protocol.h"
+#include "engines/protocol_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 class OllamaProtocol : public EngineProtocol {
  public:
@@ -38,6 +38,6 @@ class OllamaProtocol : public EngineProtocol {
   bool chat_;
 };
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_OLLAMA_PROTOCOL_H_
+#endif  // LLMBENCH_ENGINES_OLLAMA_PROTOCOL_H_

@@ -4,15 +4,15 @@
 #include <memory>
 #include <string>
 
+#include "engines/engine_protocol.h"
+#include "engines/protocol_test_util.h"
 #include "gtest/gtest.h"
-#include "worker/engine_protocol.h"
-#include "worker/protocol_test_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using ::llmbench::v1::RequestRecord;
-using namespace ::llmbench::worker::testing;  // NOLINT
+using namespace ::llmbench::engines::testing;  // NOLINT
 
 std::unique_ptr<EngineProtocol> Make(llmbench::v1::EngineKind kind, llmbench::v1::Api api,
                                      uint32_t reply_text_bytes = 0) {
@@ -119,4 +119,4 @@ TEST(WorkloadFieldsTest, ReplyTextOfNonStreamedBodies) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

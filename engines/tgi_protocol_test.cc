@@ -1,18 +1,18 @@
-#include "worker/tgi_protocol.h"
+#include "engines/tgi_protocol.h"
 
 #include <memory>
 #include <string>
 
+#include "engines/protocol_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/protocol_test_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using ::llmbench::v1::RequestRecord;
 using ::testing::ElementsAreArray;
-using namespace ::llmbench::worker::testing;  // NOLINT
+using namespace ::llmbench::engines::testing;  // NOLINT
 
 std::unique_ptr<EngineProtocol> MakeTgi(llmbench::v1::Generation generation = {}) {
   llmbench::v1::Engine engine;
@@ -236,4 +236,4 @@ TEST(TgiProtocolTest, DiscoveryPaths) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

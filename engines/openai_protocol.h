@@ -36,16 +36,16 @@
 //     at the time the body completed, so TTFT equals E2E.
 //
 // Thread-safety: immutable after construction; parsers are per request.
-#ifndef LLMBENCH_WORKER_OPENAI_PROTOCOL_H_
-#define LLMBENCH_WORKER_OPENAI_PROTOCOL_H_
+#ifndef LLMBENCH_ENGINES_OPENAI_PROTOCOL_H_
+#define LLMBENCH_ENGINES_OPENAI_PROTOCOL_H_
 
 #include <memory>
 #include <string>
 
-#include "worker/engine_protocol.h"
-#include "worker/protocol_util.h"
+#include "engines/engine_protocol.h"
+#include "engines/protocol_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 class OpenAiProtocol : public EngineProtocol {
  public:
@@ -67,6 +67,6 @@ class OpenAiProtocol : public EngineProtocol {
   bool chat_;
 };
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_OPENAI_PROTOCOL_H_
+#endif  // LLMBENCH_ENGINES_OPENAI_PROTOCOL_H_

@@ -3,8 +3,8 @@
 // See shared/engines/PROTOCOLS.md §1.1, §2.1, §3.1, §4.1.
 //
 // Thread-safe: free functions without state.
-#ifndef LLMBENCH_WORKER_DISCOVERY_H_
-#define LLMBENCH_WORKER_DISCOVERY_H_
+#ifndef LLMBENCH_ENGINES_DISCOVERY_H_
+#define LLMBENCH_ENGINES_DISCOVERY_H_
 
 #include <cstdint>
 #include <string>
@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "llmbench/v1/scenario.pb.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 // GET route answering 2xx when the engine serves: ollama "/", vllm/tgi/openai "/health".
 std::string HealthPathFor(llmbench::v1::EngineKind kind);
@@ -50,6 +50,6 @@ std::string BuildTokenizeBody(llmbench::v1::EngineKind kind, std::string_view mo
 // llama.cpp `tokens` length. InvalidArgument for other shapes.
 absl::StatusOr<uint32_t> ParseTokenCount(llmbench::v1::EngineKind kind, std::string_view body);
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_DISCOVERY_H_
+#endif  // LLMBENCH_ENGINES_DISCOVERY_H_

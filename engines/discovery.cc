@@ -1,10 +1,10 @@
-#include "worker/discovery.h"
+#include "engines/discovery.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "worker/protocol_util.h"
+#include "engines/protocol_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using llmbench::v1::EngineKind;
@@ -144,4 +144,4 @@ absl::StatusOr<uint32_t> ParseTokenCount(EngineKind kind, std::string_view body)
       absl::StrCat(what, ": expected a JSON array, \"count\" or a \"tokens\" array"));
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

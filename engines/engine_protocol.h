@@ -5,8 +5,8 @@
 //
 // Thread-safety: an EngineProtocol is immutable after construction and shared by all loop
 // threads. A ResponseParser belongs to one request and is used by one thread.
-#ifndef LLMBENCH_WORKER_ENGINE_PROTOCOL_H_
-#define LLMBENCH_WORKER_ENGINE_PROTOCOL_H_
+#ifndef LLMBENCH_ENGINES_ENGINE_PROTOCOL_H_
+#define LLMBENCH_ENGINES_ENGINE_PROTOCOL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,7 @@
 #include "llmbench/v1/scenario.pb.h"
 #include "llmbench/v1/worker.pb.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 // Longest engine error message kept in a record (bytes; cut on a UTF-8 boundary).
 inline constexpr size_t kMaxErrorMessageBytes = 512;
@@ -81,6 +81,6 @@ class EngineProtocol {
 absl::StatusOr<std::unique_ptr<EngineProtocol>> MakeEngineProtocol(
     const llmbench::v1::Engine& engine, const llmbench::v1::Generation& generation);
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_ENGINE_PROTOCOL_H_
+#endif  // LLMBENCH_ENGINES_ENGINE_PROTOCOL_H_

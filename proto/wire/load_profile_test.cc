@@ -1,4 +1,4 @@
-#include "worker/load_profile.h"
+#include "proto/wire/load_profile.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-namespace llmbench::worker {
+namespace llmbench::wire {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
@@ -328,4 +328,4 @@ TEST(ClosedLoopGateTest, Available) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::wire

@@ -1,11 +1,11 @@
-#include "worker/engine_protocol.h"
+#include "engines/engine_protocol.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 #include "llmbench/v1/worker.pb.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 llmbench::v1::Engine MakeEngine(llmbench::v1::EngineKind kind, llmbench::v1::Api api,
@@ -99,4 +99,4 @@ TEST(MakeEngineProtocolTest, ModelIsRequiredExceptForTgi) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

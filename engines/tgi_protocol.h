@@ -19,16 +19,16 @@
 // the time the body completed (TTFT equals E2E).
 //
 // Thread-safety: immutable after construction; parsers are per request.
-#ifndef LLMBENCH_WORKER_TGI_PROTOCOL_H_
-#define LLMBENCH_WORKER_TGI_PROTOCOL_H_
+#ifndef LLMBENCH_ENGINES_TGI_PROTOCOL_H_
+#define LLMBENCH_ENGINES_TGI_PROTOCOL_H_
 
 #include <memory>
 #include <string>
 
-#include "worker/engine_protocol.h"
-#include "worker/protocol_util.h"
+#include "engines/engine_protocol.h"
+#include "engines/protocol_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 
 class TgiProtocol : public EngineProtocol {
  public:
@@ -45,6 +45,6 @@ class TgiProtocol : public EngineProtocol {
   GenerationSettings generation_;
 };
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
 
-#endif  // LLMBENCH_WORKER_TGI_PROTOCOL_H_
+#endif  // LLMBENCH_ENGINES_TGI_PROTOCOL_H_

@@ -1,4 +1,4 @@
-#include "worker/load_profile.h"
+#include "proto/wire/load_profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace llmbench::worker {
+namespace llmbench::wire {
 namespace {
 
 // Seconds to ns, rounded to nearest, saturating at INT64_MAX (a schedule so slow that it
@@ -160,4 +160,4 @@ absl::StatusOr<std::unique_ptr<ArrivalSchedule>> MakeArrivalSchedule(
   return schedule;
 }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::wire

@@ -1,18 +1,18 @@
-#include "worker/openai_protocol.h"
+#include "engines/openai_protocol.h"
 
 #include <memory>
 #include <string>
 
+#include "engines/protocol_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/protocol_test_util.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using ::llmbench::v1::RequestRecord;
 using ::testing::ElementsAreArray;
-using namespace ::llmbench::worker::testing;  // NOLINT
+using namespace ::llmbench::engines::testing;  // NOLINT
 
 std::unique_ptr<EngineProtocol> MakeOpenAi(llmbench::v1::EngineKind kind, llmbench::v1::Api api,
                                            llmbench::v1::Generation generation = {}) {
@@ -447,4 +447,4 @@ TEST(OpenAiProtocolTest, DiscoveryPathsFollowTheEngineKind) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

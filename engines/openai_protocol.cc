@@ -1,13 +1,13 @@
-#include "worker/openai_protocol.h"
+#include "engines/openai_protocol.h"
 
 #include <optional>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "common/framing.h"
-#include "worker/discovery.h"
+#include "engines/discovery.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 using llmbench::v1::RequestRecord;
@@ -258,4 +258,4 @@ std::string OpenAiProtocol::HealthPath() const { return HealthPathFor(kind_); }
 std::string OpenAiProtocol::ModelsPath() const { return ModelsPathFor(kind_); }
 std::string OpenAiProtocol::TokenizePath() const { return TokenizePathFor(kind_); }
 
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines

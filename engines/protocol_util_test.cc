@@ -1,10 +1,10 @@
-#include "worker/protocol_util.h"
+#include "engines/protocol_util.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace llmbench::worker {
+namespace llmbench::engines {
 namespace {
 
 TEST(ProtocolUtilTest, JsonStringEscaping) {
@@ -51,4 +51,4 @@ TEST(ProtocolUtilTest, ClassifyHttpErrorNeverLeaksMoreThanTheCap) {
 }
 
 }  // namespace
-}  // namespace llmbench::worker
+}  // namespace llmbench::engines
