@@ -23,9 +23,9 @@ absl::Status Seconds(const char* flag, const std::string& text, bool positive, d
   double value = 0;
   if (!absl::SimpleAtod(absl::StripAsciiWhitespace(text), &value) || !std::isfinite(value) ||
       value < 0 || (positive && value == 0) || value > 30.0 * 24 * 3600) {
-    return BadFlag(flag,
-                   positive ? "must be a number of seconds > 0" : "must be a number of seconds >= 0",
-                   text);
+    return BadFlag(
+        flag, positive ? "must be a number of seconds > 0" : "must be a number of seconds >= 0",
+        text);
   }
   *out = value;
   return absl::OkStatus();
@@ -67,14 +67,13 @@ absl::Status TraceFlags::Apply(v1::Scenario* scenario) const {
   for (const char* flag : {"--rate", "--concurrency", "--poisson", "--prompt-tokens", "--dataset",
                            "--warmup", "--output-tokens-dist"}) {
     if (Given(app, flag)) {
-      return BadFlag("--trace", absl::StrCat("the trace sets the load and the prompts: drop ", flag),
-                     file);
+      return BadFlag("--trace",
+                     absl::StrCat("the trace sets the load and the prompts: drop ", flag), file);
     }
   }
   std::error_code ec;
   const std::string absolute = std::filesystem::absolute(file, ec).string();
-  if (ec || ::access(absolute.c_str(), R_OK) != 0 ||
-      std::filesystem::is_directory(absolute, ec)) {
+  if (ec || ::access(absolute.c_str(), R_OK) != 0 || std::filesystem::is_directory(absolute, ec)) {
     return BadFlag("--trace", "must be a readable trace file", file);
   }
   v1::Load* load = scenario->mutable_load();
@@ -94,8 +93,8 @@ absl::Status TraceFlags::Apply(v1::Scenario* scenario) const {
   trace->set_speedup(1);
   if (!speedup.empty()) {
     double x = 0;
-    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(speedup), &x) || !std::isfinite(x) ||
-        x <= 0 || x > 1e6) {
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(speedup), &x) || !std::isfinite(x) || x <= 0 ||
+        x > 1e6) {
       return BadFlag("--trace-speedup", "must be a number > 0 and <= 1000000", speedup);
     }
     trace->set_speedup(x);

@@ -61,15 +61,14 @@ absl::StatusOr<TraceEntry> ParseEntry(simdjson::dom::element element, v1::TraceF
   double ts = 0;
   if (value.get_double().get(ts) != simdjson::SUCCESS || !std::isfinite(ts) || ts < 0 ||
       ts > 1e15) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "timestamp: must be a number >= 0 (milliseconds), got ", Shown(value)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("timestamp: must be a number >= 0 (milliseconds), got ", Shown(value)));
   }
   entry.timestamp_ms = ts;
   if (format == v1::TRACE_FORMAT_MOONCAKE) {
     for (const char* field : {"input_length", "output_length"}) {
       if (object[field].get(value) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, ": required in the mooncake format"));
+        return absl::InvalidArgumentError(absl::StrCat(field, ": required in the mooncake format"));
       }
       LLMBENCH_RETURN_IF_ERROR(ReadLength(
           value, field,
@@ -85,8 +84,8 @@ absl::StatusOr<TraceEntry> ParseEntry(simdjson::dom::element element, v1::TraceF
       for (simdjson::dom::element id : ids) {
         uint64_t n = 0;
         if (id.get_uint64().get(n) != simdjson::SUCCESS) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "hash_ids[", index, "]: must be a whole number >= 0, got ", Shown(id)));
+          return absl::InvalidArgumentError(
+              absl::StrCat("hash_ids[", index, "]: must be a whole number >= 0, got ", Shown(id)));
         }
         if (entry.hash_ids.size() == kMaxTraceHashIds) {
           return absl::InvalidArgumentError(
@@ -103,10 +102,9 @@ absl::StatusOr<TraceEntry> ParseEntry(simdjson::dom::element element, v1::TraceF
   }
   std::string_view text;
   if (value.get_string().get(text) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("prompt: must be a string, got ", Shown(value)));
+    return absl::InvalidArgumentError(absl::StrCat("prompt: must be a string, got ", Shown(value)));
   }
-  if (absl::StripAsciiWhitespace(text).empty()) {
+  if (absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())).empty()) {
     return absl::InvalidArgumentError("prompt: must not be empty");
   }
   entry.prompt = std::string(text);
@@ -124,8 +122,9 @@ const char* TraceFormatName(v1::TraceFormat format) {
   return format == v1::TRACE_FORMAT_PLAIN ? "plain" : "mooncake";
 }
 
-absl::StatusOr<TraceFile> ParseTrace(std::string_view content, const std::string& shown,
+absl::StatusOr<TraceFile> ParseTrace(std::string_view input, const std::string& shown,
                                      v1::TraceFormat format) {
+  const absl::string_view content(input.data(), input.size());
   TraceFile trace;
   bool detect = format != v1::TRACE_FORMAT_MOONCAKE && format != v1::TRACE_FORMAT_PLAIN;
   trace.format = detect ? v1::TRACE_FORMAT_MOONCAKE : format;
@@ -135,13 +134,12 @@ absl::StatusOr<TraceFile> ParseTrace(std::string_view content, const std::string
   double previous_max = 0;
   while (start < content.size()) {
     size_t end = content.find('\n', start);
-    if (end == std::string_view::npos) end = content.size();
+    if (end == absl::string_view::npos) end = content.size();
     ++line_number;
-    const std::string_view line =
-        absl::StripAsciiWhitespace(content.substr(start, end - start));
+    const absl::string_view line = absl::StripAsciiWhitespace(content.substr(start, end - start));
     start = end + 1;
     if (line.empty()) continue;
-    auto fail = [&](std::string_view why) {
+    auto fail = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(shown, ":", line_number, ": ", why));
     };
     if (trace.entries.size() == kMaxTraceEntries) {

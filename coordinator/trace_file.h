@@ -43,7 +43,7 @@ namespace llmbench::coordinator {
 inline constexpr uint64_t kMaxTraceFileBytes = uint64_t{512} << 20;  // 512 MiB
 inline constexpr size_t kMaxTraceEntries = 1'000'000;
 inline constexpr uint32_t kMaxTraceLength = 1'000'000;  // input/output lengths, max_tokens
-inline constexpr size_t kMaxTraceHashIds = 4096;         // hash ids per entry
+inline constexpr size_t kMaxTraceHashIds = 4096;        // hash ids per entry
 
 struct TraceEntry {
   double timestamp_ms = 0;

@@ -19,8 +19,7 @@ using llmbench::v1::TRACE_FORMAT_AUTO;
 using llmbench::v1::TRACE_FORMAT_MOONCAKE;
 using llmbench::v1::TRACE_FORMAT_PLAIN;
 
-std::string Error(std::string_view content,
-                  llmbench::v1::TraceFormat format = TRACE_FORMAT_AUTO) {
+std::string Error(std::string_view content, llmbench::v1::TraceFormat format = TRACE_FORMAT_AUTO) {
   absl::StatusOr<TraceFile> trace = ParseTrace(content, "t.jsonl", format);
   EXPECT_FALSE(trace.ok());
   if (trace.ok()) return "";
@@ -48,10 +47,10 @@ TEST(TraceFileTest, ParsesMooncake) {
 }
 
 TEST(TraceFileTest, ParsesPlain) {
-  absl::StatusOr<TraceFile> trace =
-      ParseTrace("{\"timestamp\": 5, \"prompt\": \"hello there\", \"max_tokens\": 9}\n"
-                 "{\"timestamp\": 6, \"prompt\": \"again\"}",
-                 "t.jsonl", TRACE_FORMAT_AUTO);
+  absl::StatusOr<TraceFile> trace = ParseTrace(
+      "{\"timestamp\": 5, \"prompt\": \"hello there\", \"max_tokens\": 9}\n"
+      "{\"timestamp\": 6, \"prompt\": \"again\"}",
+      "t.jsonl", TRACE_FORMAT_AUTO);
   ASSERT_TRUE(trace.ok()) << trace.status();
   EXPECT_EQ(trace->format, TRACE_FORMAT_PLAIN);
   EXPECT_EQ(trace->entries[0].prompt, "hello there");
@@ -60,12 +59,12 @@ TEST(TraceFileTest, ParsesPlain) {
 }
 
 TEST(TraceFileTest, SortsOutOfOrderTimestampsStably) {
-  absl::StatusOr<TraceFile> trace =
-      ParseTrace("{\"timestamp\": 10, \"prompt\": \"a\"}\n"
-                 "{\"timestamp\": 5, \"prompt\": \"b\"}\n"
-                 "{\"timestamp\": 10, \"prompt\": \"c\"}\n"
-                 "{\"timestamp\": 7, \"prompt\": \"d\"}\n",
-                 "t.jsonl", TRACE_FORMAT_PLAIN);
+  absl::StatusOr<TraceFile> trace = ParseTrace(
+      "{\"timestamp\": 10, \"prompt\": \"a\"}\n"
+      "{\"timestamp\": 5, \"prompt\": \"b\"}\n"
+      "{\"timestamp\": 10, \"prompt\": \"c\"}\n"
+      "{\"timestamp\": 7, \"prompt\": \"d\"}\n",
+      "t.jsonl", TRACE_FORMAT_PLAIN);
   ASSERT_TRUE(trace.ok()) << trace.status();
   EXPECT_EQ(trace->reordered, 2u);
   std::string order;
@@ -100,9 +99,8 @@ TEST(TraceFileTest, EveryErrorNamesFileLineAndField) {
   EXPECT_EQ(Error("{\"timestamp\": 1, \"input_length\": 2, \"output_length\": 3000000}"),
             "t.jsonl:1: output_length: must be a whole number between 1 and 1000000, got "
             "3000000");
-  EXPECT_EQ(
-      Error("{\"timestamp\": 1, \"input_length\": 2, \"output_length\": 3, \"hash_ids\": 4}"),
-      "t.jsonl:1: hash_ids: must be a list of whole numbers >= 0, got 4");
+  EXPECT_EQ(Error("{\"timestamp\": 1, \"input_length\": 2, \"output_length\": 3, \"hash_ids\": 4}"),
+            "t.jsonl:1: hash_ids: must be a list of whole numbers >= 0, got 4");
   EXPECT_EQ(Error("{\"timestamp\": 1, \"input_length\": 2, \"output_length\": 3, "
                   "\"hash_ids\": [1, -2]}"),
             "t.jsonl:1: hash_ids[1]: must be a whole number >= 0, got -2");

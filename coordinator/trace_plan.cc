@@ -30,8 +30,8 @@ absl::Status CheckTraceLoad(const v1::TraceLoad& trace) {
         absl::StrCat("load.trace.speedup: must be > 0 and <= 1000000, got ", Seconds(speedup)));
   }
   if (!(std::isfinite(trace.start_seconds()) && trace.start_seconds() >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "load.trace.start_seconds: must be >= 0, got ", Seconds(trace.start_seconds())));
+    return absl::InvalidArgumentError(absl::StrCat("load.trace.start_seconds: must be >= 0, got ",
+                                                   Seconds(trace.start_seconds())));
   }
   if (trace.has_end_seconds() &&
       !(std::isfinite(trace.end_seconds()) && trace.end_seconds() > trace.start_seconds())) {
@@ -105,10 +105,10 @@ absl::StatusOr<uint64_t> TraceRequestCount(const v1::Load& load,
         "load.requests)"));
   }
   if (total == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "load.duration_seconds: no trace request is scheduled before ",
-        Seconds(load.duration_seconds()), " s (the window's first request is at ",
-        Seconds(static_cast<double>(Offset(prompts.front())) / 1e9), " s)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("load.duration_seconds: no trace request is scheduled before ",
+                     Seconds(load.duration_seconds()), " s (the window's first request is at ",
+                     Seconds(static_cast<double>(Offset(prompts.front())) / 1e9), " s)"));
   }
   return total;
 }
@@ -181,8 +181,8 @@ absl::StatusOr<TracePlan> PlanTraceFile(const v1::Scenario& scenario, TraceFile 
       text = e.prompt;
       prompt.set_approx_tokens(CountWords(e.prompt));
       if (e.max_tokens.has_value()) prompt.set_max_tokens(*e.max_tokens);
-      output_sum += prompt.has_max_tokens() ? prompt.max_tokens()
-                                            : scenario.generation().max_tokens();
+      output_sum +=
+          prompt.has_max_tokens() ? prompt.max_tokens() : scenario.generation().max_tokens();
     }
     input_sum += prompt.approx_tokens();
     prompt.set_text(std::move(text));
@@ -207,10 +207,9 @@ absl::StatusOr<TracePlan> PlanTraceFile(const v1::Scenario& scenario, TraceFile 
   info.set_window_seconds((window.back()->timestamp_ms - window.front()->timestamp_ms) / 1000);
   info.set_period_seconds(static_cast<double>(plan.period_ns) / 1e9);
   const uint64_t last = plan.requests - 1;
-  info.set_schedule_seconds(
-      (static_cast<double>(Offset(plan.prompts.prompts[last % n])) +
-       static_cast<double>(last / n) * static_cast<double>(plan.period_ns)) /
-      1e9);
+  info.set_schedule_seconds((static_cast<double>(Offset(plan.prompts.prompts[last % n])) +
+                             static_cast<double>(last / n) * static_cast<double>(plan.period_ns)) /
+                            1e9);
   info.set_reordered_entries(trace.reordered);
   if (mooncake) {
     info.set_block_tokens(kTraceBlockWords);

@@ -125,8 +125,7 @@ TEST(TracePlanTest, LoopRepeatsTheWindowEveryPeriod) {
   s.mutable_load()->mutable_trace()->set_loop(true);
   s.mutable_load()->set_duration_seconds(1.0);
   // Span 300 ms over 4 entries: period = 300 + 100 (mean gap) = 400 ms.
-  absl::StatusOr<TracePlan> plan =
-      PlanTraceFile(s, Parse(Mooncake({0, 100, 200, 300})), "t.jsonl");
+  absl::StatusOr<TracePlan> plan = PlanTraceFile(s, Parse(Mooncake({0, 100, 200, 300})), "t.jsonl");
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->period_ns, 400'000'000);
   // 0..300, 400..700, 800, 900 ms: 10 requests before 1 s.

@@ -12,13 +12,10 @@ namespace llmbench::coordinator {
 
 namespace v1 = ::llmbench::v1;
 
-absl::StatusOr<std::vector<v1::Shard>> MakeTraceShards(const v1::Scenario& scenario,
-                                                       int engine_index,
-                                                       const std::vector<v1::Prompt>& prompts,
-                                                       uint32_t worker_count,
-                                                       const std::string& run_id,
-                                                       int64_t start_unix_ns,
-                                                       const std::vector<double>& weights) {
+absl::StatusOr<std::vector<v1::Shard>> MakeTraceShards(
+    const v1::Scenario& scenario, int engine_index, const std::vector<v1::Prompt>& prompts,
+    uint32_t worker_count, const std::string& run_id, int64_t start_unix_ns,
+    const std::vector<double>& weights) {
   const v1::Load& load = scenario.load();
   if (load.warmup_requests() > 0 || load.warmup_seconds() > 0) {
     return absl::InvalidArgumentError(
@@ -78,8 +75,7 @@ absl::StatusOr<std::vector<v1::Shard>> MakeTraceShards(const v1::Scenario& scena
         shard.add_prompts();
       }
     }
-    shard.mutable_load()->mutable_trace()->set_period_ns(
-        TracePeriodNs(load.trace(), prompts));
+    shard.mutable_load()->mutable_trace()->set_period_ns(TracePeriodNs(load.trace(), prompts));
     shard.mutable_load()->set_seed(ShardSeed(scenario.seed(), static_cast<uint32_t>(shard_of[w])));
     shard.set_start_unix_ns(start_unix_ns);
     shard.set_record_batch_size(kDefaultRecordBatchSize);

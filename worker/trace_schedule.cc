@@ -42,15 +42,16 @@ absl::Status CheckTraceShard(const llmbench::v1::Shard& shard, const wire::Shard
     const uint64_t id = ids.IdAt(j);
     const llmbench::v1::Prompt& prompt = shard.prompts(static_cast<int>(id % n));
     if (!prompt.has_trace_offset_ns() || prompt.trace_offset_ns() < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shard.prompts[", id % n, "].trace_offset_ns must be set and >= 0 (request id ", id,
-          ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard.prompts[", id % n,
+                       "].trace_offset_ns must be set and >= 0 (request id ", id, ")"));
     }
     const int64_t t = TraceSchedule::TimeOf(shard, id);
     if (t < previous) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shard.load.trace: request id ", id, " is scheduled at ", t,
-          " ns, before the shard's previous request (", previous, " ns): ids must be in time order"));
+      return absl::InvalidArgumentError(absl::StrCat("shard.load.trace: request id ", id,
+                                                     " is scheduled at ", t,
+                                                     " ns, before the shard's previous request (",
+                                                     previous, " ns): ids must be in time order"));
     }
     previous = t;
   }

@@ -57,8 +57,7 @@ TEST(TraceScheduleTest, CheckTraceShardNamesWhatIsWrong) {
   EXPECT_EQ(check(period), "shard.load.trace.period_ns must be > 0, got 0");
   v1::Shard missing = TraceShard({0, 1});
   missing.mutable_prompts(1)->clear_trace_offset_ns();
-  EXPECT_EQ(check(missing),
-            "shard.prompts[1].trace_offset_ns must be set and >= 0 (request id 1)");
+  EXPECT_EQ(check(missing), "shard.prompts[1].trace_offset_ns must be set and >= 0 (request id 1)");
   EXPECT_EQ(check(TraceShard({2, 1})),
             "shard.load.trace: request id 1 is scheduled at 10 ns, before the shard's previous "
             "request (25 ns): ids must be in time order");

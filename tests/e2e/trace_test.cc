@@ -251,8 +251,7 @@ TEST_F(TraceTest, MooncakeTraceKeepsAbsoluteTimesAndPrefixesAcrossTwoWorkers) {
              lines[a].hash_ids[k] == lines[b].hash_ids[k]) {
         ++k;
       }
-      const size_t common =
-          std::min<size_t>({k * 512, words[a].size(), words[b].size()});
+      const size_t common = std::min<size_t>({k * 512, words[a].size(), words[b].size()});
       EXPECT_TRUE(std::equal(words[a].begin(), words[a].begin() + common, words[b].begin()))
           << a << " and " << b << " share " << k << " blocks";
       if (k > 0) {
@@ -318,8 +317,8 @@ TEST_F(TraceTest, PlainTraceLoopedForADurationFromAScenarioFile) {
                                    "thresholds: {max_lateness_p99_ms: 250}\n"));
   // Sorted: 0, 120, 120, 350.5, 400, 900 ms; / 4: 0, 30, 30, 87.625, 100, 225 ms. Period:
   // (900 + 900 / 5) / 4 = 270 ms; before 0.6 s: 6 + 6 + 3 requests.
-  const std::vector<int64_t> offsets = {0, 30'000'000, 30'000'000, 87'625'000, 100'000'000,
-                                        225'000'000};
+  const std::vector<int64_t> offsets = {0,          30'000'000,  30'000'000,
+                                        87'625'000, 100'000'000, 225'000'000};
   const std::vector<uint32_t> max_tokens = {8, 4, 3, 6, 12, 2};  // 3: generation.max_tokens
   const int64_t period = 270'000'000;
 
