@@ -226,7 +226,7 @@ TEST_F(TraceTest, MooncakeTraceKeepsAbsoluteTimesAndPrefixesAcrossTwoWorkers) {
     const int64_t lateness = csv.Int(i, "sent_ns") - csv.Int(i, "scheduled_ns");
     EXPECT_GE(lateness, 0);
     EXPECT_LT(lateness, kMaxLatenessNs);
-    EXPECT_EQ(csv.Get(i, "error_class"), "") << csv.Get(i, "error_message");
+    EXPECT_EQ(csv.Get(i, "error_class"), "none") << csv.Get(i, "error_message");
     workers.insert(csv.Get(i, "worker_id"));
   }
   EXPECT_EQ(workers, (std::set<std::string>{"w0", "w1"}));
