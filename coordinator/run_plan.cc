@@ -62,13 +62,13 @@ std::string TraceText(const v1::TraceInfo& t) {
   }
   absl::StrAppend(&out, "\nwindow: from ", Rate(t.start_seconds()), " s to ",
                   t.has_end_seconds() ? absl::StrCat(Rate(t.end_seconds()), " s") : "the end",
-                  " of the trace: ", t.window_entries(), " entries over ",
-                  Rate(t.window_seconds()), " s of trace time\n");
+                  " of the trace: ", t.window_entries(), " entries over ", Rate(t.window_seconds()),
+                  " s of trace time\n");
   absl::StrAppend(&out, "speedup x", Rate(t.speedup()), t.loop() ? ", looped" : "", ": ",
-                  t.requests(), " requests", t.loop() ? absl::StrCat(" (", t.repetitions(),
-                                                                    " repetitions, every ",
-                                                                    Rate(t.period_seconds()), " s)")
-                                                       : std::string(),
+                  t.requests(), " requests",
+                  t.loop() ? absl::StrCat(" (", t.repetitions(), " repetitions, every ",
+                                          Rate(t.period_seconds()), " s)")
+                           : std::string(),
                   ", the last sent ", Rate(t.schedule_seconds()), " s after the start\n");
   if (t.block_tokens() > 0) {
     absl::StrAppend(&out, "prompt blocks: ", t.distinct_blocks(), " distinct hash ids of ",
@@ -95,8 +95,8 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
     plan = std::move(trace.prompts);
     absl::StrAppend(&out, TraceText(trace.info));
   } else {
-    LLMBENCH_ASSIGN_OR_RETURN(plan, PlanPrompts(scenario.prompts(), scenario.generation(),
-                                                scenario.seed(), base_dir));
+    LLMBENCH_ASSIGN_OR_RETURN(
+        plan, PlanPrompts(scenario.prompts(), scenario.generation(), scenario.seed(), base_dir));
   }
   // Prompts: counted locally only (words, or the tokenizer.json when given).
   std::vector<v1::Prompt> prompts = plan.prompts;
@@ -123,8 +123,7 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
                   plan.synthetic                ? "synthetic"
                   : scenario.load().has_trace() ? "trace"
                                                 : "dataset",
-                  " prompts; input tokens (", counted,
-                  "): ", LengthsText(input), "\n");
+                  " prompts; input tokens (", counted, "): ", LengthsText(input), "\n");
   if (method == v1::PROMPT_LENGTH_METHOD_UNSPECIFIED || method == v1::PROMPT_LENGTH_METHOD_AUTO ||
       method == v1::PROMPT_LENGTH_METHOD_ENGINE) {
     absl::StrAppend(&out,

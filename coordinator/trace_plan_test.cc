@@ -259,6 +259,39 @@ TEST(TraceShardingTest, ShardsKeepAbsoluteTimes) {
   }
 }
 
+// A failed worker's unfinished trace requests, reassigned, keep their absolute times.
+TEST(TraceShardingTest, ReassignedRequestsKeepTheirTimes) {
+  v1::Scenario s = TraceScenario();
+  s.mutable_load()->mutable_trace()->set_loop(true);
+  s.mutable_load()->set_requests(20);
+  absl::StatusOr<TracePlan> plan =
+      PlanTraceFile(s, Parse(Mooncake({0, 10, 40, 90, 160})), "t.jsonl");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::StatusOr<std::vector<v1::Shard>> shards =
+      MakeShards(s, 0, plan->prompts.prompts, 2, "run", 0);
+  ASSERT_TRUE(shards.ok()) << shards.status();
+  const v1::Shard& failed = (*shards)[1];
+  std::vector<v1::IdRange> unfinished;
+  for (int i = 2; i < failed.request_ids_size(); ++i) {
+    unfinished.emplace_back();
+    unfinished.back().set_first(failed.request_ids(i));
+    unfinished.back().set_count(1);
+  }
+  absl::StatusOr<std::vector<v1::Shard>> reassigned =
+      ReassignRequests(unfinished, failed, 3, 2, 0);
+  ASSERT_TRUE(reassigned.ok()) << reassigned.status();
+  size_t count = 0;
+  for (const v1::Shard& shard : *reassigned) {
+    const wire::ShardIds ids(shard);
+    ASSERT_TRUE(worker::CheckTraceShard(shard, ids).ok()) << worker::CheckTraceShard(shard, ids);
+    worker::TraceSchedule schedule(shard, ids);
+    for (uint64_t j = 0; j < ids.size(); ++j, ++count) {
+      EXPECT_EQ(schedule.Next(), worker::TraceSchedule::TimeOf(failed, ids.IdAt(j)));
+    }
+  }
+  EXPECT_EQ(count, unfinished.size());
+}
+
 TEST(TraceShardingTest, WeightsSplitProportionally) {
   v1::Scenario s = TraceScenario();
   absl::StatusOr<TracePlan> plan =

@@ -337,6 +337,9 @@ TEST_F(TraceTest, PlainTraceLoopedForADurationFromAScenarioFile) {
       {"run", scenario, "--workers", Workers(), "--out", out, "--quiet", "--export-text"},
       scratch_);
   ASSERT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr(absl::StrCat("trace: ", trace, " (plain), 6 of 6 entries, x4, "
+                                              "looped 3 times every 0.270 s: 15 requests, the "
+                                              "last scheduled at 0.570 s\n")));
   const Csv csv = ParseCsv(ReadFile(out + "/requests.csv"));
   ASSERT_EQ(csv.rows.size(), 15u);
   std::set<uint64_t> ids;
