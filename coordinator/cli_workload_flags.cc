@@ -147,6 +147,7 @@ void WorkloadExtraFlags::Add(CLI::App* app, CLI::Option* prompt_tokens) {
                   "Per-request output lengths: fixed:N, uniform:MIN:MAX, normal:MEAN:STDDEV, "
                   "lognormal:MEAN:SIGMA (both with optional :MIN:MAX), or dataset (the "
                   "dataset's reply lengths)");
+  trace.Add(app);
 }
 
 absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
@@ -194,7 +195,7 @@ absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
       return BadFlag("--output-tokens-dist", "dataset needs --dataset", output_tokens_dist);
     }
   }
-  return absl::OkStatus();
+  return trace.Apply(scenario);
 }
 
 }  // namespace llmbench::coordinator

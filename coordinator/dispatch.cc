@@ -40,6 +40,7 @@
 #include "coordinator/run_id.h"
 #include "coordinator/scenario_loader.h"
 #include "coordinator/sharding.h"
+#include "coordinator/trace_plan.h"
 #include "coordinator/worker_addresses.h"
 #include "coordinator/worker_client.h"
 #include "coordinator/workload_run.h"
@@ -1007,6 +1008,12 @@ absl::StatusOr<std::unique_ptr<LocalWorkers>> StartLocalWorkers(const v1::Scenar
 }
 
 absl::StatusOr<RunOutcome> RunScenario(const v1::Scenario& scenario, const RunOptions& options) {
+  if (scenario.load().has_trace() && !scenario.load().has_requests()) {
+    // Trace replay: the requests the trace plans are the run's planned requests.
+    LLMBENCH_ASSIGN_OR_RETURN(const v1::Scenario resolved,
+                              ResolveTraceRequests(scenario, options.base_dir));
+    return RunScenario(resolved, options);
+  }
   ScenarioRun run(scenario, options);
   return run.Run();
 }

@@ -11,8 +11,10 @@
 #include "coordinator/sharding.h"
 #include "coordinator/text_export.h"
 #include "coordinator/token_counter.h"
+#include "coordinator/trace_plan.h"
 #include "proto/wire/load_profile.h"
 #include "proto/wire/shard_ids.h"
+#include "proto/wire/trace_schedule.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -25,6 +27,10 @@ std::string Rate(double rps) { return absl::StrFormat("%.6g", rps); }
 
 std::string LoadText(const v1::ShardLoad& load) {
   if (load.has_concurrency()) return absl::StrCat("concurrency ", load.concurrency().concurrency());
+  if (load.has_trace()) {
+    return absl::StrCat("trace replay, period ",
+                        Rate(static_cast<double>(load.trace().period_ns()) / 1e9), " s");
+  }
   const v1::RateLoad& r = load.rate();
   std::string text = absl::StrCat("rate ", Rate(r.rps()), " rps ",
                                   r.arrival() == v1::ARRIVAL_POISSON ? "poisson" : "constant");
@@ -47,13 +53,51 @@ std::string LengthsText(const std::vector<double>& values) {
   return absl::StrFormat("min %.0f, mean %.1f, max %.0f", *lo, sum / values.size(), *hi);
 }
 
+// The trace section of `validate`.
+std::string TraceText(const v1::TraceInfo& t) {
+  std::string out = absl::StrCat("\n# trace\n", t.file(), ": ", t.format(), " format, ",
+                                 t.file_entries(), " entries");
+  if (t.reordered_entries() > 0) {
+    absl::StrAppend(&out, " (", t.reordered_entries(), " out of order, sorted by timestamp)");
+  }
+  absl::StrAppend(&out, "\nwindow: from ", Rate(t.start_seconds()), " s to ",
+                  t.has_end_seconds() ? absl::StrCat(Rate(t.end_seconds()), " s") : "the end",
+                  " of the trace: ", t.window_entries(), " entries over ", Rate(t.window_seconds()),
+                  " s of trace time\n");
+  absl::StrAppend(&out, "speedup x", Rate(t.speedup()), t.loop() ? ", looped" : "", ": ",
+                  t.requests(), " requests",
+                  t.loop() ? absl::StrCat(" (", t.repetitions(), " repetitions, every ",
+                                          Rate(t.period_seconds()), " s)")
+                           : std::string(),
+                  ", the last sent ", Rate(t.schedule_seconds()), " s after the start\n");
+  if (t.block_tokens() > 0) {
+    absl::StrAppend(&out, "prompt blocks: ", t.distinct_blocks(), " distinct hash ids of ",
+                    t.block_tokens(), " words, ", t.reused_blocks(), " reuses\n");
+  }
+  absl::StrAppend(&out, absl::StrFormat("requested lengths: input mean %.1f, output mean %.1f\n",
+                                        t.input_tokens_mean(), t.output_tokens_mean()));
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std::string& base_dir,
                                          uint32_t workers, uint32_t seconds) {
+  if (scenario.load().has_trace() && !scenario.load().has_requests()) {
+    LLMBENCH_ASSIGN_OR_RETURN(const v1::Scenario resolved,
+                              ResolveTraceRequests(scenario, base_dir));
+    return DescribePlan(resolved, base_dir, workers, seconds);
+  }
   std::string out;
-  LLMBENCH_ASSIGN_OR_RETURN(PromptPlan plan, PlanPrompts(scenario.prompts(), scenario.generation(),
-                                                         scenario.seed(), base_dir));
+  PromptPlan plan;
+  if (scenario.load().has_trace()) {
+    LLMBENCH_ASSIGN_OR_RETURN(TracePlan trace, PlanTrace(scenario, base_dir));
+    plan = std::move(trace.prompts);
+    absl::StrAppend(&out, TraceText(trace.info));
+  } else {
+    LLMBENCH_ASSIGN_OR_RETURN(
+        plan, PlanPrompts(scenario.prompts(), scenario.generation(), scenario.seed(), base_dir));
+  }
   // Prompts: counted locally only (words, or the tokenizer.json when given).
   std::vector<v1::Prompt> prompts = plan.prompts;
   std::string counted = "words (one token per word)";
@@ -76,8 +120,10 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
     if (p.has_max_tokens()) output.push_back(p.max_tokens());
   }
   absl::StrAppend(&out, "\n# prompts\n", prompts.size(), " ",
-                  plan.synthetic ? "synthetic" : "dataset", " prompts; input tokens (", counted,
-                  "): ", LengthsText(input), "\n");
+                  plan.synthetic                ? "synthetic"
+                  : scenario.load().has_trace() ? "trace"
+                                                : "dataset",
+                  " prompts; input tokens (", counted, "): ", LengthsText(input), "\n");
   if (method == v1::PROMPT_LENGTH_METHOD_UNSPECIFIED || method == v1::PROMPT_LENGTH_METHOD_AUTO ||
       method == v1::PROMPT_LENGTH_METHOD_ENGINE) {
     absl::StrAppend(&out,
@@ -152,10 +198,15 @@ absl::StatusOr<std::string> DescribePlan(const v1::Scenario& scenario, const std
       uint64_t scheduled = 0;
       bool walked_all = true;
       for (const v1::Shard& shard : shards) {
-        absl::StatusOr<std::unique_ptr<wire::ArrivalSchedule>> schedule =
-            wire::MakeArrivalSchedule(shard.load().rate(), shard.load().seed());
-        if (!schedule.ok()) return schedule.status();
         const wire::ShardIds ids(shard);
+        absl::StatusOr<std::unique_ptr<wire::ArrivalSchedule>> schedule;
+        if (shard.load().has_trace()) {
+          schedule = std::unique_ptr<wire::ArrivalSchedule>(
+              std::make_unique<wire::TraceSchedule>(shard, ids));
+        } else {
+          schedule = wire::MakeArrivalSchedule(shard.load().rate(), shard.load().seed());
+        }
+        if (!schedule.ok()) return schedule.status();
         const uint64_t count = ids.size() > 0 ? ids.size() + shard.warmup_requests() : 0;
         const double bound_s =
             shard.has_duration_seconds() ? shard.duration_seconds() + shard.warmup_seconds() : 1e18;

@@ -639,6 +639,9 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.SweepLoad.step_factor", 1, 100, true},
     {"llmbench.v1.SweepLoad.step_seconds", 0, 86'400, true},
     {"llmbench.v1.SweepLoad.bisect_iterations", 0, 30, false},
+    {"llmbench.v1.TraceLoad.speedup", 0, 1e6, true},
+    {"llmbench.v1.TraceLoad.start_seconds", 0, kMaxSeconds, false},
+    {"llmbench.v1.TraceLoad.end_seconds", 0, kMaxSeconds, true},
     {"llmbench.v1.Load.requests", 1, kMaxRequests, false},
     {"llmbench.v1.Load.duration_seconds", 0, kMaxSeconds, true},
     {"llmbench.v1.Load.warmup_requests", 0, 1e9, false},
@@ -732,6 +735,7 @@ class Validator {
     LLMBENCH_RETURN_IF_ERROR(CheckPrompts(scenario.prompts()));
     LLMBENCH_RETURN_IF_ERROR(CheckGeneration(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckLoad(scenario.load()));
+    if (scenario.load().has_trace()) LLMBENCH_RETURN_IF_ERROR(CheckTrace(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckRunLabels(scenario));
     return absl::OkStatus();
   }
@@ -1025,8 +1029,45 @@ class Validator {
                   absl::StrCat("must be >= start_rps (", FormatNumber(load.sweep().start_rps()),
                                "), got ", FormatNumber(load.sweep().max_rps())));
     }
-    if (!load.has_sweep() && !load.has_requests() && !load.has_duration_seconds()) {
+    if (!load.has_sweep() && !load.has_trace() && !load.has_requests() &&
+        !load.has_duration_seconds()) {
       return Fail("load", "give requests, duration_seconds or both");
+    }
+    return absl::OkStatus();
+  }
+
+  // Trace replay (coordinator/trace_plan.h reads the file itself).
+  absl::Status CheckTrace(const Scenario& scenario) {
+    const llmbench::v1::Load& load = scenario.load();
+    const llmbench::v1::TraceLoad& trace = load.trace();
+    if (trace.file().empty()) return Fail("load.trace.file", "required");
+    if (options_.check_files) {
+      absl::StatusOr<int> fd = OpenDatasetFile(ResolvePath(options_.base_dir, trace.file()));
+      if (!fd.ok()) {
+        return Fail("load.trace.file",
+                    absl::StrCat("cannot read ", Quote(trace.file()), ": ", fd.status().message()));
+      }
+      ::close(*fd);
+    }
+    if (trace.has_end_seconds() && trace.end_seconds() <= trace.start_seconds()) {
+      return Fail("load.trace.end_seconds",
+                  absl::StrCat("must be > start_seconds (", FormatNumber(trace.start_seconds()),
+                               "), got ", FormatNumber(trace.end_seconds())));
+    }
+    if (trace.loop() && !load.has_requests() && !load.has_duration_seconds()) {
+      return Fail("load.trace.loop", "needs load.duration_seconds or load.requests to end it");
+    }
+    if (load.warmup_requests() > 0) {
+      return Fail("load.warmup_requests", "a trace replays as recorded: no warm-up");
+    }
+    if (load.warmup_seconds() > 0) {
+      return Fail("load.warmup_seconds", "a trace replays as recorded: no warm-up");
+    }
+    if (scenario.prompts().has_dataset()) {
+      return Fail("prompts.dataset", "load.trace gives the prompts");
+    }
+    if (scenario.generation().has_output_tokens()) {
+      return Fail("generation.output_tokens", "load.trace gives each request's max_tokens");
     }
     return absl::OkStatus();
   }
@@ -1233,6 +1274,12 @@ void ApplyScenarioDefaults(Scenario* scenario) {
     if (sweep->step_factor() == 0) sweep->set_step_factor(2);
     if (sweep->step_seconds() == 0) sweep->set_step_seconds(30);
     if (sweep->bisect_iterations() == 0) sweep->set_bisect_iterations(4);
+  } else if (load->has_trace()) {
+    auto* trace = load->mutable_trace();
+    if (trace->format() == llmbench::v1::TRACE_FORMAT_UNSPECIFIED) {
+      trace->set_format(llmbench::v1::TRACE_FORMAT_AUTO);
+    }
+    if (!trace->has_speedup()) trace->set_speedup(1);
   } else if (!load->has_requests() && !load->has_duration_seconds()) {
     load->set_requests(100);
   }

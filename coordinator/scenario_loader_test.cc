@@ -74,7 +74,7 @@ std::vector<BadCase> BadCases() {
        "bad.yaml:5:1: colour: unknown key (expected one of name, description, engines, prompts, "
        "generation, load, slo, thresholds, outputs, seed, telemetry, monitors, tags, label)"},
       {"ConcurrencyAndRate", e + "load:\n  concurrency: 4\n  rate: {rps: 3}\n",
-       "bad.yaml:7:3: load: give exactly one of concurrency, rate, sweep"},
+       "bad.yaml:7:3: load: give exactly one of concurrency, rate, sweep, trace"},
       {"DatasetAndSynthetic",
        e + "prompts:\n  synthetic: {count: 3}\n  dataset: {path: x.json}\n",
        "bad.yaml:7:3: prompts: give exactly one of synthetic, dataset"},

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "proto/wire/shard_ids.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/trace_sharding.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -137,6 +138,10 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
   if (load.has_sweep()) {
     return absl::InvalidArgumentError(
         "load.sweep: a sweep runs as a series of rate scenarios; shard each step");
+  }
+  if (load.has_trace()) {
+    return MakeTraceShards(scenario, engine_index, prompts, worker_count, run_id, start_unix_ns,
+                           weights);
   }
   if (!load.has_concurrency() && !load.has_rate()) {
     return absl::InvalidArgumentError("load: no concurrency or rate profile (apply defaults)");

@@ -20,6 +20,8 @@
 //   R up to rounding); ramp from/to rps are split the same way; burst size is split with
 //   remainders (a shard whose burst share is 0 has no burst). Every worker gets a rate shard
 //   unless the request count leaves it nothing to do.
+// - Trace replay (load.trace): coordinator/trace_sharding.h (entries round-robin, each request
+//   keeping its absolute time).
 // - Seeds: shard seed = SplitMix64(scenario seed + (index + 1) * golden ratio), distinct for
 //   distinct indices (SplitMix64 is a bijection).
 //

@@ -9,6 +9,7 @@
 #include "common/status.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/token_counter.h"
+#include "coordinator/trace_plan.h"
 
 namespace llmbench::coordinator {
 
@@ -18,8 +19,15 @@ absl::StatusOr<std::unique_ptr<WorkloadRun>> WorkloadRun::Plan(const v1::Scenari
                                                                const std::string& base_dir) {
   std::unique_ptr<WorkloadRun> run(new WorkloadRun(scenario));
   run->base_dir_ = base_dir;
-  LLMBENCH_ASSIGN_OR_RETURN(run->plan_, PlanPrompts(scenario.prompts(), scenario.generation(),
-                                                    scenario.seed(), base_dir));
+  if (scenario.load().has_trace()) {
+    // Trace replay: the trace gives the prompts and their times (coordinator/trace_plan.h).
+    LLMBENCH_ASSIGN_OR_RETURN(TracePlan trace, PlanTrace(scenario, base_dir));
+    run->plan_ = std::move(trace.prompts);
+    run->trace_ = std::move(trace.info);
+  } else {
+    LLMBENCH_ASSIGN_OR_RETURN(run->plan_, PlanPrompts(scenario.prompts(), scenario.generation(),
+                                                      scenario.seed(), base_dir));
+  }
   run->reply_text_bytes_ = ReplyTextBytes(scenario);
   return run;
 }
@@ -106,6 +114,7 @@ absl::Status WorkloadRun::Finish(const std::string& out_dir, v1::RunResult* resu
       *engine.mutable_lengths() = std::move(report);
     }
   }
+  if (trace_.has_value()) *result->mutable_trace() = *trace_;
   if (gpu_) {
     for (v1::GpuMetricsTelemetry& t : gpu_->Stop()) *result->add_gpu_metrics() = std::move(t);
     gpu_.reset();

@@ -8,7 +8,8 @@
 //   (requests.jsonl, coordinator/text_export.h; the reply text is dropped from the record
 //   once written, so nothing downstream holds it);
 // - for the run: the DCGM exporters' GPU metrics (coordinator/gpu_metrics.h);
-// - Finish: EngineResult.lengths, RunResult.gpu_metrics, gpu_metrics.csv.
+// - Finish: EngineResult.lengths, RunResult.gpu_metrics, gpu_metrics.csv, RunResult.trace.
+// Trace replay (load.trace): Plan reads the trace instead (coordinator/trace_plan.h).
 //
 // Thread-compatible: the dispatcher calls OnRecord under its lock, the rest from its own thread.
 #ifndef LLMBENCH_COORDINATOR_WORKLOAD_RUN_H_
@@ -16,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,7 @@ class WorkloadRun {
   uint32_t reply_text_bytes_ = 0;
   std::unique_ptr<TextExportWriter> text_;
   std::unique_ptr<GpuMetricsCollector> gpu_;
+  std::optional<llmbench::v1::TraceInfo> trace_;  // load.trace: RunResult.trace
 };
 
 }  // namespace llmbench::coordinator

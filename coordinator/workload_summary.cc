@@ -24,6 +24,21 @@ std::string WorkloadSummaryLines(const v1::RunResult& result) {
     }
     absl::StrAppend(&out, EscapeControlCharacters(line), "\n");
   }
+  if (result.has_trace()) {
+    const v1::TraceInfo& t = result.trace();
+    std::string line = absl::StrFormat(
+        "trace: %s (%s), %d of %d entries, x%g%s: %d requests, the last scheduled at %.3f s",
+        t.file(), t.format(), t.window_entries(), t.file_entries(), t.speedup(),
+        t.loop() ? absl::StrFormat(", looped %d times every %.3f s", t.repetitions(),
+                                   t.period_seconds())
+                 : std::string(),
+        t.requests(), t.schedule_seconds());
+    if (t.block_tokens() > 0) {
+      absl::StrAppend(&line, "; ", t.distinct_blocks(), " prompt blocks, ", t.reused_blocks(),
+                      " reused");
+    }
+    absl::StrAppend(&out, EscapeControlCharacters(line), "\n");
+  }
   for (const v1::EngineResult& e : result.engines()) {
     if (!e.has_lengths()) continue;
     const v1::LengthReport& l = e.lengths();

@@ -1,5 +1,5 @@
 // The console lines of issue 17's results, printed by ConsoleSummary (exporters.h) after the
-// table: the run's label and tags, each engine's prompt and output lengths (requested vs
+// table: the run's label and tags, the trace replayed (load.trace), each engine's prompt and output lengths (requested vs
 // engine-reported, how prompts were counted) and each GPU a DCGM exporter reported. Empty for a
 // result that has none of them (so older results print as before). Ends with "\n" when not
 // empty. Engine-supplied text is escaped (common/text_safety.h).

@@ -47,6 +47,12 @@ int FuzzTgiProtocol(const uint8_t* data, size_t size);
 // ScenarioToYaml.
 int FuzzScenarioLoader(const uint8_t* data, size_t size);
 
+// Trace loader (coordinator/trace_file.h ParseTrace): data[0] % 4 picks the format (auto,
+// mooncake, plain, unspecified), the rest is the JSONL file "fuzz.jsonl". Checks that errors
+// are InvalidArgument naming "fuzz.jsonl" in valid UTF-8, and that a parsed trace is non-empty,
+// sorted, of a resolved format, with every length and cap in range.
+int FuzzTraceLoader(const uint8_t* data, size_t size);
+
 }  // namespace llmbench::fuzz
 
 #endif  // LLMBENCH_FUZZ_FUZZ_TARGETS_H_

@@ -144,5 +144,14 @@ TEST(FuzzRegressionTest, ScenarioLoader) {
   EXPECT_GE(n, 6u);
 }
 
+TEST(FuzzRegressionTest, TraceLoader) {
+  // The fixture traces in every format mode (the header byte picks the format).
+  size_t n =
+      ReplayWithHeaders(FuzzTraceLoader, ListFiles(kSource + "/tests/fixtures/traces", {".jsonl"}),
+                        {std::string(1, '\0'), "\x01", "\x02", "\x03"});
+  n += ReplayRegressions(FuzzTraceLoader, "trace_loader_fuzz");
+  EXPECT_GE(n, 12u);
+}
+
 }  // namespace
 }  // namespace llmbench::fuzz

@@ -11,10 +11,12 @@ if(NOT TARGET llmbench_fuzz_targets)
     "${fuzz_dir}/openai_protocol_fuzz.cc"
     "${fuzz_dir}/tgi_protocol_fuzz.cc"
     "${fuzz_dir}/scenario_loader_fuzz.cc"
+    "${fuzz_dir}/trace_file_fuzz.cc"
     # The loader alone (it needs nothing else of the coordinator), so that the fuzzers do not
     # pull in the whole coordinator library and its generated report assets.
     "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc"
-    "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc")
+    "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/trace_file.cc")
   target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_engines
                         llmbench_proto yaml-cpp absl::flat_hash_map PRIVATE llmbench_warnings)
 endif()

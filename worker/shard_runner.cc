@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/text_safety.h"
 #include "proto/wire/load_profile.h"
+#include "proto/wire/trace_schedule.h"
 #include "spdlog/spdlog.h"
 #include "worker/event_loop.h"
 #include "worker/transport.h"
@@ -30,6 +31,8 @@ using engines::MakeEngineProtocol;
 using llmbench::v1::ErrorClass;
 using wire::ArrivalSchedule;
 using wire::MakeArrivalSchedule;
+using wire::CheckTraceShard;
+using wire::TraceSchedule;
 using llmbench::v1::RequestRecord;
 
 double ProcessCpuSeconds() {
@@ -363,7 +366,7 @@ ShardRunner::ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
       options_(std::move(options)),
       protocol_(std::move(protocol)),
       api_key_(std::move(api_key)),
-      open_loop_(shard_.load().has_rate()),
+      open_loop_(shard_.load().has_rate() || shard_.load().has_trace()),
       warmup_count_(shard_.warmup_requests()),
       ids_(shard_),
       total_count_(ids_.size() > 0 ? warmup_count_ + ids_.size() : 0),
@@ -396,12 +399,13 @@ absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::S
   } else if (load.has_rate()) {
     LLMBENCH_ASSIGN_OR_RETURN(auto schedule, MakeArrivalSchedule(load.rate(), load.seed()));
     (void)schedule;
-  } else {
-    return absl::InvalidArgumentError("shard.load has neither concurrency nor rate");
+  } else if (!load.has_trace()) {
+    return absl::InvalidArgumentError("shard.load has neither concurrency, rate nor trace");
   }
   if (const char* bad = wire::ShardIds::Check(shard); *bad != '\0') {
     return absl::InvalidArgumentError(bad);
   }
+  if (load.has_trace()) LLMBENCH_RETURN_IF_ERROR(CheckTraceShard(shard, wire::ShardIds(shard)));
   if (shard.request_ids_size() == 0 && shard.request_ranges_size() == 0 &&
       !shard.has_duration_seconds()) {
     return absl::InvalidArgumentError(
@@ -550,8 +554,12 @@ absl::Status ShardRunner::StartLoops() {
     if (timeouts.has_total_ms()) config.total_timeout_ms = timeouts.total_ms();
     if (timeouts.has_idle_ms()) config.idle_timeout_ms = timeouts.idle_ms();
     if (open_loop_) {
-      LLMBENCH_ASSIGN_OR_RETURN(loop->schedule,
-                                MakeArrivalSchedule(shard_.load().rate(), shard_.load().seed()));
+      if (shard_.load().has_trace()) {
+        loop->schedule = std::make_unique<TraceSchedule>(shard_, ids_);
+      } else {
+        LLMBENCH_ASSIGN_OR_RETURN(loop->schedule,
+                                  MakeArrivalSchedule(shard_.load().rate(), shard_.load().seed()));
+      }
       // In-flight requests are not capped in an open loop: keep as many idle connections as
       // the worker accepts concurrent requests, so that a burst's connections are reused
       // afterwards instead of being closed and opened again.

@@ -24,6 +24,9 @@
 //     loop that fell behind sends overdue arrivals at most 64 per loop turn, handling ready
 //     sockets in between (so completions free their connections for the next batch); the
 //     connection cache keeps up to max(256, max_concurrency) idle connections.
+//   * Trace replay (ShardLoad.trace): open loop as above, the arrival times from TraceSchedule
+//     (proto/wire/trace_schedule.h): each id's own trace time, so the shard's requests keep their
+//     absolute times whatever the worker count.
 //   * Request indices k = 0, 1, 2, ...: the first `warmup_requests` are warm-up requests
 //     (warmup = true) with ids wire::WarmupRequestId(shard_index, k) (proto/wire/shard_ids.h);
 //     then, count-bounded

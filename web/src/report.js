@@ -276,6 +276,28 @@
     });
   }
 
+  // Trace replay (RunResult.trace, coordinator/trace_plan.h): the trace and its schedule.
+  function traceSection() {
+    var t = S.trace;
+    if (!t) return;
+    var s = section('trace', 'Trace replay',
+      'Each request was sent at its trace time (from the first timestamp, less the window start) divided by ' +
+      'the speed-up, from the run\'s start, on whichever worker held it; lateness is measured against that ' +
+      'schedule like any open-loop run.');
+    var span = fmt(num(t.start_seconds)) + ' s to ' + (t.end_seconds != null ? fmt(num(t.end_seconds)) + ' s' : 'end');
+    s.appendChild(table(['file', 'format', 'entries', 'window', 'in window', 'speed-up', 'loop', 'requests',
+      'repetitions', 'last send (s)', 'blocks (distinct / reused)', 'input mean', 'output mean'],
+      [[t.file || '–', t.format || '–', String(num(t.file_entries)), span, String(num(t.window_entries)),
+        '×' + fmt(num(t.speedup) || 1), t.loop ? 'every ' + fmt(num(t.period_seconds)) + ' s' : 'no',
+        String(num(t.requests)), String(num(t.repetitions) || 1), fmt(num(t.schedule_seconds)),
+        num(t.block_tokens) ? num(t.distinct_blocks) + ' / ' + num(t.reused_blocks) + ' of ' + num(t.block_tokens) + ' words' : '–',
+        fmt(num(t.input_tokens_mean)), fmt(num(t.output_tokens_mean))]], 'trace'));
+    if (num(t.reordered_entries)) {
+      s.appendChild(el('p', { cls: 'note', text: num(t.reordered_entries) +
+        ' entries were out of timestamp order in the file and were sorted.' }));
+    }
+  }
+
   function gpuMetricsSection() {
     var exporters = S.gpu_metrics || [];
     if (!exporters.length) return;
@@ -1162,6 +1184,7 @@
     sweepSection();
     telemetrySection();
     lengthsSection();
+    traceSection();
     gpuMetricsSection();
     distributions();
     overTime();
