@@ -1,6 +1,7 @@
 // Multi-turn sessions against a real llmbench-sim over loopback (ShardRunner in-process): every
 // turn after the first carries the history with the engine's ACTUAL replies, which the sim
 // checks against the replies it generated (sim/chat_history.h, GET /sim/metrics).
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -77,7 +78,7 @@ Shard MultiTurnShard(const std::string& base_url, llmbench::v1::EngineKind kind,
   return shard;
 }
 
-std::vector<RequestRecord> Run(const Shard& shard, uint64_t* connections = nullptr) {
+std::vector<RequestRecord> RunShard(const Shard& shard, uint64_t* connections = nullptr) {
   std::vector<RequestRecord> records;
   ShardRunnerOptions options;
   options.loop_threads = 1;
@@ -109,7 +110,7 @@ TEST_P(MultiTurnTest, EveryTurnCarriesTheEnginesActualReplies) {
   ASSERT_NE(sim, nullptr);
   const Personality& p = GetParam();
   uint64_t connections = 0;
-  const std::vector<RequestRecord> records = Run(
+  const std::vector<RequestRecord> records = RunShard(
       MultiTurnShard(sim->BaseUrl(p.sim_kind), p.kind, p.api, 4, 3, 2, 0), &connections);
   ASSERT_EQ(records.size(), 12u);
   std::map<uint64_t, std::vector<const RequestRecord*>> by_session;
@@ -155,13 +156,13 @@ INSTANTIATE_TEST_SUITE_P(
                                   llmbench::v1::API_CHAT_COMPLETIONS},
                       Personality{"ollama", llmbench::v1::ENGINE_KIND_OLLAMA,
                                   llmbench::v1::API_OLLAMA_CHAT}),
-    [](const ::testing::TestParamInfo<Personality>& info) { return info.param.sim_kind; });
+    [](const ::testing::TestParamInfo<Personality>& param_info) { return param_info.param.sim_kind; });
 
 TEST(MultiTurnRunnerTest, ThinkTimeIsWaitedBetweenAReplyAndTheNextTurn) {
   std::unique_ptr<SimProcess> sim = StartSim();
   ASSERT_NE(sim, nullptr);
   const std::vector<RequestRecord> records =
-      Run(MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
+      RunShard(MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
                          llmbench::v1::API_CHAT_COMPLETIONS, 1, 3, 1, 150));
   ASSERT_EQ(records.size(), 3u);
   for (uint32_t t = 1; t < 3; ++t) {
@@ -174,7 +175,7 @@ TEST(MultiTurnRunnerTest, ThinkTimeIsWaitedBetweenAReplyAndTheNextTurn) {
 TEST(MultiTurnRunnerTest, AFailedTurnEndsItsSession) {
   // Nothing listens on port 1: every first turn fails, and no later turn is sent.
   const std::vector<RequestRecord> records =
-      Run(MultiTurnShard("http://127.0.0.1:1", llmbench::v1::ENGINE_KIND_VLLM,
+      RunShard(MultiTurnShard("http://127.0.0.1:1", llmbench::v1::ENGINE_KIND_VLLM,
                          llmbench::v1::API_CHAT_COMPLETIONS, 3, 3, 1, 0));
   ASSERT_EQ(records.size(), 3u);
   for (const RequestRecord& r : records) {
