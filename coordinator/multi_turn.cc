@@ -216,6 +216,19 @@ absl::Status MultiTurnFlags::Apply(v1::Scenario* scenario) const {
                                      " (0, all turns, only with --dataset)"),
                         turns);
   }
+  for (const v1::Engine& engine : scenario->engines()) {
+    const bool chat = engine.api() == v1::API_CHAT_COMPLETIONS ||
+                      engine.api() == v1::API_OLLAMA_CHAT ||
+                      (engine.api() == v1::API_UNSPECIFIED &&
+                       (engine.kind() == v1::ENGINE_KIND_VLLM ||
+                        engine.kind() == v1::ENGINE_KIND_OPENAI));
+    if (!chat) {
+      return BadFlagValue("--turns",
+                          "multi-turn sessions need the chat route, the engine is on a "
+                          "completion route (give --api chat)",
+                          turns);
+    }
+  }
   v1::MultiTurn* multi_turn = scenario->mutable_prompts()->mutable_multi_turn();
   multi_turn->set_turns(n);
   if (!think_time.empty()) {
