@@ -46,9 +46,8 @@ void AddConversationTurns(const v1::Prompts& prompts, uint64_t seed,
   // output lengths.
   std::mt19937_64 turn_rng(SplitMix64(seed ^ 0x7475726e73000000ULL));   // "turns"
   std::mt19937_64 think_rng(SplitMix64(seed ^ 0x7468696e6b000000ULL));  // "think"
-  v1::TokenLengthDistribution user_tokens = multi_turn.has_user_tokens()
-                                                ? multi_turn.user_tokens()
-                                                : prompts.synthetic().input_tokens();
+  v1::TokenLengthDistribution user_tokens =
+      multi_turn.has_user_tokens() ? multi_turn.user_tokens() : prompts.synthetic().input_tokens();
   if (user_tokens.kind() == v1::TokenLengthDistribution::KIND_UNSPECIFIED) {
     user_tokens.set_kind(v1::TokenLengthDistribution::KIND_FIXED);
     if (user_tokens.mean() == 0) user_tokens.set_mean(128);
@@ -95,8 +94,7 @@ absl::StatusOr<uint32_t> Ms(absl::string_view part, const std::string& text) {
   uint32_t n = 0;
   if (!absl::SimpleAtoi(part, &n) || n > kMaxThinkMs) {
     return BadFlagValue("--think-time",
-                        absl::StrCat("times are whole milliseconds from 0 to ", kMaxThinkMs),
-                        text);
+                        absl::StrCat("times are whole milliseconds from 0 to ", kMaxThinkMs), text);
   }
   return n;
 }
@@ -116,8 +114,8 @@ absl::StatusOr<v1::TokenLengthDistribution> ParseThinkTime(const std::string& te
       scale = 1000;
     }
     double value = 0;
-    if (number.empty() || !absl::SimpleAtod(number, &value) || !std::isfinite(value) ||
-        value < 0 || value * scale > kMaxThinkMs) {
+    if (number.empty() || !absl::SimpleAtod(number, &value) || !std::isfinite(value) || value < 0 ||
+        value * scale > kMaxThinkMs) {
       return BadFlagValue("--think-time",
                           "expected a time such as 500ms or 2s (at most 1 hour), or "
                           "fixed:MS, uniform:MIN:MAX, normal:MEAN:STDDEV[:MIN:MAX], "
@@ -199,10 +197,10 @@ absl::StatusOr<v1::LoadUnit> ParseLoadUnit(const std::string& text) {
 absl::Status MultiTurnFlags::Apply(v1::Scenario* scenario) const {
   if (!given()) return absl::OkStatus();
   if (turns.empty()) {
-    const char* flag = !think_time.empty() ? "--think-time"
+    const char* flag = !think_time.empty()  ? "--think-time"
                        : !load_unit.empty() ? "--load-unit"
                                             : "--sessions";
-    const std::string& value = !think_time.empty() ? think_time
+    const std::string& value = !think_time.empty()  ? think_time
                                : !load_unit.empty() ? load_unit
                                                     : sessions;
     return BadFlagValue(flag, "needs --turns (multi-turn sessions)", value);
@@ -217,11 +215,10 @@ absl::Status MultiTurnFlags::Apply(v1::Scenario* scenario) const {
                         turns);
   }
   for (const v1::Engine& engine : scenario->engines()) {
-    const bool chat = engine.api() == v1::API_CHAT_COMPLETIONS ||
-                      engine.api() == v1::API_OLLAMA_CHAT ||
-                      (engine.api() == v1::API_UNSPECIFIED &&
-                       (engine.kind() == v1::ENGINE_KIND_VLLM ||
-                        engine.kind() == v1::ENGINE_KIND_OPENAI));
+    const bool chat =
+        engine.api() == v1::API_CHAT_COMPLETIONS || engine.api() == v1::API_OLLAMA_CHAT ||
+        (engine.api() == v1::API_UNSPECIFIED &&
+         (engine.kind() == v1::ENGINE_KIND_VLLM || engine.kind() == v1::ENGINE_KIND_OPENAI));
     if (!chat) {
       return BadFlagValue("--turns",
                           "multi-turn sessions need the chat route, the engine is on a "
@@ -243,9 +240,8 @@ absl::Status MultiTurnFlags::Apply(v1::Scenario* scenario) const {
     uint64_t count = 0;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(sessions), &count) || count < 1 ||
         count > kMaxRequests) {
-      return BadFlagValue("--sessions",
-                          absl::StrCat("must be a whole number from 1 to ", kMaxRequests),
-                          sessions);
+      return BadFlagValue(
+          "--sessions", absl::StrCat("must be a whole number from 1 to ", kMaxRequests), sessions);
     }
     load->set_sessions(count);
     load->clear_requests();
@@ -262,10 +258,11 @@ std::string FormatTurnTable(const v1::EngineResult& engine) {
   const v1::MultiTurnReport& r = engine.multi_turn();
   std::string out = absl::StrFormat(
       "  sessions: %d started, %d completed, %d failed, %d interrupted (load unit %s)\n",
-      r.sessions_started(), r.sessions_completed(), r.sessions_failed(),
-      r.sessions_interrupted(), r.load_unit().empty() ? "sessions" : r.load_unit());
-  absl::StrAppend(&out, "  turn  requests      ok  input tok p50  TTFT p50 ms  TTFT p99 ms  "
-                        "E2E p50 ms\n");
+      r.sessions_started(), r.sessions_completed(), r.sessions_failed(), r.sessions_interrupted(),
+      r.load_unit().empty() ? "sessions" : r.load_unit());
+  absl::StrAppend(&out,
+                  "  turn  requests      ok  input tok p50  TTFT p50 ms  TTFT p99 ms  "
+                  "E2E p50 ms\n");
   auto cell = [](bool present, double value, const char* format) {
     return present ? absl::StrFormat(format, value) : std::string("-");
   };

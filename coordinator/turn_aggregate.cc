@@ -46,8 +46,7 @@ void TurnAggregator::Add(const v1::RequestRecord& record) {
   if (inserted || record.sent_ns() < session.first_sent_ns) {
     session.first_sent_ns = record.sent_ns();
   }
-  session.last_end_ns = std::max(inserted ? record.end_ns() : session.last_end_ns,
-                                 record.end_ns());
+  session.last_end_ns = std::max(inserted ? record.end_ns() : session.last_end_ns, record.end_ns());
   ++session.records;
   const bool ok = record.error_class() == v1::ERROR_CLASS_NONE;
   if (record.session_end()) {
@@ -92,8 +91,7 @@ std::optional<v1::MultiTurnReport> TurnAggregator::Report(const std::string& eng
   report.set_sessions_failed(failed);
   report.set_sessions_interrupted(e.sessions.size() - completed - failed);
   SetDistribution(std::move(durations), [&] { return report.mutable_session_duration_ms(); });
-  SetDistribution(std::move(turns_per_session),
-                  [&] { return report.mutable_turns_per_session(); });
+  SetDistribution(std::move(turns_per_session), [&] { return report.mutable_turns_per_session(); });
   for (size_t i = 0; i < e.turns.size(); ++i) {
     const Turn& turn = e.turns[i];
     if (turn.requests == 0) continue;

@@ -40,9 +40,8 @@ void ChatHistoryLog::ObserveRequest(std::string_view body) {
       std::string_view role;
       std::string_view content;
       if (m["role"].get_string().get(role) == simdjson::SUCCESS && role == "assistant") {
-        assistant.push_back(m["content"].get_string().get(content) == simdjson::SUCCESS
-                                ? HashText(content)
-                                : 0);
+        assistant.push_back(
+            m["content"].get_string().get(content) == simdjson::SUCCESS ? HashText(content) : 0);
       }
     }
   }
@@ -76,8 +75,7 @@ void ChatHistoryLog::AppendMetrics(std::string* out) const {
   family("llmbench_sim_chat_assistant_messages_total", "counter",
          "Assistant messages received in chat requests.", assistant_);
   family("llmbench_sim_chat_assistant_replies_matched_total", "counter",
-         "Assistant messages whose content is exactly a reply this simulator generated.",
-         matched_);
+         "Assistant messages whose content is exactly a reply this simulator generated.", matched_);
 }
 
 }  // namespace llmbench::sim

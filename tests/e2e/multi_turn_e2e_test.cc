@@ -49,9 +49,9 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
   std::vector<std::unique_ptr<Subprocess>> workers;
   std::vector<std::string> addresses;
   for (int i = 0; i < 2; ++i) {
-    auto worker = Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0",
-                                     "--loop-threads", "1", "--worker-id", absl::StrCat("w", i),
-                                     "--log-level", "warn"});
+    auto worker =
+        Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads", "1",
+                           "--worker-id", absl::StrCat("w", i), "--log-level", "warn"});
     ASSERT_TRUE(worker.ok()) << worker.status();
     auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
     constexpr std::string_view kPrefix = "listening grpc://";
@@ -64,10 +64,30 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
   const std::string scratch = templ;
   const std::string out = scratch + "/out";
   const std::string url = (*sim)->BaseUrl("vllm");
-  CliRun run = RunLlmbench({"quick", "-e", "vllm", "-u", url, "-m", "sim-model", "--workers",
-                            absl::StrJoin(addresses, ","), "--out", out, "--turns", "3",
-                            "--sessions", "8", "-c", "4", "--think-time", "5ms", "--max-tokens",
-                            "6", "--ignore-eos", "--prompt-tokens", "20"},
+  CliRun run = RunLlmbench({"quick",
+                            "-e",
+                            "vllm",
+                            "-u",
+                            url,
+                            "-m",
+                            "sim-model",
+                            "--workers",
+                            absl::StrJoin(addresses, ","),
+                            "--out",
+                            out,
+                            "--turns",
+                            "3",
+                            "--sessions",
+                            "8",
+                            "-c",
+                            "4",
+                            "--think-time",
+                            "5ms",
+                            "--max-tokens",
+                            "6",
+                            "--ignore-eos",
+                            "--prompt-tokens",
+                            "20"},
                            scratch);
   ASSERT_TRUE(run.exited) << run.err;
   ASSERT_EQ(run.code, 0) << run.out << run.err;
@@ -111,10 +131,10 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
   EXPECT_EQ(SimMetric(url, "llmbench_sim_chat_assistant_replies_matched_total"), 24);
 
   // A completion-only route is a scenario error before any request: exit 2.
-  CliRun bad = RunLlmbench({"quick", "-e", "ollama", "-u", url, "-m", "sim-model", "--workers",
-                            absl::StrJoin(addresses, ","), "--out", scratch + "/bad", "--turns",
-                            "2"},
-                           scratch);
+  CliRun bad =
+      RunLlmbench({"quick", "-e", "ollama", "-u", url, "-m", "sim-model", "--workers",
+                   absl::StrJoin(addresses, ","), "--out", scratch + "/bad", "--turns", "2"},
+                  scratch);
   EXPECT_EQ(bad.code, 2) << bad.out << bad.err;
   EXPECT_THAT(bad.err, HasSubstr("--turns: multi-turn sessions need the chat route"));
   if (!HasFailure()) {

@@ -35,7 +35,8 @@ std::unique_ptr<SimProcess> StartSim() {
 
 // A sim metric's value from /sim/metrics (-1 when absent).
 double SimMetric(const SimProcess& sim, const std::string& kind, const std::string& name) {
-  llmbench::testing::HttpResponse r = llmbench::testing::HttpGet(sim.BaseUrl(kind) + "/sim/metrics");
+  llmbench::testing::HttpResponse r =
+      llmbench::testing::HttpGet(sim.BaseUrl(kind) + "/sim/metrics");
   for (absl::string_view line : absl::StrSplit(r.body, '\n')) {
     if (line.size() > name.size() && line.substr(0, name.size()) == name &&
         line[name.size()] == ' ') {
@@ -47,8 +48,8 @@ double SimMetric(const SimProcess& sim, const std::string& kind, const std::stri
 }
 
 Shard MultiTurnShard(const std::string& base_url, llmbench::v1::EngineKind kind,
-                     llmbench::v1::Api api, uint64_t sessions, uint32_t turns,
-                     uint32_t concurrency, uint32_t think_ms) {
+                     llmbench::v1::Api api, uint64_t sessions, uint32_t turns, uint32_t concurrency,
+                     uint32_t think_ms) {
   Shard shard;
   shard.set_run_id("run-mt");
   shard.set_shard_count(1);
@@ -110,8 +111,8 @@ TEST_P(MultiTurnTest, EveryTurnCarriesTheEnginesActualReplies) {
   ASSERT_NE(sim, nullptr);
   const Personality& p = GetParam();
   uint64_t connections = 0;
-  const std::vector<RequestRecord> records = RunShard(
-      MultiTurnShard(sim->BaseUrl(p.sim_kind), p.kind, p.api, 4, 3, 2, 0), &connections);
+  const std::vector<RequestRecord> records =
+      RunShard(MultiTurnShard(sim->BaseUrl(p.sim_kind), p.kind, p.api, 4, 3, 2, 0), &connections);
   ASSERT_EQ(records.size(), 12u);
   std::map<uint64_t, std::vector<const RequestRecord*>> by_session;
   for (const RequestRecord& r : records) {
@@ -150,20 +151,21 @@ TEST_P(MultiTurnTest, EveryTurnCarriesTheEnginesActualReplies) {
   EXPECT_LE(connections, 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Chat, MultiTurnTest,
-    ::testing::Values(Personality{"vllm", llmbench::v1::ENGINE_KIND_VLLM,
-                                  llmbench::v1::API_CHAT_COMPLETIONS},
-                      Personality{"ollama", llmbench::v1::ENGINE_KIND_OLLAMA,
-                                  llmbench::v1::API_OLLAMA_CHAT}),
-    [](const ::testing::TestParamInfo<Personality>& param_info) { return param_info.param.sim_kind; });
+INSTANTIATE_TEST_SUITE_P(Chat, MultiTurnTest,
+                         ::testing::Values(Personality{"vllm", llmbench::v1::ENGINE_KIND_VLLM,
+                                                       llmbench::v1::API_CHAT_COMPLETIONS},
+                                           Personality{"ollama", llmbench::v1::ENGINE_KIND_OLLAMA,
+                                                       llmbench::v1::API_OLLAMA_CHAT}),
+                         [](const ::testing::TestParamInfo<Personality>& param_info) {
+                           return param_info.param.sim_kind;
+                         });
 
 TEST(MultiTurnRunnerTest, ThinkTimeIsWaitedBetweenAReplyAndTheNextTurn) {
   std::unique_ptr<SimProcess> sim = StartSim();
   ASSERT_NE(sim, nullptr);
   const std::vector<RequestRecord> records =
       RunShard(MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
-                         llmbench::v1::API_CHAT_COMPLETIONS, 1, 3, 1, 150));
+                              llmbench::v1::API_CHAT_COMPLETIONS, 1, 3, 1, 150));
   ASSERT_EQ(records.size(), 3u);
   for (uint32_t t = 1; t < 3; ++t) {
     const int64_t gap = records[t].sent_ns() - records[t - 1].end_ns();
@@ -176,7 +178,7 @@ TEST(MultiTurnRunnerTest, AFailedTurnEndsItsSession) {
   // Nothing listens on port 1: every first turn fails, and no later turn is sent.
   const std::vector<RequestRecord> records =
       RunShard(MultiTurnShard("http://127.0.0.1:1", llmbench::v1::ENGINE_KIND_VLLM,
-                         llmbench::v1::API_CHAT_COMPLETIONS, 3, 3, 1, 0));
+                              llmbench::v1::API_CHAT_COMPLETIONS, 3, 3, 1, 0));
   ASSERT_EQ(records.size(), 3u);
   for (const RequestRecord& r : records) {
     EXPECT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_CONNECT);
