@@ -155,6 +155,7 @@ size_t Aggregator::CellIndexFor(const v1::RequestRecord& record) {
 
 void Aggregator::Add(const v1::RequestRecord& record) {
   ++completed_;
+  if (record.has_session_id()) turns_.Add(record);
   if (record.warmup()) {
     ++warmup_;
     // The worker and engine still appear in the results, with their warm-up counts.
@@ -616,6 +617,9 @@ v1::RunResult Aggregator::Finish(const FinishOptions& options) const {
     v1::EngineResult* er = result.add_engines();
     er->set_engine(engine);
     *er->mutable_aggregates() = BuildAggregates<Cell>(group, has_slo_);
+    if (std::optional<v1::MultiTurnReport> turns = turns_.Report(engine)) {
+      *er->mutable_multi_turn() = *std::move(turns);
+    }
     v1::Aggregates* a = er->mutable_aggregates();
     if (auto planned = options.planned_requests.find(engine);
         planned != options.planned_requests.end()) {

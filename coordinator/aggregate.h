@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "coordinator/turn_aggregate.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/result.pb.h"
 #include "llmbench/v1/scenario.pb.h"
@@ -164,6 +165,7 @@ class Aggregator {
   int64_t min_sent_ns_;
   int64_t max_end_ns_;
   LogHistogram ttft_ms_histogram_;
+  TurnAggregator turns_;  // multi-turn records: per turn index and per session
 };
 
 // Verdict from the aggregates already in `result` (overall, engines and workers) and the

@@ -148,6 +148,18 @@ void WorkloadExtraFlags::Add(CLI::App* app, CLI::Option* prompt_tokens) {
                   "lognormal:MEAN:SIGMA (both with optional :MIN:MAX), or dataset (the "
                   "dataset's reply lengths)");
   trace.Add(app);
+  app->add_option("--turns", multi_turn.turns,
+                  "Multi-turn sessions of N turns, each sending the whole conversation on the "
+                  "chat route (with --dataset: at most N human turns, 0 = all)");
+  app->add_option("--think-time", multi_turn.think_time,
+                  "Multi-turn: wait after a reply before the next turn: 500ms, 2s, or fixed:MS, "
+                  "uniform:MIN:MAX, normal:MEAN:STDDEV[:MIN:MAX], lognormal:MEAN:SIGMA[:MIN:MAX] "
+                  "in ms (default 0)");
+  app->add_option("--load-unit", multi_turn.load_unit,
+                  "Multi-turn: what --concurrency and --rate count: sessions (default) or "
+                  "requests");
+  app->add_option("--sessions", multi_turn.sessions,
+                  "Multi-turn: measured sessions (default: --requests / --turns, rounded up)");
 }
 
 absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
@@ -195,6 +207,7 @@ absl::Status WorkloadExtraFlags::Apply(v1::Scenario* scenario) const {
       return BadFlag("--output-tokens-dist", "dataset needs --dataset", output_tokens_dist);
     }
   }
+  LLMBENCH_RETURN_IF_ERROR(multi_turn.Apply(scenario));
   return trace.Apply(scenario);
 }
 

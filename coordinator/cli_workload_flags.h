@@ -18,6 +18,7 @@
 //                             normal:MEAN:STDDEV[:MIN:MAX], lognormal:MEAN:SIGMA[:MIN:MAX], or
 //                             dataset (the dataset's reply lengths)
 //   --trace FILE ...          trace replay (coordinator/cli_trace_flags.h)
+//   --turns, --think-time, --load-unit, --sessions: multi-turn sessions (coordinator/multi_turn.h)
 // A bad value is a usage error (exit 2) whose message names the flag, like cli.cc's flags:
 //   "--tag: expected K=V with K of A-Z a-z 0-9 _ . -, got \"a b\"".
 #ifndef LLMBENCH_COORDINATOR_CLI_WORKLOAD_FLAGS_H_
@@ -29,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "coordinator/cli_trace_flags.h"
+#include "coordinator/multi_turn.h"
 #include "llmbench/v1/scenario.pb.h"
 
 namespace CLI {
@@ -57,6 +59,7 @@ struct WorkloadExtraFlags {
   std::vector<std::string> headers;
   std::string output_tokens_dist;
   TraceFlags trace;  // --trace and its options (coordinator/cli_trace_flags.h)
+  MultiTurnFlags multi_turn;
 
   // `prompt_tokens` is the command's --prompt-tokens option (excluded by --dataset).
   void Add(CLI::App* app, CLI::Option* prompt_tokens);

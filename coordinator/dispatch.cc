@@ -34,6 +34,7 @@
 #include "coordinator/html_report.h"
 #include "coordinator/live_metrics.h"
 #include "coordinator/local_workers.h"
+#include "coordinator/multi_turn.h"
 #include "coordinator/prompts.h"
 #include "coordinator/record_check.h"
 #include "coordinator/resources.h"
@@ -755,7 +756,11 @@ class ScenarioRun {
             continue;
           }
           if (!record.warmup() && rs->ids.size() > 0) {
-            rs->finished[*rs->ids.IndexOf(record.request_id())] = true;
+            // Multi-turn: a session with any record started, so it is never run again
+            // elsewhere (docs/scenario.md "Multi-turn conversations": worker failures).
+            rs->finished[*rs->ids.IndexOf(record.has_session_id() ? record.session_id()
+                                                                   : record.request_id())] =
+                true;
           }
           ShiftTimes(rs->axis_offset_ns, &record);
           if (run != nullptr) workload_->OnRecord(run->index, &record);
@@ -914,6 +919,11 @@ class ScenarioRun {
     outcome.result.set_run_id(run_id_);
     outcome.result.set_llmbench_version(kVersion);
     *outcome.result.mutable_scenario() = scenario_;
+    for (v1::EngineResult& er : *outcome.result.mutable_engines()) {
+      if (er.has_multi_turn()) {
+        er.mutable_multi_turn()->set_load_unit(LoadUnitName(scenario_.load().load_unit()));
+      }
+    }
     outcome.result.set_started_unix_ns(started_unix_ns_);
     outcome.result.set_time_axis_unix_ns(axis_origin_unix_ns_);
     outcome.result.set_finished_unix_ns(clock_.UnixNowNs());

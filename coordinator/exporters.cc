@@ -145,7 +145,7 @@ std::string RequestsCsvHeader() {
          "time_per_token_ns,validation_time_ns,server_total_time_ns,prompt_time_ns,"
          "predicted_time_ns,server_ttft_ns,http_status,error_class,error_message,"
          "bytes_received,chunk_offsets_dropped,over_max_tokens,handed_ns,dispatch_delay_ns,"
-         "connect_ns,max_tokens_sent\n";
+         "connect_ns,max_tokens_sent,session_id,turn_index\n";
 }
 
 void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
@@ -185,6 +185,10 @@ void AppendRequestCsvRow(const v1::RequestRecord& r, std::string* out) {
   AppendOptional(r.has_connect_ns(), r.connect_ns(), out);
   // The request's own max_tokens (output lengths from a distribution or a dataset).
   if (r.has_max_tokens_sent()) absl::StrAppend(out, r.max_tokens_sent());
+  out->push_back(',');
+  // Multi-turn: the session and the turn (0-based); empty otherwise.
+  AppendOptional(r.has_session_id(), r.session_id(), out);
+  if (r.has_turn_index()) absl::StrAppend(out, r.turn_index());
   out->push_back('\n');
 }
 

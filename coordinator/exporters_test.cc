@@ -243,23 +243,29 @@ TEST(ExportersTest, CsvRowLeavesAbsentOptionalsEmpty) {
   AppendRequestCsvRow(r, &row);
   EXPECT_EQ(row,
             "7,0,\"w,1\",vllm,0,false,,5,,9,,0,,,0,unspecified,,,,,,,,,,,,,,,,,0,connect,refused,0,"
-            "0,false,,,,\n");
+            "0,false,,,,,,\n");
   // Same column count as the header.
   const std::string header = RequestsCsvHeader();
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 41);
-  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 41 + 1);  // + the comma inside "w,1"
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 43);
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 43 + 1);  // + the comma inside "w,1"
   // Dispatch delay and connection set-up when the request was sent.
   r.set_handed_ns(3);
   r.set_dispatch_delay_ns(2);
   r.set_connect_ns(1);
   row.clear();
   AppendRequestCsvRow(r, &row);
-  EXPECT_TRUE(row.ends_with(",refused,0,0,false,3,2,1,\n")) << row;
+  EXPECT_TRUE(row.ends_with(",refused,0,0,false,3,2,1,,,\n")) << row;
   // The request's own max_tokens (issue 17).
   r.set_max_tokens_sent(64);
   row.clear();
   AppendRequestCsvRow(r, &row);
-  EXPECT_TRUE(row.ends_with(",refused,0,0,false,3,2,1,64\n")) << row;
+  EXPECT_TRUE(row.ends_with(",refused,0,0,false,3,2,1,64,,\n")) << row;
+  // Multi-turn: the session and the turn index (issue 17).
+  r.set_session_id(3);
+  r.set_turn_index(2);
+  row.clear();
+  AppendRequestCsvRow(r, &row);
+  EXPECT_TRUE(row.ends_with(",refused,0,0,false,3,2,1,64,3,2\n")) << row;
 }
 
 TEST(ExportersTest, RequestsCsvWriterStreamsTheSameBytes) {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
+#include "coordinator/multi_turn.h"
 #include "coordinator/scenario_loader.h"
 #include "simdjson.h"
 
@@ -136,6 +137,8 @@ struct DatasetEntry {
   std::optional<std::string> text;
   std::string reply;
   std::optional<uint32_t> max_tokens;
+  // ShareGPT: the human turns after the first, in order (multi-turn sessions).
+  std::vector<std::string> later_turns;
 };
 
 // The reply of a conversation: the first turn after `human_index` written by the model.
@@ -160,9 +163,30 @@ std::string FindReply(simdjson::dom::array turns, size_t human_index) {
   return "";
 }
 
+// Every human turn after `first_human` with non-empty text, in order.
+std::vector<std::string> LaterHumanTurns(simdjson::dom::array turns, size_t first_human) {
+  std::vector<std::string> later;
+  size_t index = 0;
+  for (simdjson::dom::element turn : turns) {
+    if (index++ <= first_human) continue;
+    std::string_view from;
+    const bool human = (turn["from"].get_string().get(from) == simdjson::SUCCESS &&
+                        (from == "human" || from == "user")) ||
+                       (turn["role"].get_string().get(from) == simdjson::SUCCESS && from == "user");
+    std::string_view text;
+    if (human && (turn["value"].get_string().get(text) == simdjson::SUCCESS ||
+                  turn["content"].get_string().get(text) == simdjson::SUCCESS)) {
+      std::string trimmed(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
+      if (!trimmed.empty()) later.push_back(std::move(trimmed));
+    }
+  }
+  return later;
+}
+
 absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element entry,
                                                          std::string* reply,
-                                                         std::optional<uint32_t>* max_tokens) {
+                                                         std::optional<uint32_t>* max_tokens,
+                                                         std::vector<std::string>* later_turns) {
   simdjson::dom::object object;
   if (entry.get_object().get(object) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(
@@ -193,6 +217,7 @@ absl::StatusOr<std::optional<std::string>> ExtractPrompt(simdjson::dom::element 
         if (turn_object["value"].get_string().get(text) == simdjson::SUCCESS ||
             turn_object["content"].get_string().get(text) == simdjson::SUCCESS) {
           *reply = FindReply(turns, index);
+          *later_turns = LaterHumanTurns(turns, index);
           return std::optional<std::string>(std::string(text));
         }
         return absl::InvalidArgumentError(absl::StrCat(
@@ -235,14 +260,15 @@ struct DatasetReader {
   bool Full() const { return options.max_prompts() != 0 && texts.size() >= options.max_prompts(); }
 
   void Offer(std::optional<std::string> text, std::string reply,
-             std::optional<uint32_t> max_tokens) {
+             std::optional<uint32_t> max_tokens, std::vector<std::string> later_turns) {
     ++entries;
     if (!text) return;
     std::string trimmed(absl::StripAsciiWhitespace(*text));
     if (trimmed.empty()) return;
     if (options.has_min_input_chars() && trimmed.size() < options.min_input_chars()) return;
     texts.push_back(DatasetEntry{std::move(trimmed),
-                                 std::string(absl::StripAsciiWhitespace(reply)), max_tokens});
+                                 std::string(absl::StripAsciiWhitespace(reply)), max_tokens,
+                                 std::move(later_turns)});
   }
 
   absl::Status ReadArray(const std::string& content) {
@@ -262,12 +288,13 @@ struct DatasetReader {
       if (Full()) break;
       std::string reply;
       std::optional<uint32_t> max_tokens;
-      auto text = ExtractPrompt(entry, &reply, &max_tokens);
+      std::vector<std::string> later_turns;
+      auto text = ExtractPrompt(entry, &reply, &max_tokens, &later_turns);
       if (!text.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(shown, ": entry ", index, ": ", text.status().message()));
       }
-      Offer(*std::move(text), std::move(reply), max_tokens);
+      Offer(*std::move(text), std::move(reply), max_tokens, std::move(later_turns));
       ++index;
     }
     return absl::OkStatus();
@@ -298,12 +325,13 @@ struct DatasetReader {
       }
       std::string reply;
       std::optional<uint32_t> max_tokens;
-      auto text = ExtractPrompt(entry, &reply, &max_tokens);
+      std::vector<std::string> later_turns;
+      auto text = ExtractPrompt(entry, &reply, &max_tokens, &later_turns);
       if (!text.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(shown, ":", line_number, ": ", text.status().message()));
       }
-      Offer(*std::move(text), std::move(reply), max_tokens);
+      Offer(*std::move(text), std::move(reply), max_tokens, std::move(later_turns));
     }
     return absl::OkStatus();
   }
@@ -461,6 +489,14 @@ absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& input,
     }
     if (from_dataset) plan.replies.push_back(std::move(reply));
     plan.prompts.push_back(std::move(prompt));
+  }
+  if (prompts.has_multi_turn()) {
+    std::vector<std::vector<std::string>> later;
+    if (prompts.has_dataset()) {
+      later.reserve(bodies.size());
+      for (DatasetEntry& body : bodies) later.push_back(std::move(body.later_turns));
+    }
+    AddConversationTurns(prompts, seed, std::move(later), &plan.prompts);
   }
   return plan;
 }

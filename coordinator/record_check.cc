@@ -1,6 +1,7 @@
 #include "coordinator/record_check.h"
 
 #include "absl/strings/str_cat.h"
+#include "proto/wire/session_ids.h"
 
 namespace llmbench::coordinator {
 
@@ -8,10 +9,23 @@ namespace v1 = ::llmbench::v1;
 
 std::string RecordProblem(const v1::RequestRecord& record, const v1::Shard& shard,
                           const wire::ShardIds& ids, int64_t elapsed_ns) {
-  const uint64_t id = record.request_id();
   if (record.engine() != shard.engine().name()) {
-    return absl::StrCat("request ", id, ": engine \"", record.engine(), "\" is not the shard's (\"",
-                        shard.engine().name(), "\")");
+    return absl::StrCat("request ", record.request_id(), ": engine \"", record.engine(),
+                        "\" is not the shard's (\"", shard.engine().name(), "\")");
+  }
+  // Multi-turn: the shard's ids are sessions; each turn's id derives from its session's.
+  uint64_t id = record.request_id();
+  if (shard.has_multi_turn() || record.has_session_id() || record.has_turn_index()) {
+    if (!shard.has_multi_turn() || !record.has_session_id() || !record.has_turn_index() ||
+        record.turn_index() >= wire::kMaxTurnsPerSession ||
+        (!wire::IsWarmupId(record.session_id()) && record.session_id() > wire::kMaxSessionId) ||
+        (wire::IsWarmupId(record.session_id()) &&
+         wire::WarmupOrdinal(record.session_id()) >= wire::kMaxWarmupSessions) ||
+        wire::TurnRequestId(record.session_id(), record.turn_index()) != record.request_id()) {
+      return absl::StrCat("request ", record.request_id(),
+                          ": not a turn of a multi-turn session of shard ", shard.shard_index());
+    }
+    id = record.session_id();
   }
   if (wire::IsWarmupId(id)) {
     if (!record.warmup() || wire::WarmupShardIndex(id) != (shard.shard_index() & 0x7fffffffu) ||

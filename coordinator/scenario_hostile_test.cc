@@ -122,7 +122,8 @@ std::vector<HostileCase> HostileCases() {
        "hostile.yaml:5:7: scenario: YAML syntax error: the referenced anchor is not defined"},
       {"MergeKey", e + "load: {<<: {requests: 3}}\n",
        "hostile.yaml:5:8: load.<<: unknown key (expected one of concurrency, rate, sweep, "
-       "trace, requests, duration_seconds, warmup_requests, warmup_seconds, cooldown_seconds, side_by_side)"},
+       "trace, requests, duration_seconds, warmup_requests, warmup_seconds, cooldown_seconds, side_by_side, "
+       "sessions, load_unit)"},
       {"ComplexKey", e + "? [a, b]\n: c\n",
        "hostile.yaml:5:3: scenario: keys must be plain strings"},
       // yaml-cpp 0.7 alone loops forever on these (found by scenario_loader_fuzz).

@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "coordinator/prompts.h"
+#include "coordinator/multi_turn.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
@@ -643,6 +644,8 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.TraceLoad.start_seconds", 0, kMaxSeconds, false},
     {"llmbench.v1.TraceLoad.end_seconds", 0, kMaxSeconds, true},
     {"llmbench.v1.Load.requests", 1, kMaxRequests, false},
+    {"llmbench.v1.Load.sessions", 1, kMaxRequests, false},
+    {"llmbench.v1.MultiTurn.turns", 0, 1024, false},
     {"llmbench.v1.Load.duration_seconds", 0, kMaxSeconds, true},
     {"llmbench.v1.Load.warmup_requests", 0, 1e9, false},
     {"llmbench.v1.Load.warmup_seconds", 0, 86'400, false},
@@ -736,6 +739,7 @@ class Validator {
     LLMBENCH_RETURN_IF_ERROR(CheckGeneration(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckLoad(scenario.load()));
     if (scenario.load().has_trace()) LLMBENCH_RETURN_IF_ERROR(CheckTrace(scenario));
+    LLMBENCH_RETURN_IF_ERROR(CheckMultiTurn(scenario));
     LLMBENCH_RETURN_IF_ERROR(CheckRunLabels(scenario));
     return absl::OkStatus();
   }
@@ -763,6 +767,111 @@ class Validator {
                     absl::StrCat("must be an http:// or https:// URL without spaces, got ",
                                  Quote(url)));
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // prompts.multi_turn and the load fields that only it uses (docs/scenario.md "Multi-turn
+  // conversations").
+  absl::Status CheckMultiTurn(const Scenario& scenario) {
+    const llmbench::v1::Load& load = scenario.load();
+    if (!scenario.prompts().has_multi_turn()) {
+      if (load.has_sessions()) return Fail("load.sessions", "needs prompts.multi_turn");
+      if (load.load_unit() != llmbench::v1::LOAD_UNIT_UNSPECIFIED) {
+        return Fail("load.load_unit", "needs prompts.multi_turn");
+      }
+      return absl::OkStatus();
+    }
+    const llmbench::v1::MultiTurn& multi_turn = scenario.prompts().multi_turn();
+    for (int i = 0; i < scenario.engines_size(); ++i) {
+      const llmbench::v1::Engine& engine = scenario.engines(i);
+      const bool chat = engine.api() == llmbench::v1::API_CHAT_COMPLETIONS ||
+                        engine.api() == llmbench::v1::API_OLLAMA_CHAT ||
+                        (engine.api() == llmbench::v1::API_UNSPECIFIED &&
+                         (engine.kind() == llmbench::v1::ENGINE_KIND_VLLM ||
+                          engine.kind() == llmbench::v1::ENGINE_KIND_OPENAI));
+      if (!chat) {
+        const llmbench::v1::Api api =
+            engine.api() != llmbench::v1::API_UNSPECIFIED ? engine.api()
+            : engine.kind() == llmbench::v1::ENGINE_KIND_OLLAMA ? llmbench::v1::API_OLLAMA_GENERATE
+                                                                : llmbench::v1::API_TGI_GENERATE;
+        return Fail(absl::StrCat("engines[", i, "].api"),
+                    absl::StrCat("prompts.multi_turn needs the chat route (chat_completions",
+                                 engine.kind() == llmbench::v1::ENGINE_KIND_OLLAMA
+                                     ? " or ollama_chat"
+                                     : "",
+                                 "), got ",
+                                 EnumYamlName(llmbench::v1::Api_descriptor()->FindValueByNumber(api))));
+      }
+    }
+    if (multi_turn.has_user_tokens()) {
+      if (!scenario.prompts().has_synthetic()) {
+        return Fail("prompts.multi_turn.user_tokens", "synthetic prompts only");
+      }
+      LLMBENCH_RETURN_IF_ERROR(
+          CheckLengths(multi_turn.user_tokens(), "prompts.multi_turn.user_tokens"));
+    }
+    if (multi_turn.has_think_time_ms()) {
+      LLMBENCH_RETURN_IF_ERROR(CheckThinkTime(multi_turn.think_time_ms()));
+    }
+    if (load.has_requests()) {
+      return Fail("load.requests",
+                  "with prompts.multi_turn the run is bounded by load.sessions (whole "
+                  "conversations) or duration_seconds");
+    }
+    if (load.has_sweep()) return Fail("load.sweep", "not with prompts.multi_turn");
+    if (scenario.generation().output_tokens_from_dataset()) {
+      return Fail("generation.output_tokens_from_dataset",
+                  "not with prompts.multi_turn (a conversation has several replies)");
+    }
+    if (load.warmup_requests() >= (uint64_t{1} << 22)) {
+      return Fail("load.warmup_requests",
+                  absl::StrCat("with prompts.multi_turn these are warm-up sessions, at most ",
+                               (uint64_t{1} << 22) - 1, ", got ", load.warmup_requests()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckThinkTime(const llmbench::v1::TokenLengthDistribution& d) {
+    constexpr uint32_t kMaxMs = 3'600'000;
+    const std::string path = "prompts.multi_turn.think_time_ms";
+    auto range = [&](const char* name, uint32_t value, uint32_t low) -> absl::Status {
+      if (value < low || value > kMaxMs) {
+        return Fail(absl::StrCat(path, ".", name),
+                    absl::StrCat("must be between ", low, " and ", kMaxMs, " ms, got ", value));
+      }
+      return absl::OkStatus();
+    };
+    switch (d.kind()) {
+      case llmbench::v1::TokenLengthDistribution::KIND_UNIFORM:
+        LLMBENCH_RETURN_IF_ERROR(range("min", d.min(), 0));
+        LLMBENCH_RETURN_IF_ERROR(range("max", d.max(), 0));
+        if (d.max() < d.min()) {
+          return Fail(path + ".max",
+                      absl::StrCat("must be >= min (", d.min(), "), got ", d.max()));
+        }
+        break;
+      case llmbench::v1::TokenLengthDistribution::KIND_NORMAL:
+      case llmbench::v1::TokenLengthDistribution::KIND_LOGNORMAL:
+        LLMBENCH_RETURN_IF_ERROR(range("mean", d.mean(), 1));
+        if (!(d.stddev() >= 0) || d.stddev() > kMaxMs) {
+          return Fail(path + ".stddev", absl::StrCat("must be between 0 and ", kMaxMs, ", got ",
+                                                     FormatNumber(d.stddev())));
+        }
+        if (!(d.sigma() >= 0) || d.sigma() > 10) {
+          return Fail(path + ".sigma",
+                      absl::StrCat("must be between 0 and 10, got ", FormatNumber(d.sigma())));
+        }
+        LLMBENCH_RETURN_IF_ERROR(range("min", d.min(), 0));
+        LLMBENCH_RETURN_IF_ERROR(range("max", d.max(), 0));
+        if (d.max() != 0 && d.max() < d.min()) {
+          return Fail(path + ".max",
+                      absl::StrCat("must be >= min (", d.min(), "), got ", d.max()));
+        }
+        break;
+      default:
+        LLMBENCH_RETURN_IF_ERROR(range("mean", d.mean(), 0));
+        break;
     }
     return absl::OkStatus();
   }
@@ -1029,7 +1138,7 @@ class Validator {
                   absl::StrCat("must be >= start_rps (", FormatNumber(load.sweep().start_rps()),
                                "), got ", FormatNumber(load.sweep().max_rps())));
     }
-    if (!load.has_sweep() && !load.has_trace() && !load.has_requests() &&
+    if (!load.has_sweep() && !load.has_trace() && !load.has_requests() && !load.has_sessions() &&
         !load.has_duration_seconds()) {
       return Fail("load", "give requests, duration_seconds or both");
     }
@@ -1065,6 +1174,9 @@ class Validator {
     }
     if (scenario.prompts().has_dataset()) {
       return Fail("prompts.dataset", "load.trace gives the prompts");
+    }
+    if (scenario.prompts().has_multi_turn()) {
+      return Fail("prompts.multi_turn", "load.trace replays single requests, not conversations");
     }
     if (scenario.generation().has_output_tokens()) {
       return Fail("generation.output_tokens", "load.trace gives each request's max_tokens");
@@ -1224,6 +1336,10 @@ void ApplyPromptsDefaults(llmbench::v1::Prompts* prompts) {
     }
     if (synthetic->count() == 0) synthetic->set_count(1000);
   }
+  if (prompts->has_multi_turn() && prompts->has_synthetic() &&
+      prompts->multi_turn().turns() == 0) {
+    prompts->mutable_multi_turn()->set_turns(kDefaultTurns);
+  }
   if (prompts->has_shared_prefix() && prompts->shared_prefix().groups() == 0) {
     prompts->mutable_shared_prefix()->set_groups(1);
   }
@@ -1280,6 +1396,10 @@ void ApplyScenarioDefaults(Scenario* scenario) {
       trace->set_format(llmbench::v1::TRACE_FORMAT_AUTO);
     }
     if (!trace->has_speedup()) trace->set_speedup(1);
+  } else if (scenario->prompts().has_multi_turn()) {
+    if (!load->has_sessions() && !load->has_duration_seconds() && !load->has_requests()) {
+      load->set_sessions(kDefaultSessions);
+    }
   } else if (!load->has_requests() && !load->has_duration_seconds()) {
     load->set_requests(100);
   }

@@ -152,8 +152,10 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
   if (load.has_rate() && !(load.rate().rps() > 0)) {
     return absl::InvalidArgumentError("load.rate.rps: must be > 0");
   }
-  const bool count_bounded = load.has_requests();
-  if (count_bounded && load.requests() == 0) return std::vector<Shard>{};
+  // Multi-turn: the ids are sessions, never split (a session runs whole on one shard).
+  const bool count_bounded = load.has_requests() || load.has_sessions();
+  const uint64_t count = load.has_sessions() ? load.sessions() : load.requests();
+  if (count_bounded && count == 0) return std::vector<Shard>{};
 
   // Pick the workers that get a share: drop any whose share of concurrency or of the request
   // count rounds to zero, and split again among the rest until stable. The heaviest worker
@@ -168,7 +170,7 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
     if (load.has_concurrency()) {
       concurrency_parts = SplitProportionally(load.concurrency().concurrency(), active_weights);
     }
-    if (count_bounded) request_parts = SplitProportionally(load.requests(), active_weights);
+    if (count_bounded) request_parts = SplitProportionally(count, active_weights);
     std::vector<size_t> kept;
     for (size_t i = 0; i < active.size(); ++i) {
       const bool zero = (load.has_concurrency() && concurrency_parts[i] == 0) ||
@@ -216,6 +218,9 @@ absl::StatusOr<std::vector<Shard>> MakeShards(const llmbench::v1::Scenario& scen
     shard.set_warmup_requests(warmup_parts[i]);
     shard.set_warmup_seconds(load.warmup_seconds());
     shard.set_start_unix_ns(start_unix_ns);
+    if (scenario.prompts().has_multi_turn()) {
+      shard.mutable_multi_turn()->set_load_unit(load.load_unit());
+    }
     shard.set_record_batch_size(kDefaultRecordBatchSize);
     shard.set_progress_interval_ms(kDefaultProgressIntervalMs);
     shards.push_back(std::move(shard));

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/text_safety.h"
+#include "coordinator/multi_turn.h"
 
 namespace llmbench::coordinator {
 
@@ -38,6 +39,13 @@ std::string WorkloadSummaryLines(const v1::RunResult& result) {
                       " reused");
     }
     absl::StrAppend(&out, EscapeControlCharacters(line), "\n");
+  }
+  for (const v1::EngineResult& e : result.engines()) {
+    // Multi-turn: sessions and the per-turn table (coordinator/multi_turn.h).
+    if (e.has_multi_turn()) {
+      absl::StrAppend(&out, "multi-turn (", EscapeControlCharacters(e.engine()), "):\n",
+                      FormatTurnTable(e));
+    }
   }
   for (const v1::EngineResult& e : result.engines()) {
     if (!e.has_lengths()) continue;

@@ -370,6 +370,14 @@ void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt) {
     AppendJsonString(*out, prompt.system());
     out->append("},");
   }
+  // Multi-turn: the conversation so far, oldest first (worker/conversation.h).
+  for (const llmbench::v1::ChatMessage& message : prompt.history()) {
+    out->append("{\"role\":");
+    AppendJsonString(*out, message.role());
+    out->append(",\"content\":");
+    AppendJsonString(*out, message.content());
+    out->append("},");
+  }
   out->append("{\"role\":\"user\",\"content\":");
   AppendJsonString(*out, prompt.text());
   out->append("}]");

@@ -59,7 +59,8 @@ inline uint32_t MaxTokensFor(const llmbench::v1::Prompt& prompt,
 // characters, '"' and '\\' escaped, invalid UTF-8 bytes as U+FFFD, so a body is always valid JSON).
 
 // Appends `,"messages":[...]` for a chat request: the prompt's system message (when set)
-// and its user message. Shared by the Ollama /api/chat and OpenAI chat builders.
+// the prompt's history (multi-turn: earlier user and assistant messages) and its user message.
+// Shared by the Ollama /api/chat and OpenAI chat builders.
 void AppendChatMessages(std::string* out, const llmbench::v1::Prompt& prompt);
 // Appends a JSON number for a finite double (shortest round-trip form, e.g. 0.7, 0, 1e-05).
 void AppendJsonDouble(std::string* out, double value);

@@ -27,6 +27,7 @@
 #include "sim/str_cat.h"
 #include "common/clock.h"
 #include "sim/batch_scheduler.h"
+#include "sim/chat_history.h"
 #include "sim/gen_request.h"
 #include "common/json_writer.h"
 #include "common/stats.h"
@@ -234,6 +235,8 @@ class Engine {
 
   std::string EngineMetrics();
   std::string SimMetrics();
+  // Multi-turn histories seen on the chat routes (sim/chat_history.h); thread-safe.
+  ChatHistoryLog& chat_history() { return chat_history_; }
 
  private:
   struct Live {
@@ -307,6 +310,7 @@ class Engine {
   const int64_t unix_offset_ns_;
   const int64_t start_unix_s_;
 
+  ChatHistoryLog chat_history_;
   // Metrics (guarded by mu_).
   uint64_t outcomes_[4] = {0, 0, 0, 0};
   std::unordered_map<FaultKind, uint64_t> faults_;
@@ -1012,6 +1016,7 @@ std::string Engine::SimMetrics() {
   family("llmbench_sim_step_seconds", "histogram", "Planned decode step durations.");
   sim_step_.Append(out, "llmbench_sim_step_seconds", "", false, true);
   AppendObserved(out, false, true);
+  chat_history_.AppendMetrics(&out);
   family("llmbench_sim_faults_total", "counter", "Injected faults by kind.");
   for (FaultKind k : AllFaultKinds()) {
     auto it = faults_.find(k);
@@ -1438,6 +1443,17 @@ void Session::StartGeneration(Api api, const http::request<http::string_body>& r
       gen.fault_at = std::min(fault.after, gen.req.output_tokens - 2);
     }
     engine_.CountFault(fault.kind);
+  }
+  if (api == Api::kOllamaChat || api == Api::kOllamaOaiChat || api == Api::kVllmChat ||
+      api == Api::kTgiChat) {
+    // What a multi-turn client sends back must be this reply (sim/chat_history.h).
+    engine_.chat_history().ObserveRequest(req.body());
+    if (fault.kind == FaultKind::kNone) {
+      std::string reply;
+      const int tokens = gen.req.eos ? gen.req.output_tokens - 1 : gen.req.output_tokens;
+      for (int i = 0; i < tokens; ++i) reply.append(VocabToken(gen.key, i));
+      engine_.chat_history().AddReply(reply);
+    }
   }
   const uint64_t key = gen.key;
   switch (engine_.kind()) {

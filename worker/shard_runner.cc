@@ -12,6 +12,8 @@
 #include <utility>
 
 #include <cstring>
+#include <deque>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -19,8 +21,10 @@
 #include "common/status.h"
 #include "common/text_safety.h"
 #include "proto/wire/load_profile.h"
+#include "proto/wire/session_ids.h"
 #include "proto/wire/trace_schedule.h"
 #include "spdlog/spdlog.h"
+#include "worker/conversation.h"
 #include "worker/event_loop.h"
 #include "worker/transport.h"
 
@@ -97,6 +101,14 @@ struct ShardRunner::Loop {
   std::map<uint64_t, EventLoop::TimerId> backoff_timers;  // by back-off key
   uint64_t next_backoff_key = 0;
   uint32_t consecutive_failures = 0;
+  // Multi-turn (Shard.multi_turn): the sessions this loop started that have not ended, by
+  // session id; their think-time timers; (load unit requests) the sessions whose next turn may
+  // go, oldest first; (open loop, load unit requests) the next session index of this loop.
+  std::unordered_map<uint64_t, Conversation> sessions;
+  std::map<uint64_t, EventLoop::TimerId> think_timers;  // by session id
+  std::deque<uint64_t> ready;
+  uint64_t next_session_index = 0;
+  bool sessions_exhausted = false;  // open loop, load unit requests: no new session may start
 
   int64_t RelNow() const {
     return EventLoop::MonotonicNowNs() - runner->epoch_ns_.load(std::memory_order_relaxed);
@@ -149,7 +161,11 @@ struct ShardRunner::Loop {
       stopping = true;
     } else if (runner->open_loop_) {
       AdvanceSchedule(index);
-      OnDispatchTimer();
+      if (runner->turn_arrivals_) {
+        OnTurnArrivalTimer();
+      } else {
+        OnDispatchTimer();
+      }
       return;
     } else {
       Fill();
@@ -159,6 +175,10 @@ struct ShardRunner::Loop {
 
   // Closed loop: keep `concurrency` requests in flight, less the slots backing off.
   void Fill() {
+    if (runner->multi_turn_) {
+      FillSessions();
+      return;
+    }
     while (!stopping && transport->in_flight() + backoff_timers.size() < concurrency) {
       const uint64_t k = runner->next_index_.fetch_add(1, std::memory_order_relaxed);
       if (!runner->InBounds(k, RelNow())) {
@@ -223,7 +243,214 @@ struct ShardRunner::Loop {
     traces.push_back(trace);
   }
 
+  // ---- Multi-turn sessions (worker/conversation.h) ------------------------------------------
+
+  // Closed loop. Load unit sessions: `concurrency` sessions in progress (in flight or thinking),
+  // less the slots backing off. Load unit requests: `concurrency` turns in flight; a free slot
+  // sends the oldest ready turn, else starts a new session.
+  void FillSessions() {
+    if (runner->session_unit_) {
+      while (!stopping && sessions.size() + backoff_timers.size() < concurrency) {
+        if (!ClaimSession()) break;
+      }
+      return;
+    }
+    while (transport->in_flight() + backoff_timers.size() < concurrency) {
+      if (!ready.empty()) {
+        const uint64_t id = ready.front();
+        ready.pop_front();
+        SendTurn(id, std::nullopt);
+        continue;
+      }
+      if (stopping || !ClaimSession()) break;
+    }
+  }
+
+  // Closed loop: starts the next session of the shard; false (and stopping) when out of bounds.
+  bool ClaimSession() {
+    const uint64_t k = runner->next_index_.fetch_add(1, std::memory_order_relaxed);
+    if (!runner->InBounds(k, RelNow())) {
+      stopping = true;
+      return false;
+    }
+    StartSession(k, std::nullopt);
+    return true;
+  }
+
+  void StartSession(uint64_t k, std::optional<int64_t> scheduled_ns) {
+    const llmbench::v1::Shard& shard = runner->shard_;
+    Conversation c;
+    c.index = k;
+    c.session_id = runner->RequestIdFor(k);
+    c.prompt_index =
+        static_cast<uint32_t>(c.session_id % static_cast<uint64_t>(shard.prompts_size()));
+    c.turns = SessionTurns(shard.prompts(static_cast<int>(c.prompt_index)));
+    const int64_t t_rel = scheduled_ns.value_or(RelNow());
+    c.warmup = k < runner->warmup_count_ ||
+               (!runner->count_bounded_ && t_rel < runner->warmup_rel_ns_);
+    const uint64_t id = c.session_id;
+    sessions.emplace(id, std::move(c));
+    SendTurn(id, scheduled_ns);
+  }
+
+  // Sends session `id`'s next turn with the conversation so far. A turn after the first that
+  // falls after a duration-bounded shard's end is not sent: the session ends there
+  // (interrupted: no record says it ended).
+  void SendTurn(uint64_t id, std::optional<int64_t> scheduled_ns) {
+    auto it = sessions.find(id);
+    if (it == sessions.end()) return;
+    Conversation& c = it->second;
+    const llmbench::v1::Shard& shard = runner->shard_;
+    if (c.next_turn > 0 && !c.warmup && RelNow() >= runner->end_rel_ns_) {
+      sessions.erase(it);
+      return;
+    }
+    const llmbench::v1::Prompt& base = shard.prompts(static_cast<int>(c.prompt_index));
+    const llmbench::v1::Prompt prompt = c.TurnPrompt(base);
+    auto record = std::make_unique<RequestRecord>();
+    record->set_request_id(wire::TurnRequestId(c.session_id, c.next_turn));
+    record->set_shard_index(shard.shard_index());
+    record->set_worker_id(runner->options_.worker_id);
+    record->set_engine(shard.engine().name());
+    record->set_prompt_index(c.prompt_index);
+    record->set_warmup(c.warmup);
+    record->set_session_id(c.session_id);
+    record->set_turn_index(c.next_turn);
+    if (scheduled_ns.has_value()) record->set_scheduled_ns(*scheduled_ns);
+    if (prompt.approx_tokens() > 0) record->set_prompt_tokens_sent(prompt.approx_tokens());
+    if (prompt.has_max_tokens()) record->set_max_tokens_sent(prompt.max_tokens());
+    RequestRecord identity = *record;  // for a request the transport refuses
+    HttpRequestSpec spec = runner->protocol_->BuildRequest(prompt, record->request_id());
+    std::unique_ptr<ResponseParser> parser = runner->protocol_->NewParser(record.get());
+    runner->requests_sent_.fetch_add(1, std::memory_order_relaxed);
+    absl::Status status = transport->Start(spec, std::move(record), std::move(parser));
+    if (!status.ok()) {
+      // A failed turn ends its session.
+      sessions.erase(id);
+      identity.set_sent_ns(RelNow());
+      identity.set_end_ns(identity.sent_ns());
+      identity.set_error_class(llmbench::v1::ERROR_CLASS_CONNECT);
+      identity.set_error_message(std::string(status.message()));
+      identity.set_session_end(true);
+      runner->OnRecord(std::move(identity));
+    }
+  }
+
+  // A turn ended: a success adds the engine's reply to the history and the next turn follows
+  // after its think time; a failure ends the session (session_end); a cancelled turn leaves it
+  // interrupted. The reply text goes into the record only as far as outputs.text asked.
+  void OnTurnComplete(RequestRecord* record) {
+    const uint64_t id = record->session_id();
+    auto it = sessions.find(id);
+    if (it != sessions.end()) {
+      Conversation& c = it->second;
+      const llmbench::v1::ErrorClass error = record->error_class();
+      if (error == llmbench::v1::ERROR_CLASS_NONE) {
+        const llmbench::v1::Prompt& base =
+            runner->shard_.prompts(static_cast<int>(c.prompt_index));
+        c.AddReply(base, record->reply_text());
+        if (c.done()) {
+          record->set_session_end(true);
+          sessions.erase(it);
+        } else if (stopping && runner->cancelled()) {
+          sessions.erase(it);
+        } else {
+          const int64_t think_ns = int64_t{ThinkMsBefore(base, c.next_turn)} * kNsPerMs;
+          think_timers[id] = loop->AddTimerAfter(think_ns, [this, id] { OnThinkDone(id); });
+        }
+      } else {
+        if (error != llmbench::v1::ERROR_CLASS_CANCELLED) record->set_session_end(true);
+        sessions.erase(it);
+      }
+    }
+    const uint32_t keep = runner->export_reply_bytes_;
+    if (keep == 0) {
+      record->clear_reply_text();
+      record->clear_reply_text_truncated();
+    } else if (record->reply_text().size() > keep) {
+      size_t cut = keep;
+      const std::string& text = record->reply_text();
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      record->mutable_reply_text()->resize(cut);
+      record->set_reply_text_truncated(true);
+    }
+  }
+
+  void OnThinkDone(uint64_t id) {
+    think_timers.erase(id);
+    if (runner->turn_arrivals_ && stopping) {  // past the end: no arrival will send it
+      sessions.erase(id);
+      MaybeFinish();
+      return;
+    }
+    if (runner->session_unit_) {
+      SendTurn(id, std::nullopt);
+    } else {
+      ready.push_back(id);
+      if (!runner->open_loop_) Fill();
+    }
+    if (runner->open_loop_) transport->Flush();
+    MaybeFinish();
+  }
+
+  void CancelSessions() {
+    for (const auto& [id, timer_id] : think_timers) loop->CancelTimer(timer_id);
+    think_timers.clear();
+    ready.clear();
+  }
+
+  // Open loop, load unit requests: every arrival sends the oldest ready turn, else starts a new
+  // session; an arrival with neither (all sessions started and none ready) sends nothing.
+  void OnTurnArrivalTimer() {
+    timer = 0;
+    const uint32_t stride = runner->loop_count_;
+    uint32_t dispatched = 0;
+    while (!stopping) {
+      if (sessions_exhausted && sessions.empty()) {
+        stopping = true;
+        break;
+      }
+      if (next_scheduled_ns > RelNow() || dispatched == kMaxDispatchBatch) break;
+      if (next_scheduled_ns >= runner->end_rel_ns_ &&
+          next_session_index >= runner->warmup_count_) {
+        // Past a duration-bounded shard's end: nothing more is sent.
+        sessions_exhausted = true;
+        stopping = true;
+        ready.clear();
+        for (const auto& [id, timer_id] : think_timers) sessions.erase(id);
+        CancelSessions();
+        break;
+      }
+      ++dispatched;
+      if (!ready.empty()) {
+        const uint64_t id = ready.front();
+        ready.pop_front();
+        SendTurn(id, next_scheduled_ns);
+      } else if (!sessions_exhausted) {
+        if (runner->InBounds(next_session_index, next_scheduled_ns)) {
+          StartSession(next_session_index, next_scheduled_ns);
+          next_session_index += stride;
+        } else {
+          sessions_exhausted = true;
+        }
+      }
+      next_own_index += stride;
+      AdvanceSchedule(stride - 1);
+    }
+    transport->Flush();
+    if (!stopping) {
+      timer = loop->AddTimerAt(runner->epoch_ns_.load(std::memory_order_relaxed) +
+                                   next_scheduled_ns,
+                               [this] { OnTurnArrivalTimer(); });
+    }
+    MaybeFinish();
+  }
+
   void Dispatch(uint64_t k, std::optional<int64_t> scheduled_ns) {
+    if (runner->multi_turn_) {
+      StartSession(k, scheduled_ns);
+      return;
+    }
     const llmbench::v1::Shard& shard = runner->shard_;
     auto record = std::make_unique<RequestRecord>();
     const uint64_t id = runner->RequestIdFor(k);
@@ -275,9 +502,13 @@ struct ShardRunner::Loop {
                                             std::memory_order_relaxed);
       connections_counted = connections;
     }
+    if (runner->multi_turn_) OnTurnComplete(record.get());
+    // Multi-turn: a session whose first turn was cancelled never started (it may run
+    // elsewhere); one cancelled later is interrupted, not unfinished.
     if (record->error_class() == llmbench::v1::ERROR_CLASS_CANCELLED && !record->warmup() &&
-        runner->count_bounded_) {
-      if (std::optional<uint64_t> j = runner->ids_.IndexOf(record->request_id())) {
+        runner->count_bounded_ && (!runner->multi_turn_ || record->turn_index() == 0)) {
+      if (std::optional<uint64_t> j = runner->ids_.IndexOf(
+              runner->multi_turn_ ? record->session_id() : record->request_id())) {
         runner->AddUnfinished(*j);
       }
     }
@@ -322,6 +553,7 @@ struct ShardRunner::Loop {
   void OnCancel() {
     stopping = true;
     CancelBackoffs();
+    CancelSessions();
     if (timer != 0) {
       loop->CancelTimer(timer);
       timer = 0;
@@ -329,13 +561,15 @@ struct ShardRunner::Loop {
     if (transport->in_flight() > 0) {
       transport->AbortAll(llmbench::v1::ERROR_CLASS_CANCELLED, "shard cancelled");
     }
+    sessions.clear();  // the sessions left are interrupted
     MaybeFinish();
   }
 
   void MaybeFinish() {
-    if (finished || !stopping || transport->in_flight() > 0) return;
+    if (finished || !stopping || transport->in_flight() > 0 || !sessions.empty()) return;
     finished = true;
     CancelBackoffs();
+    CancelSessions();
     if (window_timer != 0) {
       loop->CancelTimer(window_timer);
       window_timer = 0;
@@ -346,7 +580,8 @@ struct ShardRunner::Loop {
     }
     if (runner->open_loop_ && runner->count_bounded_) {
       // Arrivals of this loop that were never sent.
-      for (uint64_t k = next_own_index; k < runner->total_count_; k += runner->loop_count_) {
+      const uint64_t first = runner->turn_arrivals_ ? next_session_index : next_own_index;
+      for (uint64_t k = first; k < runner->total_count_; k += runner->loop_count_) {
         if (k >= runner->warmup_count_) runner->AddUnfinished(k - runner->warmup_count_);
       }
     }
@@ -376,6 +611,9 @@ ShardRunner::ShardRunner(llmbench::v1::Shard shard, ShardRunnerOptions options,
                                              1e9)
                       : std::numeric_limits<int64_t>::max()),
       warmup_rel_ns_(static_cast<int64_t>(shard_.warmup_seconds() * 1e9)),
+      multi_turn_(shard_.has_multi_turn()),
+      session_unit_(shard_.multi_turn().load_unit() != llmbench::v1::LOAD_UNIT_REQUESTS),
+      turn_arrivals_(multi_turn_ && !session_unit_ && open_loop_),
       queue_(options_.queue_capacity) {}
 
 absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::Shard shard,
@@ -442,6 +680,12 @@ absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::S
   if (!shard.engine().api_key_env().empty()) {
     LLMBENCH_ASSIGN_OR_RETURN(api_key, options.api_keys.KeyFor(shard.engine().api_key_env()));
   }
+  uint32_t export_reply_bytes = shard.generation().reply_text_bytes();
+  if (shard.has_multi_turn()) {
+    LLMBENCH_RETURN_IF_ERROR(CheckMultiTurnShard(shard));
+    // The history needs each reply whole; the records keep only what outputs.text asked for.
+    shard.mutable_generation()->set_reply_text_bytes(kMaxHistoryReplyBytes);
+  }
   if (shard.record_batch_size() == 0) shard.set_record_batch_size(256);
   if (shard.progress_interval_ms() == 0) shard.set_progress_interval_ms(500);
   if (shard.id_stride() == 0) shard.set_id_stride(1);
@@ -450,7 +694,50 @@ absl::StatusOr<std::unique_ptr<ShardRunner>> ShardRunner::Create(llmbench::v1::S
   auto runner = std::unique_ptr<ShardRunner>(
       new ShardRunner(std::move(shard), options, std::move(protocol), std::move(api_key)));
   runner->loop_count_ = loops;
+  runner->export_reply_bytes_ = export_reply_bytes;
   return runner;
+}
+
+absl::Status ShardRunner::CheckMultiTurnShard(const llmbench::v1::Shard& shard) {
+  if (shard.warmup_requests() >= wire::kMaxWarmupSessions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard.warmup_requests: a multi-turn shard has at most ", wire::kMaxWarmupSessions - 1,
+        " warm-up sessions, got ", shard.warmup_requests()));
+  }
+  const llmbench::v1::Engine& engine = shard.engine();
+  const bool chat =
+      engine.api() == llmbench::v1::API_CHAT_COMPLETIONS ||
+      engine.api() == llmbench::v1::API_OLLAMA_CHAT ||
+      (engine.api() == llmbench::v1::API_UNSPECIFIED &&
+       (engine.kind() == llmbench::v1::ENGINE_KIND_VLLM ||
+        engine.kind() == llmbench::v1::ENGINE_KIND_OPENAI));
+  if (!chat) {
+    return absl::InvalidArgumentError(
+        "shard.multi_turn: multi-turn sessions need a chat route (engine.api chat_completions or "
+        "ollama_chat)");
+  }
+  auto too_large = [](uint64_t id) { return id > wire::kMaxSessionId; };
+  for (uint64_t id : shard.request_ids()) {
+    if (too_large(id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard.request_ids: session id ", id, " is above ", wire::kMaxSessionId));
+    }
+  }
+  for (const llmbench::v1::IdRange& r : shard.request_ranges()) {
+    if (r.count() > 0 && too_large(r.first() + r.count() - 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shard.request_ranges: session ids up to ", r.first() + r.count() - 1, " are above ",
+          wire::kMaxSessionId));
+    }
+  }
+  for (const llmbench::v1::Prompt& prompt : shard.prompts()) {
+    if (prompt.next_turns_size() + 1 > static_cast<int>(wire::kMaxTurnsPerSession)) {
+      return absl::InvalidArgumentError(absl::StrCat("shard.prompts: a session has at most ",
+                                                     wire::kMaxTurnsPerSession, " turns, got ",
+                                                     prompt.next_turns_size() + 1));
+    }
+  }
+  return absl::OkStatus();
 }
 
 ShardRunner::~ShardRunner() {
@@ -539,6 +826,7 @@ absl::Status ShardRunner::StartLoops() {
     loop->runner = this;
     loop->index = i;
     loop->next_own_index = i;
+    loop->next_session_index = i;
     LLMBENCH_ASSIGN_OR_RETURN(loop->loop, EventLoop::Create());
     TransportConfig config;
     const llmbench::v1::Engine& engine = shard_.engine();

@@ -42,6 +42,20 @@
 //     shards only; count-bounded shards use warmup_requests).
 //   * Cancel(): dispatch stops, in-flight requests are aborted and recorded as
 //     ERROR_CLASS_CANCELLED, and the summary lists the count-bounded ids that did not finish.
+//   * Multi-turn (Shard.multi_turn set): the ids above name sessions, not requests; session id
+//     `id` runs prompts[id % prompts_size]'s turns in order on one loop (worker/conversation.h),
+//     turn t as request wire::TurnRequestId(id, t) (proto/wire/session_ids.h), each turn sent
+//     with the history (earlier user turns and the engine's actual replies) after the think
+//     time that follows the previous reply. Load unit sessions: a closed-loop slot holds a
+//     session from its first turn to its end (think times included); an open-loop arrival
+//     starts a session, whose later turns follow their replies. Load unit requests: a
+//     closed-loop slot holds one turn in flight and a free slot sends the oldest turn whose
+//     think time is over, else starts a session; an open-loop arrival does the same (an
+//     arrival with neither sends nothing). A failed turn ends its session (record
+//     session_end); so does the last turn. A duration-bounded shard sends no turn after its
+//     end; sessions cut there, or by Cancel(), are interrupted (no session_end). Count-bounded:
+//     a session whose first turn never finished is unfinished (it may run elsewhere whole);
+//     one that started is never unfinished.
 //   * Records go into a RecordQueue (bounded, never blocks a loop): overflow is dropped and
 //     counted in ShardSummary.records_dropped.
 //
@@ -159,6 +173,8 @@ class ShardRunner {
   void AddUnfinishedRange(uint64_t j_begin, uint64_t j_end);
   void AddLoopWindow(llmbench::v1::LoopWindow window);
   absl::Status StartLoops();
+  // Multi-turn limits (proto/wire/session_ids.h): InvalidArgument naming the field.
+  static absl::Status CheckMultiTurnShard(const llmbench::v1::Shard& shard);
 
   const llmbench::v1::Shard shard_;
   const ShardRunnerOptions options_;
@@ -171,7 +187,11 @@ class ShardRunner {
   const bool count_bounded_;
   const int64_t end_rel_ns_;      // dispatch ends here (duration-bounded), else INT64_MAX
   const int64_t warmup_rel_ns_;
+  const bool multi_turn_;     // Shard.multi_turn set
+  const bool session_unit_;   // multi-turn load unit sessions
+  const bool turn_arrivals_;  // multi-turn open loop, load unit requests
   uint32_t loop_count_ = 1;
+  uint32_t export_reply_bytes_ = 0;  // multi-turn: reply bytes kept in records (outputs.text)
 
   RecordQueue queue_;
   std::vector<std::unique_ptr<Loop>> loops_;

@@ -298,6 +298,67 @@
     }
   }
 
+  // Multi-turn conversations (EngineResult.multi_turn, coordinator/turn_aggregate.h): session
+  // totals, and per turn index the latency and the input the engine saw (the history grows).
+  function turnEngines() { return (S.engines || []).filter(function (e) { return e.multi_turn; }); }
+
+  function turnsSection() {
+    var list = turnEngines();
+    if (!list.length) return;
+    var s = section('turns', 'Multi-turn conversations',
+      'Each session sends its turns in order, every turn with the whole conversation so far (earlier user turns and the ' +
+      'engine\'s actual replies). Per turn index: measured turns, TTFT, ITL and E2E, and the input tokens the engine ' +
+      'reported (which grow with the history). Sessions: completed (every turn succeeded), failed (a turn failed and ' +
+      'ended it), interrupted (cut by the duration bound, a stop or a lost worker).');
+    s.appendChild(table(['engine', 'load unit', 'sessions started', 'completed', 'failed', 'interrupted',
+      'session duration p50 (ms)', 'turns per session (mean)'], list.map(function (e) {
+      var m = e.multi_turn;
+      var d = m.session_duration_ms || {};
+      var t = m.turns_per_session || {};
+      return [e.engine, m.load_unit || 'sessions', String(num(m.sessions_started)), String(num(m.sessions_completed)),
+        String(num(m.sessions_failed)), String(num(m.sessions_interrupted)), d.count ? fmt(num(d.p50)) : '–',
+        t.count ? fmt(num(t.mean)) : '–'];
+    }), 'turn-sessions'));
+    var rows = [];
+    list.forEach(function (e) {
+      (e.multi_turn.turns || []).forEach(function (t) {
+        function p(d, k) { return d ? fmt(num(d[k])) : '–'; }
+        rows.push([e.engine, String(num(t.turn_index)), String(num(t.requests)), String(num(t.successes)),
+          p(t.input_tokens, 'p50'), p(t.ttft_ms, 'p50'), p(t.ttft_ms, 'p90'), p(t.ttft_ms, 'p99'),
+          p(t.itl_ms, 'p50'), p(t.e2e_ms, 'p50'), p(t.e2e_ms, 'p99')]);
+      });
+    });
+    s.appendChild(table(['engine', 'turn', 'requests', 'ok', 'input tokens p50', 'TTFT p50 (ms)', 'TTFT p90 (ms)',
+      'TTFT p99 (ms)', 'ITL p50 (ms)', 'E2E p50 (ms)', 'E2E p99 (ms)'], rows, 'turns'));
+    var grid = el('div', { cls: 'grid2' });
+    s.appendChild(grid);
+    var withTtft = [];
+    list.forEach(function (e) {
+      var turns = (e.multi_turn.turns || []).filter(function (t) { return t.ttft_ms; });
+      if (!turns.length) return;
+      var x = turns.map(function (t) { return num(t.turn_index); });
+      withTtft.push({ name: e.engine + ' p50', x: x, y: turns.map(function (t) { return num(t.ttft_ms.p50); }) });
+      withTtft.push({ name: e.engine + ' p99', x: x, y: turns.map(function (t) { return num(t.ttft_ms.p99); }) });
+    });
+    if (withTtft.length) {
+      chart(grid, { id: 'turn-ttft', title: 'TTFT by turn index', xLabel: 'turn index (0 = first)', yLabel: 'ms',
+        data: join(withTtft.map(function (l) { return [l.x, l.y]; })),
+        series: withTtft.map(function (l, i) { return lineSeries(l.name, i); }) });
+    }
+    var withInput = [];
+    list.forEach(function (e) {
+      var turns = (e.multi_turn.turns || []).filter(function (t) { return t.input_tokens; });
+      if (!turns.length) return;
+      withInput.push({ name: e.engine, x: turns.map(function (t) { return num(t.turn_index); }),
+        y: turns.map(function (t) { return num(t.input_tokens.p50); }) });
+    });
+    if (withInput.length) {
+      chart(grid, { id: 'turn-input', title: 'Input tokens by turn index (p50)', xLabel: 'turn index (0 = first)',
+        yLabel: 'tokens', data: join(withInput.map(function (l) { return [l.x, l.y]; })),
+        series: withInput.map(function (l, i) { return lineSeries(l.name, i); }) });
+    }
+  }
+
   function gpuMetricsSection() {
     var exporters = S.gpu_metrics || [];
     if (!exporters.length) return;
@@ -1061,6 +1122,7 @@
     if (SWEEPS.length) links.push(['sweep', 'Capacity sweep']);
     if (telemetryEngines().length) links.push(['client-vs-server', 'Client vs server']);
     if (lengthEngines().length) links.push(['lengths', 'Lengths']);
+    if (turnEngines().length) links.push(['turns', 'Turns']);
     if ((S.gpu_metrics || []).length) links.push(['gpu-metrics', 'GPU metrics']);
     links.push(['distributions', 'Distributions'], ['over-time', 'Over time']);
     if (R.has_requests && R.workers.length) links.push(['workers', 'Workers']);
@@ -1185,6 +1247,7 @@
     telemetrySection();
     lengthsSection();
     traceSection();
+    turnsSection();
     gpuMetricsSection();
     distributions();
     overTime();
