@@ -741,6 +741,83 @@ TEST_F(ReportBrowserTest, LengthsGpuMetricsAndTagsRenderInChromium) {
   EXPECT_TRUE(shot.exit.exited && shot.exit.code == 0) << shot.stderr_text;
 }
 
+// Issue 17's workload sections from real runs against the simulator: a multi-turn run (two
+// workers, 6 sessions of 3 turns) draws "Multi-turn conversations" with the session totals, one
+// row per turn index whose engine-reported input grows with the history, and the TTFT and input
+// charts by turn index; a Mooncake trace replay draws "Trace replay" with the trace's figures.
+TEST_F(ReportBrowserTest, MultiTurnAndTraceRenderInChromium) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium)) << kChromium << " is missing";
+  SimProcess::Options sim_options;
+  sim_options.kinds = {"vllm"};
+  sim_options.args = {"--ttft-base-ms", "5", "--itl-ms", "1", "--seed", "5"};
+  auto sim = SimProcess::Start(sim_options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+
+  const std::string turns_dir = tmp_ + "/turns";
+  auto turns = Subprocess::Start(
+      {LLMBENCH_CLI_BINARY, "quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m",
+       "sim-model", "--turns", "3", "--sessions", "6", "-c", "2", "--max-tokens", "8",
+       "--local-workers", "2", "--out", turns_dir, "--quiet"});
+  ASSERT_TRUE(turns.ok()) << turns.status();
+  auto turns_exit = (*turns)->Wait(kRunTimeout);
+  ASSERT_TRUE(turns_exit.ok()) << turns_exit.status();
+  ASSERT_TRUE(turns_exit->exited && turns_exit->code == 0) << (*turns)->Stderr();
+  std::string dom = RenderedDom(turns_dir + "/report.html", tmp_ + "/profile-turns");
+  ASSERT_FALSE(dom.empty());
+  const auto sessions = TableCells(dom, "turn-sessions");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0][0], "vllm");
+  EXPECT_EQ(sessions[0][1], "sessions");
+  EXPECT_EQ(sessions[0][2], "6") << "sessions started";
+  EXPECT_EQ(sessions[0][3], "6") << "sessions completed";
+  EXPECT_EQ(sessions[0][4], "0");
+  EXPECT_EQ(sessions[0][5], "0");
+  const auto per_turn = TableCells(dom, "turns");
+  ASSERT_EQ(per_turn.size(), 3u);
+  double last_input = 0;
+  for (size_t i = 0; i < per_turn.size(); ++i) {
+    EXPECT_EQ(per_turn[i][1], std::to_string(i));
+    EXPECT_EQ(per_turn[i][2], "6") << "turn " << i << ": one request per session";
+    EXPECT_EQ(per_turn[i][3], "6");
+    const double input = std::atof(per_turn[i][4].c_str());
+    EXPECT_GT(input, last_input) << "turn " << i << ": the history makes the input grow";
+    last_input = input;
+    EXPECT_NE(per_turn[i][5], "–") << "turn " << i << " has a TTFT p50";
+  }
+  std::map<std::string, int> points = ChartPoints(dom);
+  for (const char* chart : {"turn-ttft", "turn-input"}) {
+    ASSERT_TRUE(points.contains(chart)) << chart;
+    EXPECT_GT(points.at(chart), 0) << chart;
+  }
+  EXPECT_EQ(dom.find("id=\"trace\""), std::string::npos) << "no trace section without a trace";
+
+  const std::string trace_dir = tmp_ + "/trace";
+  const std::string trace_file =
+      std::string(LLMBENCH_SOURCE_DIR) + "/examples/datasets/mooncake-sample.jsonl";
+  auto trace = Subprocess::Start(
+      {LLMBENCH_CLI_BINARY, "quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m",
+       "sim-model", "--trace", trace_file, "--trace-speedup", "4", "--local-workers", "2",
+       "--out", trace_dir, "--quiet"});
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  auto trace_exit = (*trace)->Wait(kRunTimeout);
+  ASSERT_TRUE(trace_exit.ok()) << trace_exit.status();
+  absl::StatusOr<v1::RunResult> result = coordinator::LoadRunResult(trace_dir);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << (*trace)->Stderr();
+  ASSERT_TRUE(result->has_trace());
+  dom = RenderedDom(trace_dir + "/report.html", tmp_ + "/profile-trace");
+  ASSERT_FALSE(dom.empty());
+  const auto rows = TableCells(dom, "trace");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], trace_file);
+  EXPECT_EQ(rows[0][1], "mooncake");
+  EXPECT_EQ(rows[0][2], std::to_string(result->trace().file_entries()));
+  EXPECT_EQ(rows[0][5], "×4.000");
+  EXPECT_EQ(rows[0][6], "no");
+  EXPECT_EQ(rows[0][7], std::to_string(result->overall().requests()));
+  EXPECT_EQ(result->trace().requests(), result->overall().requests());
+  EXPECT_EQ(dom.find("id=\"turns\""), std::string::npos) << "no multi-turn section";
+}
+
 // A real run whose every request fails (the simulator answers 500 to all) is never green: its
 // banner is red, says that no request succeeded and shows the 0% success rate in large text.
 TEST_F(ReportBrowserTest, RealRunWhereEveryRequestFailsIsRed) {
