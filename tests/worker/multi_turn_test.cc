@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -184,6 +185,145 @@ TEST(MultiTurnRunnerTest, AFailedTurnEndsItsSession) {
     EXPECT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_CONNECT);
     EXPECT_EQ(r.turn_index(), 0u);
     EXPECT_TRUE(r.session_end());
+  }
+}
+
+// The most intervals [begin, end) open at one instant.
+size_t MostOpen(std::vector<std::pair<int64_t, int64_t>> intervals) {
+  std::vector<std::pair<int64_t, int>> edges;
+  for (const auto& [begin, end] : intervals) {
+    edges.emplace_back(begin, 1);
+    edges.emplace_back(end, -1);
+  }
+  std::sort(edges.begin(), edges.end());  // an end sorts before a begin at the same instant
+  int open = 0;
+  int most = 0;
+  for (const auto& [t, step] : edges) most = std::max(most, open += step);
+  return static_cast<size_t>(most);
+}
+
+// Requests in flight and sessions in progress (first turn sent to last turn ended), at most.
+struct Overlap {
+  size_t requests = 0;
+  size_t sessions = 0;
+};
+Overlap MostInProgress(const std::vector<RequestRecord>& records) {
+  std::vector<std::pair<int64_t, int64_t>> requests;
+  std::map<uint64_t, std::pair<int64_t, int64_t>> sessions;
+  for (const RequestRecord& r : records) {
+    requests.emplace_back(r.sent_ns(), r.end_ns());
+    auto [it, added] = sessions.emplace(r.session_id(), std::make_pair(r.sent_ns(), r.end_ns()));
+    if (!added) {
+      it->second.first = std::min(it->second.first, r.sent_ns());
+      it->second.second = std::max(it->second.second, r.end_ns());
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (const auto& [id, span] : sessions) spans.push_back(span);
+  return {MostOpen(requests), MostOpen(spans)};
+}
+
+// Every session ran all its turns in order, each after the previous reply ended.
+void ExpectWholeSessions(const std::vector<RequestRecord>& records, size_t sessions,
+                         uint32_t turns) {
+  std::map<uint64_t, std::vector<const RequestRecord*>> by_session;
+  for (const RequestRecord& r : records) {
+    EXPECT_EQ(r.error_class(), llmbench::v1::ERROR_CLASS_NONE) << r.error_message();
+    by_session[r.session_id()].push_back(&r);
+  }
+  ASSERT_EQ(by_session.size(), sessions);
+  for (auto& [id, list] : by_session) {
+    ASSERT_EQ(list.size(), turns) << "session " << id;
+    std::sort(list.begin(), list.end(), [](const RequestRecord* a, const RequestRecord* b) {
+      return a->turn_index() < b->turn_index();
+    });
+    for (uint32_t t = 1; t < turns; ++t) {
+      EXPECT_EQ(list[t]->turn_index(), t);
+      EXPECT_GE(list[t]->sent_ns(), list[t - 1]->end_ns()) << "session " << id << " turn " << t;
+    }
+  }
+}
+
+// Closed loop with think times: load unit sessions holds a slot through a session's think
+// times (never more than `concurrency` sessions in progress); load unit requests counts turns in
+// flight, so a slot freed by a thinking session starts another (more sessions than slots).
+TEST(MultiTurnRunnerTest, ClosedLoopLoadUnitChoosesWhatConcurrencyCounts) {
+  std::unique_ptr<SimProcess> sim = StartSim();
+  ASSERT_NE(sim, nullptr);
+  Shard shard = MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
+                               llmbench::v1::API_CHAT_COMPLETIONS, 6, 3, 2, 80);
+  const std::vector<RequestRecord> by_sessions = RunShard(shard);
+  ASSERT_EQ(by_sessions.size(), 18u);
+  ExpectWholeSessions(by_sessions, 6, 3);
+  const Overlap sessions_unit = MostInProgress(by_sessions);
+  EXPECT_LE(sessions_unit.sessions, 2u);
+  EXPECT_LE(sessions_unit.requests, 2u);
+
+  shard.mutable_multi_turn()->set_load_unit(llmbench::v1::LOAD_UNIT_REQUESTS);
+  const std::vector<RequestRecord> by_requests = RunShard(shard);
+  ASSERT_EQ(by_requests.size(), 18u);
+  ExpectWholeSessions(by_requests, 6, 3);
+  const Overlap requests_unit = MostInProgress(by_requests);
+  EXPECT_LE(requests_unit.requests, 2u);
+  // A reply takes ~10 ms and a think 80 ms: the free slots start new sessions meanwhile.
+  EXPECT_GT(requests_unit.sessions, 2u);
+}
+
+// Open loop, load unit sessions: sessions start at the rate (20/s, constant: 0, 50, 100, 150
+// ms), each later turn follows its own reply, unscheduled.
+TEST(MultiTurnRunnerTest, OpenLoopSessionsStartAtTheRate) {
+  std::unique_ptr<SimProcess> sim = StartSim();
+  ASSERT_NE(sim, nullptr);
+  Shard shard = MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
+                               llmbench::v1::API_CHAT_COMPLETIONS, 4, 2, 1, 0);
+  shard.mutable_load()->mutable_rate()->set_rps(20);
+  const std::vector<RequestRecord> records = RunShard(shard);
+  ASSERT_EQ(records.size(), 8u);
+  ExpectWholeSessions(records, 4, 2);
+  std::vector<int64_t> starts;
+  for (const RequestRecord& r : records) {
+    if (r.turn_index() == 0) {
+      ASSERT_TRUE(r.has_scheduled_ns());
+      starts.push_back(r.scheduled_ns());
+      EXPECT_GE(r.sent_ns(), r.scheduled_ns());
+    } else {
+      EXPECT_FALSE(r.has_scheduled_ns()) << "a later turn follows its reply, not the schedule";
+    }
+  }
+  std::sort(starts.begin(), starts.end());
+  ASSERT_EQ(starts.size(), 4u);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    EXPECT_NEAR(static_cast<double>(starts[i]), static_cast<double>(i) * 50e6, 1e3) << i;
+  }
+}
+
+// Open loop, load unit requests: each arrival (20/s) sends one turn, the oldest ready one, else
+// a new session's first: 3 sessions of 3 turns are 9 arrivals 50 ms apart, and a later turn goes
+// out at the first arrival after its previous reply.
+TEST(MultiTurnRunnerTest, OpenLoopRequestsUnitSendsOneTurnPerArrival) {
+  std::unique_ptr<SimProcess> sim = StartSim();
+  ASSERT_NE(sim, nullptr);
+  Shard shard = MultiTurnShard(sim->BaseUrl("vllm"), llmbench::v1::ENGINE_KIND_VLLM,
+                               llmbench::v1::API_CHAT_COMPLETIONS, 3, 3, 1, 0);
+  shard.mutable_load()->mutable_rate()->set_rps(20);
+  shard.mutable_multi_turn()->set_load_unit(llmbench::v1::LOAD_UNIT_REQUESTS);
+  std::vector<RequestRecord> records = RunShard(shard);
+  ASSERT_EQ(records.size(), 9u);
+  ExpectWholeSessions(records, 3, 3);
+  std::sort(records.begin(), records.end(), [](const RequestRecord& a, const RequestRecord& b) {
+    return a.scheduled_ns() < b.scheduled_ns();
+  });
+  std::map<uint64_t, int64_t> last_end;
+  for (size_t i = 0; i < records.size(); ++i) {
+    ASSERT_TRUE(records[i].has_scheduled_ns()) << i;
+    EXPECT_NEAR(static_cast<double>(records[i].scheduled_ns()), static_cast<double>(i) * 50e6,
+                1e3)
+        << "arrival " << i;
+    auto it = last_end.find(records[i].session_id());
+    if (it != last_end.end()) {
+      EXPECT_GE(records[i].scheduled_ns(), it->second) << "sent only once its turn was ready";
+    }
+    last_end[records[i].session_id()] = records[i].end_ns();
   }
 }
 
