@@ -91,6 +91,42 @@ seed: 7
 )");
 }
 
+// A multi-turn run (docs/scenario.md "Multi-turn conversations"): `sessions` sessions of 3
+// turns, 8 sessions in progress per worker; a turn takes ~1 s (48 tokens at 20 ms), a session
+// ~3 s, so the last sessions of each worker start ~3 s in.
+std::string MultiTurnYaml(const std::string& engine_url, uint64_t sessions,
+                          const std::string& out) {
+  return absl::StrCat(R"(name: multihost-sessions
+engines:
+  - kind: vllm
+    name: sim
+    base_url: )", engine_url, R"(
+    model: sim-model
+prompts:
+  synthetic:
+    input_tokens: {kind: fixed, mean: 32}
+    count: 64
+  multi_turn:
+    turns: 3
+    user_tokens: {kind: fixed, mean: 16}
+generation:
+  max_tokens: 48
+  ignore_eos: true
+  temperature: 0
+  stream: true
+load:
+  concurrency: )", kConcurrency, R"(
+  sessions: )", sessions, R"(
+thresholds:
+  max_lateness_p99_ms: 60000
+outputs:
+  dir: )", out, R"(
+  csv: true
+  html: false
+seed: 7
+)");
+}
+
 class MultihostTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -164,9 +200,13 @@ class MultihostTest : public ::testing::Test {
 
   // Starts `llmbench run` on the coordinator host; outputs go to dir_/`name`.
   Subprocess* StartRun(const std::string& name, uint64_t requests) {
-    const std::string out = absl::StrCat(dir_, "/", name);
+    return StartRunOf(name, YamlFor(engine_url_, requests, absl::StrCat(dir_, "/", name)));
+  }
+
+  // The same with the scenario text `scenario`.
+  Subprocess* StartRunOf(const std::string& name, const std::string& scenario) {
     const std::string yaml = absl::StrCat(dir_, "/", name, ".yaml");
-    EXPECT_TRUE(WriteTextFile(yaml, YamlFor(engine_url_, requests, out)).ok());
+    EXPECT_TRUE(WriteTextFile(yaml, scenario).ok());
     absl::StatusOr<Subprocess*> run =
         lab_->Start("coord", {LLMBENCH_COORDINATOR_BINARY, "run", yaml, "--workers", WorkerList(),
                               "--worker-timeout", std::to_string(kWorkerTimeoutS)});
@@ -177,7 +217,8 @@ class MultihostTest : public ::testing::Test {
   // Waits until the coordinator's progress line (stderr, every 2 s when not a terminal)
   // reports at least `completed` finished requests.
   void WaitForProgress(Subprocess* run, uint64_t completed) {
-    const std::regex progress(R"((\d+)/(\d+) done)");
+    // "N/M done", or "N done" where the total is not known ahead (multi-turn).
+    const std::regex progress(R"((\d+)(?:/\d+)? done)");
     const auto deadline = std::chrono::steady_clock::now() + seconds(90);
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string err = run->Stderr();
@@ -396,6 +437,75 @@ TEST_F(MultihostTest, WorkerKilledMidRun) {
   Subprocess* again = StartRun("killed-again", 48);
   ASSERT_NE(again, nullptr);
   CheckValidRun("killed-again", again, 48);
+}
+
+// (b') SIGKILL in a multi-turn run: a session runs whole on one worker. The killed worker's
+// sessions that had sent a record are kept as they were (never rerun elsewhere: a rerun would
+// replay a conversation from its start) and count as interrupted unless they had finished;
+// its sessions without a record are reassigned whole, so every session starts exactly once.
+TEST_F(MultihostTest, WorkerKilledMidMultiTurnRun) {
+  constexpr uint64_t kSessions = 36;  // 12 per worker
+  const std::string out = absl::StrCat(dir_, "/sessions-killed");
+  Subprocess* run = StartRunOf("sessions-killed", MultiTurnYaml(engine_url_, kSessions, out));
+  ASSERT_NE(run, nullptr);
+  ASSERT_NO_FATAL_FAILURE(WaitForProgress(run, 1));
+  workers_["w2"]->Signal(SIGKILL);
+  const int code = WaitForExit(run);
+  absl::StatusOr<v1::RunResult> result = ReadSummary(out);
+  ASSERT_TRUE(result.ok()) << result.status().message() << "\n" << run->Stderr();
+  EXPECT_EQ(result->verdict().state(), v1::Verdict::STATE_DEGRADED)
+      << absl::StrJoin(result->verdict().reasons(), "; ");
+  EXPECT_EQ(code, result->verdict().exit_status()) << run->Stderr();
+
+  absl::StatusOr<std::vector<CsvRow>> rows = ReadRequestsCsv(out);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  std::map<uint64_t, std::set<std::string>> session_workers;
+  std::map<uint64_t, std::set<uint64_t>> session_turns;
+  for (const CsvRow& row : *rows) {
+    uint64_t session = 0;
+    uint64_t turn = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(row.columns.at("session_id"), &session)) << row.request_id;
+    ASSERT_TRUE(absl::SimpleAtoi(row.columns.at("turn_index"), &turn)) << row.request_id;
+    EXPECT_EQ(row.error_class, "none") << "request " << row.request_id << " on " << row.worker_id;
+    session_workers[session].insert(row.worker_id);
+    EXPECT_TRUE(session_turns[session].insert(turn).second)
+        << "session " << session << " turn " << turn << " recorded twice";
+  }
+  // Every session started exactly once, and ran on one worker only.
+  EXPECT_EQ(session_workers.size(), kSessions);
+  uint64_t on_killed = 0;
+  uint64_t cut_short = 0;
+  for (const auto& [session, workers] : session_workers) {
+    EXPECT_EQ(workers.size(), 1u) << "session " << session << " ran on several workers";
+    const std::set<uint64_t>& turns = session_turns[session];
+    // Turns in order from the first: 0, 1, ... with no gap.
+    EXPECT_EQ(*turns.begin(), 0u) << "session " << session;
+    EXPECT_EQ(*turns.rbegin() + 1, turns.size()) << "session " << session;
+    if (workers.contains("w2")) ++on_killed;
+    if (turns.size() < 3) {
+      EXPECT_TRUE(workers.contains("w2")) << "session " << session << " cut short elsewhere";
+      ++cut_short;
+    }
+  }
+  std::printf("[multihost] sessions on the killed worker: %llu, cut short: %llu, exit %d\n",
+              static_cast<unsigned long long>(on_killed),
+              static_cast<unsigned long long>(cut_short), code);
+  EXPECT_GT(on_killed, 0u) << "the kill did not land mid-run";
+  EXPECT_GT(cut_short, 0u) << "the kill cut no session short";
+  ASSERT_EQ(result->engines_size(), 1);
+  ASSERT_TRUE(result->engines(0).has_multi_turn());
+  const v1::MultiTurnReport& m = result->engines(0).multi_turn();
+  EXPECT_EQ(m.sessions_started(), kSessions);
+  EXPECT_EQ(m.sessions_interrupted(), cut_short);
+  EXPECT_EQ(m.sessions_failed(), 0u);
+  EXPECT_EQ(m.sessions_completed(), kSessions - cut_short);
+  for (const v1::WorkerResult& w : result->workers()) {
+    if (w.worker_id() == "w2") {
+      EXPECT_TRUE(w.failed());
+      EXPECT_GT(w.requests_reassigned(), 0u) << "its sessions without a record go elsewhere";
+      EXPECT_EQ(w.duplicate_records(), 0u);
+    }
+  }
 }
 
 // (c) Cable cut: the worker's bridge port goes down; nothing arrives any more, no reset.
