@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -84,15 +85,18 @@ class SingleTokenWords {
 // so then the number of words is bisected instead: the largest k for which the prefix plus the
 // first k words of a long enough word sequence is at most the target (the count grows with k),
 // the remainder filled with one-token words.
-absl::StatusOr<uint32_t> Calibrate(uint32_t target, size_t fixed, uint32_t count,
-                                   TokenCounter& counter, SingleTokenWords& single,
-                                   std::mt19937_64& rng, v1::Prompt* prompt, bool* adjusted,
-                                   std::vector<std::string>* notes) {
+// `count_of` counts the prompt as calibrated: the request as its route sends it (a first
+// turn), or a later turn's user message alone (CountText).
+absl::StatusOr<uint32_t> Calibrate(
+    uint32_t target, size_t fixed, uint32_t count,
+    absl::FunctionRef<absl::StatusOr<uint32_t>(const v1::Prompt&)> count_of,
+    SingleTokenWords& single, std::mt19937_64& rng, v1::Prompt* prompt, bool* adjusted,
+    std::vector<std::string>* notes) {
   std::vector<std::string> words = absl::StrSplit(prompt->text(), ' ', absl::SkipEmpty());
   auto recount = [&]() -> absl::StatusOr<uint32_t> {
     *adjusted = true;
     prompt->set_text(absl::StrJoin(words, " "));
-    return counter.CountRequest(*prompt);
+    return count_of(*prompt);
   };
   auto fast_rounds = [&](int rounds) -> absl::Status {
     for (int round = 0; round < rounds && count != target; ++round) {
@@ -172,6 +176,11 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
   std::vector<std::string> notes;
   SingleTokenWords single(counter);
   uint32_t off_target_over = 0;  // the route's own tokens alone reach the target
+  uint64_t turns_counted = 0;     // later turns' user messages (multi-turn)
+  uint64_t turns_adjusted = 0;
+  uint64_t turns_off_target = 0;
+  auto count_request = [&](const v1::Prompt& p) { return counter.CountRequest(p); };
+  auto count_text = [&](const v1::Prompt& p) { return counter.CountText(p.text()); };
   out.prompts = plan.prompts;
   for (size_t i = 0; i < out.prompts.size(); ++i) {
     v1::Prompt& prompt = out.prompts[i];
@@ -182,7 +191,8 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
       std::mt19937_64 rng(SplitMix64(seed ^ 0x63616c6962000000ULL ^ i));  // "calib"
       bool adjusted = false;
       LLMBENCH_ASSIGN_OR_RETURN(
-          count, Calibrate(target, fixed, count, counter, single, rng, &prompt, &adjusted, &notes));
+          count, Calibrate(target, fixed, count, count_request, single, rng, &prompt, &adjusted,
+                           &notes));
       if (adjusted) report.set_prompts_adjusted(report.prompts_adjusted() + 1);
       if (count != target) {
         report.set_prompts_off_target(report.prompts_off_target() + 1);
@@ -190,6 +200,31 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
       }
     }
     prompt.set_approx_tokens(count);
+    // Later turns (multi-turn): each user message alone, without the chat template or the
+    // history (which the engine adds up itself): synthetic ones made exactly their drawn
+    // length, dataset ones counted as written.
+    for (int t = 0; t < prompt.next_turns_size(); ++t) {
+      v1::Prompt turn;
+      turn.set_text(prompt.next_turns(t));
+      LLMBENCH_ASSIGN_OR_RETURN(uint32_t turn_count, counter.CountText(turn.text()));
+      if (plan.synthetic && t < prompt.next_turn_tokens_size()) {
+        const uint32_t target = prompt.next_turn_tokens(t);
+        std::mt19937_64 rng(SplitMix64(seed ^ 0x7475726e63000000ULL ^ (i << 10) ^
+                                       static_cast<uint64_t>(t)));  // "turnc"
+        bool adjusted = false;
+        LLMBENCH_ASSIGN_OR_RETURN(turn_count, Calibrate(target, 0, turn_count, count_text, single,
+                                                        rng, &turn, &adjusted, &notes));
+        if (adjusted) ++turns_adjusted;
+        if (turn_count != target) ++turns_off_target;
+        prompt.set_next_turns(t, turn.text());
+      }
+      ++turns_counted;
+      if (t < prompt.next_turn_tokens_size()) {
+        prompt.set_next_turn_tokens(t, turn_count);
+      } else {
+        prompt.add_next_turn_tokens(turn_count);
+      }
+    }
     if (i < plan.replies.size() && !plan.replies[i].empty()) {
       LLMBENCH_ASSIGN_OR_RETURN(const uint32_t reply, counter.CountText(plan.replies[i]));
       prompt.set_max_tokens(std::clamp<uint32_t>(reply, 1, 1'000'000));
@@ -202,6 +237,14 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
         " of them because the route's own tokens -- chat template, special tokens, system "
         "prompt -- leave no room for the target): they keep their closest length"));
   }
+  if (turns_counted > 0) {
+    notes.push_back(absl::StrCat(
+        turns_counted, " later-turn user messages counted alone (the engine also counts the "
+        "history and the template, so later turns are not compared)",
+        plan.synthetic ? absl::StrCat(": ", turns_adjusted, " adjusted to their drawn length, ",
+                                      turns_off_target, " could not be made exact")
+                       : ""));
+  }
   report.set_prompts(static_cast<uint32_t>(out.prompts.size()));
   report.set_tokenize_calls(counter.calls());
   report.set_count_seconds(
@@ -212,7 +255,10 @@ absl::StatusOr<ResolvedPrompts> ResolvePromptLengths(const PromptPlan& plan, Tok
 
 void LengthStats::Add(const v1::RequestRecord& record) {
   if (record.warmup() || record.error_class() != v1::ERROR_CLASS_NONE) return;
-  if (record.has_prompt_tokens_sent()) {
+  // A later turn of a session sends the whole conversation: the engine counts the history too,
+  // while prompt_tokens_sent is the new user message alone. Only first turns compare.
+  const bool later_turn = record.has_turn_index() && record.turn_index() > 0;
+  if (record.has_prompt_tokens_sent() && !later_turn) {
     const double requested = record.prompt_tokens_sent();
     input_requested_.push_back(requested);
     if (record.has_input_tokens()) {

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/diff.h"
 #include "coordinator/gpu_metrics.h"
@@ -347,6 +349,48 @@ TEST(PromptLengthsTest, WordsOfSeveralTokensEachAreBisected) {
   EXPECT_LT(r->report.tokenize_calls(), 50u * 30 + 257);
 }
 
+TEST(PromptLengthsTest, LaterTurnsAreMadeExactAlone) {
+  // Multi-turn: each later user message is made exactly its drawn length counted alone (the
+  // engine adds the history and the template itself); the first turn as any synthetic prompt.
+  v1::Prompts prompts = SyntheticPrompts(0, 20);
+  prompts.mutable_multi_turn()->set_turns(4);
+  auto* user = prompts.mutable_multi_turn()->mutable_user_tokens();
+  user->set_kind(v1::TokenLengthDistribution::KIND_UNIFORM);
+  user->set_min(10);
+  user->set_max(80);
+  absl::StatusOr<PromptPlan> plan = PlanPrompts(prompts, v1::Generation(), 9, "");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  FakeSubwordCounter counter(/*overhead=*/3);
+  absl::StatusOr<ResolvedPrompts> r = ResolvePromptLengths(*plan, counter, 9);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->prompts.size(), 20u);
+  size_t changed = 0;
+  for (size_t i = 0; i < r->prompts.size(); ++i) {
+    const v1::Prompt& before = plan->prompts[i];
+    const v1::Prompt& after = r->prompts[i];
+    EXPECT_EQ(*counter.CountRequest(after), plan->targets[i]) << i;
+    ASSERT_EQ(after.next_turns_size(), 3) << i;
+    ASSERT_EQ(after.next_turn_tokens_size(), 3) << i;
+    for (int t = 0; t < 3; ++t) {
+      const uint32_t target = before.next_turn_tokens(t);
+      EXPECT_GE(target, 10u);
+      EXPECT_LE(target, 80u);
+      EXPECT_EQ(*counter.CountText(after.next_turns(t)), target) << i << " turn " << t;
+      EXPECT_EQ(after.next_turn_tokens(t), target);
+      if (after.next_turns(t) != before.next_turns(t)) ++changed;
+    }
+  }
+  EXPECT_GT(changed, 30u) << "four-byte tokens change most word-built messages";
+  bool noted = false;
+  for (const std::string& note : r->report.notes()) {
+    if (absl::StrContains(note, "60 later-turn user messages counted alone") &&
+        absl::StrContains(note, ", 0 could not be made exact")) {
+      noted = true;
+    }
+  }
+  EXPECT_TRUE(noted) << absl::StrJoin(r->report.notes(), " | ");
+}
+
 TEST(PromptLengthsTest, ATargetBelowTheRoutesOwnTokensIsOffTargetWithANote) {
   absl::StatusOr<PromptPlan> plan = PlanPrompts(SyntheticPrompts(3, 4), v1::Generation(), 3, "");
   ASSERT_TRUE(plan.ok());
@@ -406,17 +450,26 @@ TEST(LengthStatsTest, RequestedAgainstReported) {
   v1::RequestRecord warmup = record(999, 1, 1, 0);
   warmup.set_warmup(true);
   stats.Add(warmup);
+  // A later turn's engine count includes the history: requested, not compared.
+  v1::RequestRecord later = record(30, 900, 50, 50);
+  later.set_session_id(1);
+  later.set_turn_index(2);
+  stats.Add(later);
+  v1::RequestRecord first = record(100, 100, 10, 10);
+  first.set_session_id(1);
+  first.set_turn_index(0);
+  stats.Add(first);
   v1::LengthReport report;
   stats.Fill(&report);
-  EXPECT_EQ(report.input_compared(), 3u);
-  EXPECT_EQ(report.input_exact(), 1u);
-  EXPECT_EQ(report.input_requested().count(), 4u);
+  EXPECT_EQ(report.input_compared(), 4u);
+  EXPECT_EQ(report.input_exact(), 2u);
+  EXPECT_EQ(report.input_requested().count(), 5u);
   EXPECT_DOUBLE_EQ(report.input_mean_error(), 0);
-  EXPECT_DOUBLE_EQ(report.input_mean_abs_error_pct(), (0 + 10 + 5) / 3.0);
+  EXPECT_DOUBLE_EQ(report.input_mean_abs_error_pct(), (0 + 10 + 5 + 0) / 4.0);
   EXPECT_DOUBLE_EQ(report.input_max_abs_error(), 10);
-  EXPECT_EQ(report.output_compared(), 4u);
-  EXPECT_EQ(report.output_reached(), 3u);
-  EXPECT_DOUBLE_EQ(report.output_requested().mean(), 25);
+  EXPECT_EQ(report.output_compared(), 6u);
+  EXPECT_EQ(report.output_reached(), 5u);
+  EXPECT_DOUBLE_EQ(report.output_requested().mean(), (10 + 20 + 30 + 40 + 50 + 10) / 6.0);
 }
 
 // ---- DCGM ------------------------------------------------------------------------------------
