@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/trace_plan.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -52,13 +53,16 @@ void TraceFlags::Add(CLI::App* command) {
                       "Replay from this many seconds after the trace's first timestamp");
   command->add_option("--trace-end", end,
                       "Replay up to this many seconds after the trace's first timestamp");
+  command->add_option("--trace-block-size", block_size,
+                      "Mooncake traces: tokens per hash_ids block (default 512)");
   command->add_flag("--trace-loop", loop,
                     "Repeat the trace window until --duration or --requests ends the run");
 }
 
 absl::Status TraceFlags::Apply(v1::Scenario* scenario) const {
   if (file.empty()) {
-    for (const char* flag : {"--trace-format", "--trace-speedup", "--trace-start", "--trace-end"}) {
+    for (const char* flag : {"--trace-format", "--trace-speedup", "--trace-start", "--trace-end",
+                             "--trace-block-size"}) {
       if (Given(app, flag)) return BadFlag(flag, "needs --trace FILE", "");
     }
     if (loop) return BadFlag("--trace-loop", "needs --trace FILE", "");
@@ -109,6 +113,20 @@ absl::Status TraceFlags::Apply(v1::Scenario* scenario) const {
     if (absl::Status s = Seconds("--trace-end", end, true, &end_s); !s.ok()) return s;
     if (end_s <= start_s) return BadFlag("--trace-end", "must be after --trace-start", end);
     trace->set_end_seconds(end_s);
+  }
+  if (!block_size.empty()) {
+    uint32_t b = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(block_size), &b) || b == 0 ||
+        b > kMaxTraceBlockTokens) {
+      return BadFlag("--trace-block-size",
+                     absl::StrCat("must be a whole number of tokens from 1 to ",
+                                  kMaxTraceBlockTokens),
+                     block_size);
+    }
+    if (trace->format() == v1::TRACE_FORMAT_PLAIN) {
+      return BadFlag("--trace-block-size", "only for mooncake traces (hash_ids)", block_size);
+    }
+    trace->set_block_tokens(b);
   }
   trace->set_loop(loop);
   // The trace decides how many requests there are; --requests caps them when given.

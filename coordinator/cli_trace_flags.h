@@ -5,6 +5,8 @@
 //   --trace-speedup X       play the trace X times as fast (> 0, default 1)
 //   --trace-start S         window start, seconds from the trace's first timestamp
 //   --trace-end S           window end (exclusive), seconds from the first timestamp
+//   --trace-block-size N    mooncake: tokens per hash_ids block (1 .. kMaxTraceBlockTokens,
+//                           default 512)
 //   --trace-loop            repeat the window until --duration / --requests ends the run
 // --requests caps the replayed requests and --duration cuts the replay at that time; without
 // them the whole window is played once. A bad value is a usage error naming its flag.
@@ -23,7 +25,7 @@ class App;
 namespace llmbench::coordinator {
 
 struct TraceFlags {
-  std::string file, format, speedup, start, end;
+  std::string file, format, speedup, start, end, block_size;
   bool loop = false;
   CLI::App* app = nullptr;  // the command: which workload flags were given
 

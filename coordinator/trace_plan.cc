@@ -151,6 +151,9 @@ absl::StatusOr<TracePlan> PlanTraceFile(const v1::Scenario& scenario, TraceFile 
   plan.prompts.synthetic = false;
   const uint64_t seed = scenario.seed();
   const std::string& system = scenario.prompts().system_prompt();
+  const uint32_t block_words =
+      options.has_block_tokens() && options.block_tokens() > 0 ? options.block_tokens()
+                                                               : kTraceBlockWords;
   absl::flat_hash_map<uint64_t, uint64_t> block_uses;
   double input_sum = 0, output_sum = 0;
   for (size_t i = 0; i < window.size(); ++i) {
@@ -166,7 +169,7 @@ absl::StatusOr<TracePlan> PlanTraceFile(const v1::Scenario& scenario, TraceFile 
         if (left == 0) break;
         ++block_uses[h];
         std::mt19937_64 rng(SplitMix64(seed ^ kBlockStream ^ SplitMix64(h)));
-        const uint32_t take = std::min(left, kTraceBlockWords);
+        const uint32_t take = std::min(left, block_words);
         AppendSyntheticWords(rng, take, &text);
         left -= take;
       }
@@ -212,7 +215,7 @@ absl::StatusOr<TracePlan> PlanTraceFile(const v1::Scenario& scenario, TraceFile 
                             1e9);
   info.set_reordered_entries(trace.reordered);
   if (mooncake) {
-    info.set_block_tokens(kTraceBlockWords);
+    info.set_block_tokens(block_words);
     info.set_distinct_blocks(block_uses.size());
     uint64_t reused = 0;
     for (const auto& [id, uses] : block_uses) reused += uses - 1;

@@ -14,10 +14,11 @@
 //   at load.requests and at load.duration_seconds (requests whose send time is at or after it
 //   are not planned); a loop needs one of the two. At most kMaxTraceRequests.
 // - Prompts (one per window entry; approx_tokens = the intended length):
-//   mooncake: input_length words; hash id h is kTraceBlockWords words drawn from the synthetic
+//   mooncake: input_length words; hash id h is block_tokens words (load.trace.block_tokens,
+//   default kTraceBlockWords) drawn from the synthetic
 //   vocabulary with a generator seeded by (scenario seed, h), so equal ids give equal text
 //   blocks and prompts with equal leading ids share that text prefix (the engine's prefix
-//   cache sees the trace's reuse); the k-th id covers words [k*512, (k+1)*512) of the prompt;
+//   cache sees the trace's reuse); the k-th id covers words [k*B, (k+1)*B) of the prompt (B = block_tokens);
 //   words beyond the ids (or a trace without hash_ids) are drawn per entry, so they are shared
 //   with no other request. output_length becomes the prompt's max_tokens.
 //   plain: the entry's prompt; max_tokens when given (else generation.max_tokens).
@@ -44,7 +45,8 @@
 
 namespace llmbench::coordinator {
 
-inline constexpr uint32_t kTraceBlockWords = 512;  // Mooncake's block size, in tokens
+inline constexpr uint32_t kTraceBlockWords = 512;  // default load.trace.block_tokens (Mooncake's)
+inline constexpr uint32_t kMaxTraceBlockTokens = 1'000'000;
 inline constexpr uint64_t kMaxTraceRequests = 1'000'000;
 // Sum of the window's input lengths (the prompt text is held in memory and sent to workers).
 inline constexpr uint64_t kMaxTraceInputWords = 100'000'000;

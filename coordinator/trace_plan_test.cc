@@ -197,6 +197,35 @@ TEST(TracePlanTest, EqualHashIdsGiveEqualPromptBlocks) {
   EXPECT_NE(reseeded->prompts.prompts[0].text(), a);
 }
 
+TEST(TracePlanTest, BlockTokensSetsTheBlockSize) {
+  // A trace recorded with 16-token blocks: id k covers words [16k, 16k + 16).
+  const std::string trace =
+      "{\"timestamp\":0,\"input_length\":40,\"output_length\":4,\"hash_ids\":[1,2,3]}\n"
+      "{\"timestamp\":1,\"input_length\":40,\"output_length\":4,\"hash_ids\":[1,2,4]}\n"
+      "{\"timestamp\":2,\"input_length\":40,\"output_length\":4,\"hash_ids\":[1,5,3]}\n";
+  v1::Scenario scenario = TraceScenario();
+  scenario.mutable_load()->mutable_trace()->set_block_tokens(16);
+  absl::StatusOr<TracePlan> plan = PlanTraceFile(scenario, Parse(trace), "t.jsonl");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<std::vector<std::string>> w;
+  for (const v1::Prompt& p : plan->prompts.prompts) w.push_back(Words(p.text()));
+  for (const auto& words : w) ASSERT_EQ(words.size(), 40u);
+  auto same = [&](size_t a, size_t b, size_t from, size_t to) {
+    return std::equal(w[a].begin() + from, w[a].begin() + to, w[b].begin() + from);
+  };
+  EXPECT_TRUE(same(0, 1, 0, 32));    // blocks 1, 2
+  EXPECT_FALSE(same(0, 1, 32, 40));  // block 3 vs 4
+  EXPECT_TRUE(same(0, 2, 0, 16));    // block 1
+  EXPECT_FALSE(same(0, 2, 16, 32));  // block 2 vs 5
+  EXPECT_EQ(plan->info.block_tokens(), 16u);
+  EXPECT_EQ(plan->info.distinct_blocks(), 5u);
+  // With the default 512, the 40 words are all inside the first block: all three equal there.
+  absl::StatusOr<TracePlan> wide = PlanTraceFile(TraceScenario(), Parse(trace), "t.jsonl");
+  ASSERT_TRUE(wide.ok());
+  EXPECT_EQ(wide->prompts.prompts[0].text(), wide->prompts.prompts[2].text());
+  EXPECT_EQ(wide->info.block_tokens(), 512u);
+}
+
 TEST(TracePlanTest, PlainPromptsAndMaxTokens) {
   v1::Scenario s = TraceScenario();
   s.mutable_prompts()->set_system_prompt("be brief");

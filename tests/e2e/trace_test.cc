@@ -421,6 +421,11 @@ TEST_F(TraceTest, BadTracesAndFlagsFailBeforeAnyRequest) {
        "llmbench quick: --trace-loop: needs --duration or --requests to end the replay, got "
        "\"\"\n"},
       {{"--trace-speedup", "2"}, "llmbench quick: --trace-speedup: needs --trace FILE, got \"\"\n"},
+      {{"--trace", good, "--trace-block-size", "0"},
+       "llmbench quick: --trace-block-size: must be a whole number of tokens from 1 to 1000000, "
+       "got \"0\"\n"},
+      {{"--trace", good, "--trace-format", "plain", "--trace-block-size", "16"},
+       "llmbench quick: --trace-block-size: only for mooncake traces (hash_ids), got \"16\"\n"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(absl::StrJoin(c.args, " "));
