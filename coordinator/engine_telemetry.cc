@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "coordinator/csv.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/exporters.h"
 #include "coordinator/request_metrics.h"
