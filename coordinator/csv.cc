@@ -1,5 +1,9 @@
 #include "coordinator/csv.h"
 
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
 namespace llmbench::coordinator {
 
 std::string CsvField(std::string_view value) {
@@ -11,6 +15,14 @@ std::string CsvField(std::string_view value) {
   }
   out.push_back('"');
   return out;
+}
+
+std::string ShortestNumber(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 }  // namespace llmbench::coordinator

@@ -51,7 +51,6 @@ namespace llmbench::coordinator {
 inline constexpr double kDefaultTelemetryIntervalS = 2.0;
 inline constexpr double kMinTelemetryIntervalS = 0.1;
 inline constexpr size_t kMaxTelemetryNotes = 20;
-inline constexpr char kEngineMetricsFileName[] = "engine_metrics.csv";
 
 // Whether scenario.telemetry asks for scrapes (default: yes) and at what interval.
 bool TelemetryEnabled(const v1::Scenario& scenario);
@@ -246,18 +245,6 @@ std::unique_ptr<EngineTelemetryCollector> StartEngineTelemetry(const v1::Scenari
 // Sets EngineResult.telemetry of each engine of `result` found in `by_engine` (by name).
 void AttachTelemetry(const std::map<std::string, v1::EngineTelemetry>& by_engine,
                      v1::RunResult* result);
-
-// engine_metrics.csv (docs/metrics.md, "Engine telemetry"): one row per value, columns
-//   engine,section,name,metric,t_s,client,server,diff
-// section "client_vs_server" (name ttft_p50_ms, ..., output_tokens; client/server/diff),
-// "counter" (server = increase), "histogram" (name server_ttft_p50_ms, ...; server),
-// "gauge" (one row per sample: t_s and server), "ollama_ps" (name = model, metric
-// size_vram_bytes; t_s and server), "server_timing" (name e.g. decode_tokens_per_s_p50;
-// server). Empty cells for absent values. Empty (header only) when no engine has telemetry.
-std::string EngineMetricsCsv(const v1::RunResult& result);
-// Writes DIR/engine_metrics.csv when some engine has telemetry; OK and nothing written
-// otherwise. Errors name the file.
-absl::Status WriteEngineMetricsCsv(const std::string& dir, const v1::RunResult& result);
 
 }  // namespace llmbench::coordinator
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "coordinator/engine_metrics_csv.h"
 
 namespace llmbench::coordinator {
 namespace {

@@ -18,7 +18,7 @@
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
 #include "coordinator/csv.h"
-#include "coordinator/engine_telemetry.h"
+#include "coordinator/engine_metrics_csv.h"
 #include "coordinator/sweep.h"
 #include "coordinator/workload_summary.h"
 #include "google/protobuf/util/json_util.h"
@@ -121,7 +121,7 @@ absl::Status WriteRunResults(const std::string& dir, const v1::RunResult& result
   if (!scenario_yaml.empty()) {
     status = WriteFile(std::filesystem::path(dir) / kScenarioFileName, scenario_yaml);
   }
-  // engine_metrics.csv beside requests.csv when some engine has telemetry (engine_telemetry.h).
+  // engine_metrics.csv beside requests.csv when some engine has telemetry (engine_metrics_csv.h).
   if (status.ok() && result.scenario().outputs().csv()) status = WriteEngineMetricsCsv(dir, result);
   return status;
 }

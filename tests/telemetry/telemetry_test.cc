@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "coordinator/engine_metrics_csv.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "gmock/gmock.h"
