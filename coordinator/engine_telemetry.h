@@ -158,40 +158,9 @@ class ClientRecordStats {
   std::map<std::string, std::vector<double>, std::less<>> timings_;  // by summary field
 };
 
-// Where a server quantile estimated from histogram buckets can lie: the bucket that holds the
-// rank, (lower_ms, upper_ms] (upper_ms is +Inf for a rank in the +Inf bucket; lower_ms is 0
-// for the first bucket). `estimate_ms` is histogram_quantile's interpolation inside it.
-struct ServerQuantileBucket {
-  double estimate_ms = 0;
-  double lower_ms = 0;
-  double upper_ms = 0;
-};
-// nullopt when the histogram has no observations or no usable buckets (the same cases where
-// histogram_quantile gives no value).
-std::optional<ServerQuantileBucket> FindServerQuantileBucket(const v1::ServerHistogram& histogram,
-                                                             double q);
-
-// A client quantile against the server's bucket estimate of the same quantile. The client's
-// latency of a request contains the engine's, so client − server is never negative, but the
-// server's true value can be anywhere in its bucket: the difference is resolvable only when
-// the client value is at or above the whole bucket (client >= upper), and then lies between
-// client − upper and client − lower. A client value inside the bucket is too coarse to
-// compare (the difference could be anything from negative to client − lower); one below the
-// bucket is impossible for the same requests (another client's traffic, or the engine times
-// from another instant).
-struct ServerComparison {
-  std::optional<double> diff_ms;  // client − estimate, only when resolvable (then >= 0)
-  double min_diff_ms = 0;         // client − upper (when resolvable)
-  double max_diff_ms = 0;         // client − lower (when resolvable)
-  // Why there is no difference, e.g. "too coarse to compare: the server's value lies
-  // somewhere in its 20–40 ms bucket, which holds the client's 23.1 ms too"; "" when resolvable.
-  std::string why_not;
-};
-ServerComparison CompareWithServerBucket(double client_ms, const ServerQuantileBucket& bucket);
-
 // Combines both sides into the message attached to EngineResult.telemetry. A client − server
-// difference (ClientVsServer.*_diff_ms) is set only when CompareWithServerBucket resolves
-// it; otherwise a note says why (e.g. "TTFT p50: too coarse to compare: ...").
+// difference (ClientVsServer.*_diff_ms) is set only when CompareWithServerBucket
+// (coordinator/server_histogram.h) resolves it; otherwise a note says why (e.g. "TTFT p50: too coarse to compare: ...").
 v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
                                          const ClientRecordStats& records);
 

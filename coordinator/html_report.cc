@@ -22,11 +22,11 @@
 #include "common/files.h"
 #include "common/json_writer.h"
 #include "coordinator/aggregate.h"
-#include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report_assets.h"
 #include "coordinator/request_metrics.h"
 #include "coordinator/requests_csv.h"
+#include "coordinator/server_histogram.h"
 
 namespace llmbench::coordinator {
 

@@ -25,6 +25,7 @@
 #include "coordinator/engine_metrics_csv.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
+#include "coordinator/server_histogram.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
