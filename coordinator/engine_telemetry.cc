@@ -115,59 +115,6 @@ const Dialect* FindDialect(std::string_view name) {
   return nullptr;
 }
 
-// Sum (or mean) of every sample named `name`, whatever family the parser put it in.
-std::optional<double> SampleValue(const MetricSet& set, std::string_view name, bool average) {
-  double sum = 0;
-  size_t n = 0;
-  for (const MetricFamily& family : set.families) {
-    for (const Sample& s : family.samples) {
-      if (s.name != name || std::isnan(s.value)) continue;
-      sum += s.value;
-      ++n;
-    }
-  }
-  if (n == 0) return std::nullopt;
-  return average ? sum / static_cast<double>(n) : sum;
-}
-
-// The family's series summed over label sets (series with other bucket bounds are skipped).
-std::optional<HistogramSeries> CombinedHistogram(const MetricSet& set, std::string_view family_name) {
-  const MetricFamily* family = set.Find(family_name);
-  if (family == nullptr || family->type != MetricType::kHistogram || family->histograms.empty()) {
-    return std::nullopt;
-  }
-  HistogramSeries combined = family->histograms[0];
-  combined.labels.clear();
-  for (size_t i = 1; i < family->histograms.size(); ++i) {
-    const HistogramSeries& h = family->histograms[i];
-    if (h.buckets.size() != combined.buckets.size()) continue;
-    bool same = true;
-    for (size_t b = 0; b < h.buckets.size(); ++b) {
-      same = same && h.buckets[b].upper_bound == combined.buckets[b].upper_bound;
-    }
-    if (!same) continue;
-    for (size_t b = 0; b < h.buckets.size(); ++b) combined.buckets[b].count += h.buckets[b].count;
-    if (combined.sum.has_value() && h.sum.has_value()) *combined.sum += *h.sum;
-    if (combined.count.has_value() && h.count.has_value()) *combined.count += *h.count;
-  }
-  return combined;
-}
-
-HistogramSeries Zeroed(HistogramSeries h) {
-  for (HistogramBucket& b : h.buckets) b.count = 0;
-  if (h.sum.has_value()) h.sum = 0;
-  if (h.count.has_value()) h.count = 0;
-  return h;
-}
-
-void AddInto(const HistogramSeries& delta, HistogramSeries* total) {
-  for (size_t b = 0; b < total->buckets.size() && b < delta.buckets.size(); ++b) {
-    total->buckets[b].count += delta.buckets[b].count;
-  }
-  if (total->sum.has_value() && delta.sum.has_value()) *total->sum += *delta.sum;
-  if (total->count.has_value() && delta.count.has_value()) *total->count += *delta.count;
-}
-
 void SetTimingStats(std::vector<double> values, v1::TimingStats* out) {
   std::optional<SummaryStats> s = Summarize(values);
   if (!s.has_value()) return;
@@ -326,19 +273,19 @@ void ScrapeAccumulator::AddMetrics(double t_s, const MetricSet& set) {
       Histogram& acc = histograms_[std::string(spec.name)];
       if (acc.metric.empty()) acc.metric = std::string(metric);
       if (!acc.last.has_value()) {
-        acc.increase = first ? Zeroed(*h) : *h;
+        acc.increase = first ? ZeroedHistogram(*h) : *h;
       } else {
         bool reset = false;
         absl::StatusOr<HistogramSeries> delta = HistogramDelta(&*acc.last, *h, &reset);
         if (!delta.ok()) {
           Note(absl::StrCat(Sv(metric), ": ", delta.status().message(), "; restarted its window"));
-          acc.increase = Zeroed(*h);
+          acc.increase = ZeroedHistogram(*h);
         } else {
           if (reset) {
             acc.reset = true;
             Note(absl::StrCat(Sv(metric), " went back (engine restarted?)"));
           }
-          AddInto(*delta, &*acc.increase);
+          AddHistogramInto(*delta, &*acc.increase);
         }
       }
       acc.last = std::move(h);
