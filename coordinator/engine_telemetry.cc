@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/absl_string_view.h"
 #include "absl/strings/str_format.h"
 #include "coordinator/csv.h"
 #include "coordinator/engine_check.h"
@@ -20,9 +21,6 @@ namespace llmbench::coordinator {
 namespace {
 
 namespace v1 = ::llmbench::v1;
-
-// absl::string_view is not std::string_view in this Abseil build.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // ---------------------------------------------------------------------------------------------
 // What each engine calls its metrics. The first name of a list that the engine exposes wins
@@ -153,7 +151,7 @@ absl::Status ValidateTelemetry(const v1::Scenario& scenario) {
   if (!std::isfinite(v) || v < kMinTelemetryIntervalS) {
     return absl::InvalidArgumentError(
         absl::StrCat("telemetry.interval_seconds: must be >= ", kMinTelemetryIntervalS, ", got ",
-                     Sv(ShortestNumber(v))));
+                     ShortestNumber(v)));
   }
   return absl::OkStatus();
 }
@@ -258,8 +256,8 @@ void ScrapeAccumulator::AddMetrics(double t_s, const MetricSet& set) {
         c.increase += CounterIncrease(c.last, *v, &reset);
         if (reset) {
           c.reset = true;
-          Note(absl::StrCat(Sv(metric), " went back from ", Sv(ShortestNumber(c.last)), " to ",
-                            Sv(ShortestNumber(*v)), " (engine restarted?)"));
+          Note(absl::StrCat(ToAbsl(metric), " went back from ", ShortestNumber(c.last), " to ",
+                            ShortestNumber(*v), " (engine restarted?)"));
         }
       }
       c.last = *v;
@@ -278,12 +276,13 @@ void ScrapeAccumulator::AddMetrics(double t_s, const MetricSet& set) {
         bool reset = false;
         absl::StatusOr<HistogramSeries> delta = HistogramDelta(&*acc.last, *h, &reset);
         if (!delta.ok()) {
-          Note(absl::StrCat(Sv(metric), ": ", delta.status().message(), "; restarted its window"));
+          Note(absl::StrCat(ToAbsl(metric), ": ", delta.status().message(),
+                            "; restarted its window"));
           acc.increase = ZeroedHistogram(*h);
         } else {
           if (reset) {
             acc.reset = true;
-            Note(absl::StrCat(Sv(metric), " went back (engine restarted?)"));
+            Note(absl::StrCat(ToAbsl(metric), " went back (engine restarted?)"));
           }
           AddHistogramInto(*delta, &*acc.increase);
         }
