@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_string_view.h"
-#include "absl/strings/str_format.h"
 #include "coordinator/csv.h"
 #include "coordinator/engine_check.h"
 #include "coordinator/request_metrics.h"

@@ -20,6 +20,9 @@
 // plain, thread-compatible values; BuildEngineTelemetry() combines them. EngineTelemetryCollector
 // runs the scrapes on its own thread (one libcurl easy handle per scrape) and is thread-safe:
 // AddRecord() may be called from any thread while it runs.
+// Elsewhere, by job: the Prometheus series math (sums, deltas, quantiles) in
+// common/prometheus_text.h; the server histograms and their comparison with client quantiles
+// in coordinator/server_histogram.h; engine_metrics.csv in coordinator/engine_metrics_csv.h.
 #ifndef LLMBENCH_COORDINATOR_ENGINE_TELEMETRY_H_
 #define LLMBENCH_COORDINATOR_ENGINE_TELEMETRY_H_
 
