@@ -544,4 +544,57 @@ absl::StatusOr<HistogramSeries> HistogramDelta(const HistogramSeries* start,
   return delta;
 }
 
+std::optional<double> SampleValue(const MetricSet& set, std::string_view sample_name,
+                                  bool average) {
+  double sum = 0;
+  size_t n = 0;
+  for (const MetricFamily& family : set.families) {
+    for (const Sample& s : family.samples) {
+      if (s.name != sample_name || std::isnan(s.value)) continue;
+      sum += s.value;
+      ++n;
+    }
+  }
+  if (n == 0) return std::nullopt;
+  return average ? sum / static_cast<double>(n) : sum;
+}
+
+std::optional<HistogramSeries> CombinedHistogram(const MetricSet& set,
+                                                 std::string_view family_name) {
+  const MetricFamily* family = set.Find(family_name);
+  if (family == nullptr || family->type != MetricType::kHistogram || family->histograms.empty()) {
+    return std::nullopt;
+  }
+  HistogramSeries combined = family->histograms[0];
+  combined.labels.clear();
+  for (size_t i = 1; i < family->histograms.size(); ++i) {
+    const HistogramSeries& h = family->histograms[i];
+    if (h.buckets.size() != combined.buckets.size()) continue;
+    bool same = true;
+    for (size_t b = 0; b < h.buckets.size(); ++b) {
+      same = same && h.buckets[b].upper_bound == combined.buckets[b].upper_bound;
+    }
+    if (!same) continue;
+    for (size_t b = 0; b < h.buckets.size(); ++b) combined.buckets[b].count += h.buckets[b].count;
+    if (combined.sum.has_value() && h.sum.has_value()) *combined.sum += *h.sum;
+    if (combined.count.has_value() && h.count.has_value()) *combined.count += *h.count;
+  }
+  return combined;
+}
+
+HistogramSeries ZeroedHistogram(HistogramSeries h) {
+  for (HistogramBucket& b : h.buckets) b.count = 0;
+  if (h.sum.has_value()) h.sum = 0;
+  if (h.count.has_value()) h.count = 0;
+  return h;
+}
+
+void AddHistogramInto(const HistogramSeries& delta, HistogramSeries* total) {
+  for (size_t b = 0; b < total->buckets.size() && b < delta.buckets.size(); ++b) {
+    total->buckets[b].count += delta.buckets[b].count;
+  }
+  if (total->sum.has_value() && delta.sum.has_value()) *total->sum += *delta.sum;
+  if (total->count.has_value() && delta.count.has_value()) *total->count += *delta.count;
+}
+
 }  // namespace llmbench

@@ -1,7 +1,8 @@
 // A parser for the Prometheus text exposition format 0.0.4 (what vLLM, TGI, llama.cpp and
-// SGLang serve on /metrics), plus the two computations a benchmark needs from two scrapes:
-// the delta of a counter or histogram over the window, and a histogram quantile estimated the
-// way PromQL's histogram_quantile() does it.
+// SGLang serve on /metrics), plus the computations a benchmark needs from its scrapes: the
+// delta of a counter or histogram over the window, a histogram quantile estimated the way
+// PromQL's histogram_quantile() does it, and the sums behind them (a sample over label sets,
+// a histogram family's series, consecutive deltas).
 //
 // Format handled: `# HELP name text` (escapes \\ and \n), `# TYPE name counter|gauge|
 // histogram|summary|untyped`, other `#` lines are comments; samples `name{l="v",...} value
@@ -111,6 +112,28 @@ double CounterIncrease(double start, double end, bool* reset = nullptr);
 absl::StatusOr<HistogramSeries> HistogramDelta(const HistogramSeries* start,
                                                const HistogramSeries& end,
                                                bool* reset = nullptr);
+
+// Sum of the values of every sample named `sample_name` (the full sample name, e.g.
+// "x_total" or a histogram's "x_sum"), whatever family the parser put it in, over all label
+// sets; with `average`, their mean instead (for ratios). NaN values are skipped. nullopt when
+// there is no such sample.
+std::optional<double> SampleValue(const MetricSet& set, std::string_view sample_name,
+                                  bool average);
+
+// The series of histogram family `family_name` summed over label sets (buckets, sum and count;
+// labels cleared), as PromQL's sum() over the family. Series whose bucket bounds differ from
+// the first series' are skipped. nullopt when the family is absent, not a histogram, or has
+// no series.
+std::optional<HistogramSeries> CombinedHistogram(const MetricSet& set,
+                                                 std::string_view family_name);
+
+// `h` with every count zero (buckets, and sum and count where present): the increase of a
+// series over a window that has only just begun.
+HistogramSeries ZeroedHistogram(HistogramSeries h);
+
+// Adds `delta` into `total`: bucket by bucket up to the shorter of the two, and sum and count
+// where both have one. For summing consecutive HistogramDelta()s over a window.
+void AddHistogramInto(const HistogramSeries& delta, HistogramSeries* total);
 
 }  // namespace llmbench
 

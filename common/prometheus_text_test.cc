@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -419,6 +420,66 @@ TEST(DeltaTest, QuantileOfTheWindow) {
   EXPECT_EQ(delta->sum, 5.0);
   // All ten window observations are in (0.1, 1]: p50 = 0.1 + 0.9 * 5/10.
   EXPECT_DOUBLE_EQ(HistogramQuantile(0.5, delta->buckets), 0.55);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sums over label sets and windows.
+
+TEST(SumTest, SampleValueOverFamiliesAndLabelSets) {
+  absl::StatusOr<MetricSet> set = ParsePrometheusText(
+      "# TYPE g gauge\ng{a=\"1\"} 0.2\ng{a=\"2\"} 0.6\ng{a=\"3\"} NaN\n"
+      "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 1.5\nh_count 3\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_DOUBLE_EQ(*SampleValue(*set, "g", false), 0.8);  // NaN skipped
+  EXPECT_DOUBLE_EQ(*SampleValue(*set, "g", true), 0.4);
+  EXPECT_EQ(SampleValue(*set, "h_sum", false), 1.5);  // a histogram's sample by its own name
+  EXPECT_FALSE(SampleValue(*set, "h", false).has_value());
+  EXPECT_FALSE(SampleValue(*set, "absent", true).has_value());
+}
+
+TEST(SumTest, CombinedHistogramSumsLabelSetsWithTheSameBounds) {
+  absl::StatusOr<MetricSet> set = ParsePrometheusText(
+      "# TYPE t histogram\n"
+      "t_bucket{m=\"a\",le=\"1\"} 1\nt_bucket{m=\"a\",le=\"+Inf\"} 2\nt_sum{m=\"a\"} 3\n"
+      "t_count{m=\"a\"} 2\n"
+      "t_bucket{m=\"b\",le=\"1\"} 4\nt_bucket{m=\"b\",le=\"+Inf\"} 4\nt_sum{m=\"b\"} 1\n"
+      "t_count{m=\"b\"} 4\n"
+      "t_bucket{m=\"c\",le=\"2\"} 9\nt_bucket{m=\"c\",le=\"+Inf\"} 9\nt_sum{m=\"c\"} 9\n"
+      "t_count{m=\"c\"} 9\n"
+      "# TYPE g gauge\ng 1\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  std::optional<HistogramSeries> t = CombinedHistogram(*set, "t");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->labels.empty());
+  ASSERT_EQ(t->buckets.size(), 2u);
+  EXPECT_EQ(t->buckets[0].count, 5.0);  // m="c" has other bounds: left out
+  EXPECT_EQ(t->buckets[1].count, 6.0);
+  EXPECT_EQ(t->sum, 4.0);
+  EXPECT_EQ(t->count, 6.0);
+  EXPECT_FALSE(CombinedHistogram(*set, "g").has_value());
+  EXPECT_FALSE(CombinedHistogram(*set, "absent").has_value());
+}
+
+TEST(SumTest, ZeroedAndAddedHistograms) {
+  const HistogramSeries h{{}, {{0.1, 2}, {kInf, 5}}, 1.25, 5.0};
+  HistogramSeries total = ZeroedHistogram(h);
+  ASSERT_EQ(total.buckets.size(), 2u);
+  EXPECT_EQ(total.buckets[0].upper_bound, 0.1);
+  EXPECT_EQ(total.buckets[1].count, 0.0);
+  EXPECT_EQ(total.sum, 0.0);
+  EXPECT_EQ(total.count, 0.0);
+  AddHistogramInto(h, &total);
+  AddHistogramInto(h, &total);
+  EXPECT_EQ(total.buckets[0].count, 4.0);
+  EXPECT_EQ(total.buckets[1].count, 10.0);
+  EXPECT_EQ(total.sum, 2.5);
+  EXPECT_EQ(total.count, 10.0);
+  // Without a sum on either side, the sum stays absent.
+  HistogramSeries no_sum = ZeroedHistogram(HistogramSeries{{}, {{kInf, 1}}, std::nullopt, 1.0});
+  AddHistogramInto(h, &no_sum);
+  EXPECT_FALSE(no_sum.sum.has_value());
+  EXPECT_EQ(no_sum.buckets[0].count, 2.0);  // the shorter of the two bucket lists
+  EXPECT_EQ(no_sum.count, 5.0);
 }
 
 }  // namespace

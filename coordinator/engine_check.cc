@@ -9,18 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/text_safety.h"
+#include "engines/curl_handles.h"
 #include "engines/discovery.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
 
 struct BodySink {
   std::string* body;
@@ -170,7 +164,7 @@ std::string LikelyKindHint(llmbench::v1::EngineKind kind) {
 EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::string& url,
                                int timeout_ms, size_t max_body_bytes) {
   EngineHttpAnswer answer;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
+  engines::CurlEasyPtr curl(curl_easy_init());
   if (!curl) {
     answer.error = "curl_easy_init failed";
     return answer;
@@ -186,7 +180,7 @@ EngineHttpAnswer EngineHttpGet(const llmbench::v1::Engine& engine, const std::st
       list = curl_slist_append(list, absl::StrCat("Authorization: Bearer ", key).c_str());
     }
   }
-  std::unique_ptr<curl_slist, SlistDeleter> headers(list);
+  engines::CurlSlistPtr headers(list);
   BodySink sink{&answer.body, max_body_bytes};
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());

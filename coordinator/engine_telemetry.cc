@@ -1,30 +1,26 @@
 #include "coordinator/engine_telemetry.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <limits>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/absl_string_view.h"
+#include "coordinator/csv.h"
 #include "coordinator/engine_check.h"
-#include "coordinator/exporters.h"
 #include "coordinator/request_metrics.h"
+#include "coordinator/server_histogram.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
 namespace {
 
 namespace v1 = ::llmbench::v1;
-
-// absl::string_view is not std::string_view in this Abseil build.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // ---------------------------------------------------------------------------------------------
 // What each engine calls its metrics. The first name of a list that the engine exposes wins
@@ -117,59 +113,6 @@ const Dialect* FindDialect(std::string_view name) {
   return nullptr;
 }
 
-// Sum (or mean) of every sample named `name`, whatever family the parser put it in.
-std::optional<double> SampleValue(const MetricSet& set, std::string_view name, bool average) {
-  double sum = 0;
-  size_t n = 0;
-  for (const MetricFamily& family : set.families) {
-    for (const Sample& s : family.samples) {
-      if (s.name != name || std::isnan(s.value)) continue;
-      sum += s.value;
-      ++n;
-    }
-  }
-  if (n == 0) return std::nullopt;
-  return average ? sum / static_cast<double>(n) : sum;
-}
-
-// The family's series summed over label sets (series with other bucket bounds are skipped).
-std::optional<HistogramSeries> CombinedHistogram(const MetricSet& set, std::string_view family_name) {
-  const MetricFamily* family = set.Find(family_name);
-  if (family == nullptr || family->type != MetricType::kHistogram || family->histograms.empty()) {
-    return std::nullopt;
-  }
-  HistogramSeries combined = family->histograms[0];
-  combined.labels.clear();
-  for (size_t i = 1; i < family->histograms.size(); ++i) {
-    const HistogramSeries& h = family->histograms[i];
-    if (h.buckets.size() != combined.buckets.size()) continue;
-    bool same = true;
-    for (size_t b = 0; b < h.buckets.size(); ++b) {
-      same = same && h.buckets[b].upper_bound == combined.buckets[b].upper_bound;
-    }
-    if (!same) continue;
-    for (size_t b = 0; b < h.buckets.size(); ++b) combined.buckets[b].count += h.buckets[b].count;
-    if (combined.sum.has_value() && h.sum.has_value()) *combined.sum += *h.sum;
-    if (combined.count.has_value() && h.count.has_value()) *combined.count += *h.count;
-  }
-  return combined;
-}
-
-HistogramSeries Zeroed(HistogramSeries h) {
-  for (HistogramBucket& b : h.buckets) b.count = 0;
-  if (h.sum.has_value()) h.sum = 0;
-  if (h.count.has_value()) h.count = 0;
-  return h;
-}
-
-void AddInto(const HistogramSeries& delta, HistogramSeries* total) {
-  for (size_t b = 0; b < total->buckets.size() && b < delta.buckets.size(); ++b) {
-    total->buckets[b].count += delta.buckets[b].count;
-  }
-  if (total->sum.has_value() && delta.sum.has_value()) *total->sum += *delta.sum;
-  if (total->count.has_value() && delta.count.has_value()) *total->count += *delta.count;
-}
-
 void SetTimingStats(std::vector<double> values, v1::TimingStats* out) {
   std::optional<SummaryStats> s = Summarize(values);
   if (!s.has_value()) return;
@@ -182,40 +125,10 @@ void SetTimingStats(std::vector<double> values, v1::TimingStats* out) {
   out->set_max(s->max);
 }
 
-void FillServerHistogram(const std::string& metric, const HistogramSeries& h,
-                         v1::ServerHistogram* out) {
-  out->set_metric(metric);
-  double count = h.count.value_or(h.buckets.empty() ? 0 : h.buckets.back().count);
-  out->set_count(count);
-  for (const HistogramBucket& b : h.buckets) {
-    v1::HistogramBucket* bucket = out->add_buckets();
-    bucket->set_le(b.upper_bound);
-    bucket->set_count(b.count);
-  }
-  if (count <= 0) return;
-  if (h.sum.has_value()) out->set_mean_ms(*h.sum / count * 1000.0);
-  auto quantile = [&](double q, void (v1::ServerHistogram::*set)(double)) {
-    const double v = HistogramQuantile(q, h.buckets);
-    if (std::isfinite(v)) (out->*set)(v * 1000.0);
-  };
-  quantile(0.5, &v1::ServerHistogram::set_p50_ms);
-  quantile(0.9, &v1::ServerHistogram::set_p90_ms);
-  quantile(0.99, &v1::ServerHistogram::set_p99_ms);
-}
-
 std::string TrimmedBaseUrl(const v1::Engine& engine) {
   std::string url = engine.base_url();
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
-}
-
-// Shortest text that reads back as the same double.
-std::string Num(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 }  // namespace
@@ -238,7 +151,7 @@ absl::Status ValidateTelemetry(const v1::Scenario& scenario) {
   if (!std::isfinite(v) || v < kMinTelemetryIntervalS) {
     return absl::InvalidArgumentError(
         absl::StrCat("telemetry.interval_seconds: must be >= ", kMinTelemetryIntervalS, ", got ",
-                     Sv(Num(v))));
+                     ShortestNumber(v)));
   }
   return absl::OkStatus();
 }
@@ -343,8 +256,8 @@ void ScrapeAccumulator::AddMetrics(double t_s, const MetricSet& set) {
         c.increase += CounterIncrease(c.last, *v, &reset);
         if (reset) {
           c.reset = true;
-          Note(absl::StrCat(Sv(metric), " went back from ", Sv(Num(c.last)), " to ", Sv(Num(*v)),
-                            " (engine restarted?)"));
+          Note(absl::StrCat(ToAbsl(metric), " went back from ", ShortestNumber(c.last), " to ",
+                            ShortestNumber(*v), " (engine restarted?)"));
         }
       }
       c.last = *v;
@@ -358,19 +271,20 @@ void ScrapeAccumulator::AddMetrics(double t_s, const MetricSet& set) {
       Histogram& acc = histograms_[std::string(spec.name)];
       if (acc.metric.empty()) acc.metric = std::string(metric);
       if (!acc.last.has_value()) {
-        acc.increase = first ? Zeroed(*h) : *h;
+        acc.increase = first ? ZeroedHistogram(*h) : *h;
       } else {
         bool reset = false;
         absl::StatusOr<HistogramSeries> delta = HistogramDelta(&*acc.last, *h, &reset);
         if (!delta.ok()) {
-          Note(absl::StrCat(Sv(metric), ": ", delta.status().message(), "; restarted its window"));
-          acc.increase = Zeroed(*h);
+          Note(absl::StrCat(ToAbsl(metric), ": ", delta.status().message(),
+                            "; restarted its window"));
+          acc.increase = ZeroedHistogram(*h);
         } else {
           if (reset) {
             acc.reset = true;
-            Note(absl::StrCat(Sv(metric), " went back (engine restarted?)"));
+            Note(absl::StrCat(ToAbsl(metric), " went back (engine restarted?)"));
           }
-          AddInto(*delta, &*acc.increase);
+          AddHistogramInto(*delta, &*acc.increase);
         }
       }
       acc.last = std::move(h);
@@ -570,66 +484,6 @@ std::optional<v1::ServerTimingSummary> ClientRecordStats::ServerTimings() const 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Client against server bucket estimates.
-
-std::optional<ServerQuantileBucket> FindServerQuantileBucket(const v1::ServerHistogram& histogram,
-                                                             double q) {
-  std::vector<HistogramBucket> buckets;
-  buckets.reserve(static_cast<size_t>(histogram.buckets_size()));
-  for (const v1::HistogramBucket& b : histogram.buckets()) {
-    buckets.push_back(HistogramBucket{b.le(), b.count()});
-  }
-  const double estimate = HistogramQuantile(q, buckets);
-  if (!std::isfinite(estimate)) return std::nullopt;
-  // The bucket histogram_quantile took the rank from, found the same way (sorted, counts
-  // made monotonic, first bucket whose cumulative count reaches q * total).
-  std::sort(buckets.begin(), buckets.end(), [](const HistogramBucket& a, const HistogramBucket& b) {
-    return a.upper_bound < b.upper_bound;
-  });
-  double max = -std::numeric_limits<double>::infinity();
-  for (HistogramBucket& b : buckets) {
-    b.count = std::max(b.count, max);
-    max = b.count;
-  }
-  const double rank = q * buckets.back().count;
-  size_t i = 0;
-  while (i < buckets.size() - 1 && buckets[i].count < rank) ++i;
-  ServerQuantileBucket out;
-  out.estimate_ms = estimate * 1000.0;
-  out.lower_ms = i == 0 ? std::min(0.0, buckets[0].upper_bound) * 1000.0
-                        : buckets[i - 1].upper_bound * 1000.0;
-  out.upper_ms = buckets[i].upper_bound * 1000.0;  // +Inf for the last bucket
-  return out;
-}
-
-ServerComparison CompareWithServerBucket(double client_ms, const ServerQuantileBucket& bucket) {
-  ServerComparison out;
-  const double diff = client_ms - bucket.estimate_ms;
-  const std::string where =
-      std::isinf(bucket.upper_ms)
-          ? absl::StrFormat("above %g ms (its +Inf bucket)", bucket.lower_ms)
-          : absl::StrFormat("in its %g–%g ms bucket", bucket.lower_ms, bucket.upper_ms);
-  if (client_ms < bucket.lower_ms) {
-    out.why_not = absl::StrFormat(
-        "not comparable: the client's %.4g ms is below the server's value (%s): the engine "
-        "counted other requests, or measures from another instant",
-        client_ms, where);
-    return out;
-  }
-  if (!(client_ms >= bucket.upper_ms)) {  // also for the +Inf bucket
-    out.why_not = absl::StrFormat(
-        "too coarse to compare: the server's value lies somewhere %s, which holds the client's "
-        "%.4g ms too",
-        where, client_ms);
-    return out;
-  }
-  out.diff_ms = diff;
-  out.min_diff_ms = client_ms - bucket.upper_ms;
-  out.max_diff_ms = client_ms - bucket.lower_ms;
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
 // BuildEngineTelemetry.
 
 v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
@@ -786,137 +640,6 @@ void AttachTelemetry(const std::map<std::string, v1::EngineTelemetry>& by_engine
     auto it = by_engine.find(engine.engine());
     if (it != by_engine.end()) *engine.mutable_telemetry() = it->second;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// engine_metrics.csv.
-
-std::string EngineMetricsCsv(const v1::RunResult& result) {
-  std::string out = "engine,section,name,metric,t_s,client,server,diff\n";
-  for (const v1::EngineResult& e : result.engines()) {
-    if (!e.has_telemetry()) continue;
-    const v1::EngineTelemetry& t = e.telemetry();
-    const std::string engine = CsvField(e.engine());
-    auto row = [&](std::string_view section, std::string_view name, std::string_view metric,
-                   std::optional<double> t_s, std::optional<double> client,
-                   std::optional<double> server, std::optional<double> diff) {
-      auto cell = [](std::optional<double> v) { return v.has_value() ? Num(*v) : std::string(); };
-      absl::StrAppend(&out, engine, ",", Sv(section), ",", CsvField(name), ",", CsvField(metric), ",",
-                      cell(t_s), ",", cell(client), ",", cell(server), ",", cell(diff), "\n");
-    };
-    if (t.has_client_vs_server()) {
-      const v1::ClientVsServer& c = t.client_vs_server();
-      auto opt = [](bool has, double v) { return has ? std::optional<double>(v) : std::nullopt; };
-      const std::string ttft = t.has_server_ttft() ? t.server_ttft().metric() : "";
-      const std::string e2e = t.has_server_e2e() ? t.server_e2e().metric() : "";
-      const std::string itl = t.has_server_itl() ? t.server_itl().metric() : "";
-      row("client_vs_server", "requests_success", "", std::nullopt,
-          static_cast<double>(c.client_successes()),
-          opt(c.has_server_requests_success(), c.server_requests_success()), std::nullopt);
-      row("client_vs_server", "ttft_p50_ms", ttft, std::nullopt,
-          opt(c.has_client_ttft_p50_ms(), c.client_ttft_p50_ms()),
-          opt(c.has_server_ttft_p50_ms(), c.server_ttft_p50_ms()),
-          opt(c.has_ttft_p50_diff_ms(), c.ttft_p50_diff_ms()));
-      row("client_vs_server", "ttft_p99_ms", ttft, std::nullopt,
-          opt(c.has_client_ttft_p99_ms(), c.client_ttft_p99_ms()),
-          opt(c.has_server_ttft_p99_ms(), c.server_ttft_p99_ms()),
-          opt(c.has_ttft_p99_diff_ms(), c.ttft_p99_diff_ms()));
-      row("client_vs_server", "e2e_p50_ms", e2e, std::nullopt,
-          opt(c.has_client_e2e_p50_ms(), c.client_e2e_p50_ms()),
-          opt(c.has_server_e2e_p50_ms(), c.server_e2e_p50_ms()),
-          opt(c.has_e2e_p50_diff_ms(), c.e2e_p50_diff_ms()));
-      row("client_vs_server", "e2e_p99_ms", e2e, std::nullopt,
-          opt(c.has_client_e2e_p99_ms(), c.client_e2e_p99_ms()),
-          opt(c.has_server_e2e_p99_ms(), c.server_e2e_p99_ms()),
-          opt(c.has_e2e_p99_diff_ms(), c.e2e_p99_diff_ms()));
-      row("client_vs_server", "itl_p50_ms", itl, std::nullopt,
-          opt(c.has_client_itl_p50_ms(), c.client_itl_p50_ms()),
-          opt(c.has_server_itl_p50_ms(), c.server_itl_p50_ms()), std::nullopt);
-      row("client_vs_server", "output_tokens", "", std::nullopt,
-          opt(c.has_client_output_tokens(), static_cast<double>(c.client_output_tokens())),
-          opt(c.has_server_generation_tokens(), c.server_generation_tokens()),
-          opt(c.has_output_tokens_diff(), c.output_tokens_diff()));
-      row("client_vs_server", "input_tokens", "", std::nullopt,
-          opt(c.has_client_input_tokens(), static_cast<double>(c.client_input_tokens())),
-          opt(c.has_server_prompt_tokens(), c.server_prompt_tokens()),
-          opt(c.has_input_tokens_diff(), c.input_tokens_diff()));
-    }
-    for (const v1::CounterDelta& d : t.counters()) {
-      row("counter", d.name(), d.metric(), std::nullopt, std::nullopt, d.delta(), std::nullopt);
-    }
-    const std::pair<std::string_view, const v1::ServerHistogram*> hists[] = {
-        {"server_ttft", t.has_server_ttft() ? &t.server_ttft() : nullptr},
-        {"server_itl", t.has_server_itl() ? &t.server_itl() : nullptr},
-        {"server_e2e", t.has_server_e2e() ? &t.server_e2e() : nullptr},
-        {"server_queue", t.has_server_queue() ? &t.server_queue() : nullptr},
-        {"server_inference", t.has_server_inference() ? &t.server_inference() : nullptr}};
-    for (const auto& [name, h] : hists) {
-      if (h == nullptr) continue;
-      const std::string base(name);
-      row("histogram", base + "_count", h->metric(), std::nullopt, std::nullopt, h->count(),
-          std::nullopt);
-      if (h->has_mean_ms()) {
-        row("histogram", base + "_mean_ms", h->metric(), std::nullopt, std::nullopt, h->mean_ms(),
-            std::nullopt);
-      }
-      if (h->has_p50_ms()) {
-        row("histogram", base + "_p50_ms", h->metric(), std::nullopt, std::nullopt, h->p50_ms(),
-            std::nullopt);
-      }
-      if (h->has_p90_ms()) {
-        row("histogram", base + "_p90_ms", h->metric(), std::nullopt, std::nullopt, h->p90_ms(),
-            std::nullopt);
-      }
-      if (h->has_p99_ms()) {
-        row("histogram", base + "_p99_ms", h->metric(), std::nullopt, std::nullopt, h->p99_ms(),
-            std::nullopt);
-      }
-    }
-    if (t.has_server_timings()) {
-      const v1::ServerTimingSummary& s = t.server_timings();
-      const std::pair<std::string_view, const v1::TimingStats*> stats[] = {
-          {"load_ms", s.has_load_ms() ? &s.load_ms() : nullptr},
-          {"prompt_eval_ms", s.has_prompt_eval_ms() ? &s.prompt_eval_ms() : nullptr},
-          {"prompt_eval_tokens_per_s",
-           s.has_prompt_eval_tokens_per_s() ? &s.prompt_eval_tokens_per_s() : nullptr},
-          {"decode_tokens_per_s", s.has_decode_tokens_per_s() ? &s.decode_tokens_per_s() : nullptr},
-          {"total_ms", s.has_total_ms() ? &s.total_ms() : nullptr},
-          {"queue_ms", s.has_queue_ms() ? &s.queue_ms() : nullptr},
-          {"server_ttft_ms", s.has_server_ttft_ms() ? &s.server_ttft_ms() : nullptr}};
-      for (const auto& [name, st] : stats) {
-        if (st == nullptr) continue;
-        const std::string base(name);
-        row("server_timing", base + "_mean", "", std::nullopt, std::nullopt, st->mean(), std::nullopt);
-        row("server_timing", base + "_p50", "", std::nullopt, std::nullopt, st->p50(), std::nullopt);
-        row("server_timing", base + "_p99", "", std::nullopt, std::nullopt, st->p99(), std::nullopt);
-      }
-    }
-    for (const v1::GaugeSeries& g : t.gauges()) {
-      for (int i = 0; i < g.values_size() && i < g.t_s_size(); ++i) {
-        row("gauge", g.name(), g.metric(), g.t_s(i), std::nullopt, g.values(i), std::nullopt);
-      }
-    }
-    for (const v1::OllamaPsSample& s : t.ps_samples()) {
-      for (const v1::OllamaLoadedModel& m : s.models()) {
-        row("ollama_ps", m.name(), "size_vram_bytes", s.t_s(), std::nullopt,
-            static_cast<double>(m.size_vram_bytes()), std::nullopt);
-      }
-    }
-  }
-  return out;
-}
-
-absl::Status WriteEngineMetricsCsv(const std::string& dir, const v1::RunResult& result) {
-  bool any = false;
-  for (const v1::EngineResult& e : result.engines()) any = any || e.has_telemetry();
-  if (!any) return absl::OkStatus();
-  const std::filesystem::path path = std::filesystem::path(dir) / kEngineMetricsFileName;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  const std::string csv = EngineMetricsCsv(result);
-  out.write(csv.data(), static_cast<std::streamsize>(csv.size()));
-  out.close();
-  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path.string()));
-  return absl::OkStatus();
 }
 
 }  // namespace llmbench::coordinator

@@ -20,6 +20,9 @@
 // plain, thread-compatible values; BuildEngineTelemetry() combines them. EngineTelemetryCollector
 // runs the scrapes on its own thread (one libcurl easy handle per scrape) and is thread-safe:
 // AddRecord() may be called from any thread while it runs.
+// Elsewhere, by job: the Prometheus series math (sums, deltas, quantiles) in
+// common/prometheus_text.h; the server histograms and their comparison with client quantiles
+// in coordinator/server_histogram.h; engine_metrics.csv in coordinator/engine_metrics_csv.h.
 #ifndef LLMBENCH_COORDINATOR_ENGINE_TELEMETRY_H_
 #define LLMBENCH_COORDINATOR_ENGINE_TELEMETRY_H_
 
@@ -51,7 +54,6 @@ namespace llmbench::coordinator {
 inline constexpr double kDefaultTelemetryIntervalS = 2.0;
 inline constexpr double kMinTelemetryIntervalS = 0.1;
 inline constexpr size_t kMaxTelemetryNotes = 20;
-inline constexpr char kEngineMetricsFileName[] = "engine_metrics.csv";
 
 // Whether scenario.telemetry asks for scrapes (default: yes) and at what interval.
 bool TelemetryEnabled(const v1::Scenario& scenario);
@@ -159,40 +161,9 @@ class ClientRecordStats {
   std::map<std::string, std::vector<double>, std::less<>> timings_;  // by summary field
 };
 
-// Where a server quantile estimated from histogram buckets can lie: the bucket that holds the
-// rank, (lower_ms, upper_ms] (upper_ms is +Inf for a rank in the +Inf bucket; lower_ms is 0
-// for the first bucket). `estimate_ms` is histogram_quantile's interpolation inside it.
-struct ServerQuantileBucket {
-  double estimate_ms = 0;
-  double lower_ms = 0;
-  double upper_ms = 0;
-};
-// nullopt when the histogram has no observations or no usable buckets (the same cases where
-// histogram_quantile gives no value).
-std::optional<ServerQuantileBucket> FindServerQuantileBucket(const v1::ServerHistogram& histogram,
-                                                             double q);
-
-// A client quantile against the server's bucket estimate of the same quantile. The client's
-// latency of a request contains the engine's, so client − server is never negative, but the
-// server's true value can be anywhere in its bucket: the difference is resolvable only when
-// the client value is at or above the whole bucket (client >= upper), and then lies between
-// client − upper and client − lower. A client value inside the bucket is too coarse to
-// compare (the difference could be anything from negative to client − lower); one below the
-// bucket is impossible for the same requests (another client's traffic, or the engine times
-// from another instant).
-struct ServerComparison {
-  std::optional<double> diff_ms;  // client − estimate, only when resolvable (then >= 0)
-  double min_diff_ms = 0;         // client − upper (when resolvable)
-  double max_diff_ms = 0;         // client − lower (when resolvable)
-  // Why there is no difference, e.g. "too coarse to compare: the server's value lies
-  // somewhere in its 20–40 ms bucket, which holds the client's 23.1 ms too"; "" when resolvable.
-  std::string why_not;
-};
-ServerComparison CompareWithServerBucket(double client_ms, const ServerQuantileBucket& bucket);
-
 // Combines both sides into the message attached to EngineResult.telemetry. A client − server
-// difference (ClientVsServer.*_diff_ms) is set only when CompareWithServerBucket resolves
-// it; otherwise a note says why (e.g. "TTFT p50: too coarse to compare: ...").
+// difference (ClientVsServer.*_diff_ms) is set only when CompareWithServerBucket
+// (coordinator/server_histogram.h) resolves it; otherwise a note says why (e.g. "TTFT p50: too coarse to compare: ...").
 v1::EngineTelemetry BuildEngineTelemetry(const ScrapeAccumulator& scrapes,
                                          const ClientRecordStats& records);
 
@@ -246,18 +217,6 @@ std::unique_ptr<EngineTelemetryCollector> StartEngineTelemetry(const v1::Scenari
 // Sets EngineResult.telemetry of each engine of `result` found in `by_engine` (by name).
 void AttachTelemetry(const std::map<std::string, v1::EngineTelemetry>& by_engine,
                      v1::RunResult* result);
-
-// engine_metrics.csv (docs/metrics.md, "Engine telemetry"): one row per value, columns
-//   engine,section,name,metric,t_s,client,server,diff
-// section "client_vs_server" (name ttft_p50_ms, ..., output_tokens; client/server/diff),
-// "counter" (server = increase), "histogram" (name server_ttft_p50_ms, ...; server),
-// "gauge" (one row per sample: t_s and server), "ollama_ps" (name = model, metric
-// size_vram_bytes; t_s and server), "server_timing" (name e.g. decode_tokens_per_s_p50;
-// server). Empty cells for absent values. Empty (header only) when no engine has telemetry.
-std::string EngineMetricsCsv(const v1::RunResult& result);
-// Writes DIR/engine_metrics.csv when some engine has telemetry; OK and nothing written
-// otherwise. Errors name the file.
-absl::Status WriteEngineMetricsCsv(const std::string& dir, const v1::RunResult& result);
 
 }  // namespace llmbench::coordinator
 

@@ -17,7 +17,8 @@
 #include "common/text_safety.h"
 #include "coordinator/aggregate.h"
 #include "coordinator/cost.h"
-#include "coordinator/engine_telemetry.h"
+#include "coordinator/csv.h"
+#include "coordinator/engine_metrics_csv.h"
 #include "coordinator/sweep.h"
 #include "coordinator/workload_summary.h"
 #include "google/protobuf/util/json_util.h"
@@ -120,20 +121,9 @@ absl::Status WriteRunResults(const std::string& dir, const v1::RunResult& result
   if (!scenario_yaml.empty()) {
     status = WriteFile(std::filesystem::path(dir) / kScenarioFileName, scenario_yaml);
   }
-  // engine_metrics.csv beside requests.csv when some engine has telemetry (engine_telemetry.h).
+  // engine_metrics.csv beside requests.csv when some engine has telemetry (engine_metrics_csv.h).
   if (status.ok() && result.scenario().outputs().csv()) status = WriteEngineMetricsCsv(dir, result);
   return status;
-}
-
-std::string CsvField(std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
 }
 
 std::string RequestsCsvHeader() {

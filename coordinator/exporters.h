@@ -49,8 +49,6 @@ absl::Status WriteRunResults(const std::string& dir, const v1::RunResult& result
 std::string RequestsCsvHeader();
 void AppendRequestCsvRow(const v1::RequestRecord& record, std::string* out);
 std::string RequestsCsv(std::span<const v1::RequestRecord> records);
-// One RFC 4180 field.
-std::string CsvField(std::string_view value);
 
 // Streams requests.csv as records arrive (the coordinator does not keep records).
 class RequestsCsvWriter {

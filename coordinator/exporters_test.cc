@@ -220,16 +220,6 @@ TEST(ExportersTest, ConsoleSummaryEscapesControlCharactersOfEngineText) {
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
 }
 
-TEST(ExportersTest, CsvFieldQuotesPerRfc4180) {
-  EXPECT_EQ(CsvField(""), "");
-  EXPECT_EQ(CsvField("plain text"), "plain text");
-  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
-  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
-  EXPECT_EQ(CsvField("line1\nline2"), "\"line1\nline2\"");
-  EXPECT_EQ(CsvField("cr\rhere"), "\"cr\rhere\"");
-  EXPECT_EQ(CsvField("\""), "\"\"\"\"");
-}
-
 TEST(ExportersTest, CsvRowLeavesAbsentOptionalsEmpty) {
   v1::RequestRecord r;
   r.set_request_id(7);

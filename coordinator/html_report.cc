@@ -19,14 +19,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/absl_string_view.h"
 #include "common/files.h"
 #include "common/json_writer.h"
 #include "coordinator/aggregate.h"
-#include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
 #include "coordinator/html_report_assets.h"
 #include "coordinator/request_metrics.h"
 #include "coordinator/requests_csv.h"
+#include "coordinator/server_histogram.h"
 
 namespace llmbench::coordinator {
 
@@ -62,9 +63,6 @@ void AppendKey(std::string_view key, std::string* out) {
 
 // NaN marks "no value" (null in JSON).
 constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
-
-// Debian's Abseil has its own string_view; the assets come as std::string_view.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // ---------------------------------------------------------------------------------------------
 // Accumulated per-request data.
@@ -880,14 +878,14 @@ std::string ReportPage(std::string_view title, std::string_view llmbench_version
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                   "<meta name=\"generator\" content=\"llmbench ",
                   HtmlEscape(llmbench_version), ", uPlot ",
-                  Sv(report_assets::UplotVersion()), "\">\n<title>", HtmlEscape(title),
+                  ToAbsl(report_assets::UplotVersion()), "\">\n<title>", HtmlEscape(title),
                   "</title>\n<script>", kErrorCaptureJs,
-                  "</script>\n<style>\n", Sv(report_assets::UplotCss()), "\n",
-                  Sv(report_assets::ReportCss()), "\n</style>\n</head>\n<body>\n",
+                  "</script>\n<style>\n", ToAbsl(report_assets::UplotCss()), "\n",
+                  ToAbsl(report_assets::ReportCss()), "\n</style>\n</head>\n<body>\n",
                   "<div id=\"app\"><noscript>", HtmlEscape(noscript), "</noscript></div>\n"
                   "<script type=\"application/json\" id=\"llmbench-data\">",
-                  Sv(data_json), "</script>\n<script>\n", Sv(report_assets::UplotJs()),
-                  "\n</script>\n<script>\n", Sv(report_assets::ReportJs()),
+                  ToAbsl(data_json), "</script>\n<script>\n", ToAbsl(report_assets::UplotJs()),
+                  "\n</script>\n<script>\n", ToAbsl(report_assets::ReportJs()),
                   "\n</script>\n</body>\n</html>\n");
   return html;
 }
@@ -916,8 +914,8 @@ std::string RenderHtmlReportWith(const v1::RunResult& result, std::string_view s
   AppendJsonString(data, scenario_yaml, JsonEscape::kGoHtml);
   data.append(",\"uplot_version\":");
   AppendJsonString(data, report_assets::UplotVersion(), JsonEscape::kGoHtml);
-  absl::StrAppend(&data, ",\"requests\":", Sv(series_json), ",\"derived\":", CostSweepJson(result),
-                  ",\"banner\":", VerdictBannerJson(result),
+  absl::StrAppend(&data, ",\"requests\":", ToAbsl(series_json),
+                  ",\"derived\":", CostSweepJson(result), ",\"banner\":", VerdictBannerJson(result),
                   ",\"telemetry\":", TelemetryComparisonJson(result), "}");
 
   return ReportPage(absl::StrCat("llmbench report ", result.run_id()), result.llmbench_version(),

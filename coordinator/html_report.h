@@ -87,7 +87,7 @@ std::string CostSweepJson(const v1::RunResult& result);
 std::string VerdictBannerJson(const v1::RunResult& result);
 
 // The client-vs-server comparisons of every engine with telemetry, recomputed from the
-// server histograms' buckets (coordinator/engine_telemetry.h, CompareWithServerBucket), so
+// server histograms' buckets (coordinator/server_histogram.h, CompareWithServerBucket), so
 // that a summary.json written before differences were checked never shows an impossible one:
 //   {"engines":[{"engine",
 //     "quantiles":{"ttft"|"itl"|"e2e"|"queue"|"inference":{"p50"|"p90"|"p99":

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "coordinator/prompts.h"
 #include "coordinator/tokenizer_json.h"
+#include "engines/curl_handles.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
@@ -200,13 +201,6 @@ class TokenizerCounter : public TokenCounter {
 
 // ---- engine ---------------------------------------------------------------------------------
 
-struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
 size_t AppendBody(char* data, size_t size, size_t count, void* user) {
   auto* body = static_cast<std::string*>(user);
   if (body->size() + size * count > (size_t{64} << 20)) return 0;  // fail the transfer
@@ -316,8 +310,8 @@ class EngineCounter : public TokenCounter {
   Shape shape_;
   int timeout_ms_;
   std::string base_;
-  std::unique_ptr<CURL, CurlEasyDeleter> curl_;
-  std::unique_ptr<curl_slist, SlistDeleter> headers_;
+  engines::CurlEasyPtr curl_;
+  engines::CurlSlistPtr headers_;
   uint64_t calls_ = 0;
 };
 

@@ -12,6 +12,9 @@
 
 namespace llmbench::worker {
 
+using engines::CurlEasyPtr;
+using engines::CurlMultiPtr;
+using engines::CurlSlistPtr;
 using llmbench::v1::ErrorClass;
 using llmbench::v1::RequestRecord;
 

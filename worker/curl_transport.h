@@ -43,26 +43,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engines/curl_handles.h"
 #include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "worker/event_loop.h"
 #include "worker/transport.h"
 
 namespace llmbench::worker {
-
-// RAII owners of libcurl handles.
-struct CurlEasyDeleter {
-  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
-};
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
 // Calls curl_global_init once per process (thread-safe).
 void EnsureCurlGlobalInit();
@@ -96,7 +83,7 @@ class CurlMultiTransport final : public Transport {
   struct Transfer;
 
   CurlMultiTransport(EventLoop* loop, TransportConfig config, int64_t epoch_ns,
-                     CompletionCallback on_complete, CurlMultiPtr multi);
+                     CompletionCallback on_complete, engines::CurlMultiPtr multi);
 
   static int SocketCallback(CURL* easy, curl_socket_t fd, int what, void* user, void* socket_ptr);
   static int TimerCallback(CURLM* multi, long timeout_ms, void* user);
@@ -117,16 +104,16 @@ class CurlMultiTransport final : public Transport {
   void OnIdleTimer(Transfer* transfer);
   void ArmIdleTimer(Transfer* transfer, int64_t deadline_mono_ns);
   int64_t NowNs() const { return EventLoop::MonotonicNowNs() - epoch_ns_; }
-  CurlEasyPtr TakeEasy();
+  engines::CurlEasyPtr TakeEasy();
 
   EventLoop* const loop_;
   const TransportConfig config_;
   const int64_t epoch_ns_;
   const CompletionCallback on_complete_;
-  CurlMultiPtr multi_;
+  engines::CurlMultiPtr multi_;
   std::string auth_header_;
   std::unordered_map<Transfer*, std::unique_ptr<Transfer>> transfers_;
-  std::vector<CurlEasyPtr> idle_easies_;
+  std::vector<engines::CurlEasyPtr> idle_easies_;
   EventLoop::TimerId curl_timer_ = 0;
   bool curl_timeout_deferred_ = false;
   uint64_t connections_opened_ = 0;

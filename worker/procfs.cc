@@ -13,13 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/absl_string_view.h"
 #include "common/status.h"
 
 namespace llmbench::worker {
 namespace {
-
-// Debian's Abseil has its own string_view.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::vector<absl::string_view> Fields(absl::string_view line) {
   return absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
@@ -58,7 +56,7 @@ absl::StatusOr<uint64_t> KilobyteField(absl::string_view text, absl::string_view
 absl::StatusOr<HostCpuTimes> ParseProcStat(std::string_view text) {
   HostCpuTimes times;
   bool found = false;
-  for (absl::string_view line : absl::StrSplit(Sv(text), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ToAbsl(text), '\n')) {
     std::vector<absl::string_view> fields = Fields(line);
     if (fields.empty()) continue;
     if (fields[0] == "cpu") {
@@ -85,8 +83,8 @@ absl::StatusOr<HostCpuTimes> ParseProcStat(std::string_view text) {
 
 absl::StatusOr<HostMemory> ParseMeminfo(std::string_view text) {
   HostMemory memory;
-  LLMBENCH_ASSIGN_OR_RETURN(memory.total_bytes, KilobyteField(Sv(text), "MemTotal"));
-  LLMBENCH_ASSIGN_OR_RETURN(memory.available_bytes, KilobyteField(Sv(text), "MemAvailable"));
+  LLMBENCH_ASSIGN_OR_RETURN(memory.total_bytes, KilobyteField(ToAbsl(text), "MemTotal"));
+  LLMBENCH_ASSIGN_OR_RETURN(memory.available_bytes, KilobyteField(ToAbsl(text), "MemAvailable"));
   if (memory.available_bytes > memory.total_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("MemAvailable ", memory.available_bytes,
                                                    " B exceeds MemTotal ", memory.total_bytes,
@@ -98,7 +96,7 @@ absl::StatusOr<HostMemory> ParseMeminfo(std::string_view text) {
 absl::StatusOr<NetCounters> ParseNetDev(std::string_view text) {
   NetCounters counters;
   bool header = false;
-  for (absl::string_view line : absl::StrSplit(Sv(text), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ToAbsl(text), '\n')) {
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     if (line.find('|') != absl::string_view::npos) {  // the two header lines
       header = true;
@@ -133,7 +131,7 @@ absl::StatusOr<ProcessCpuTicks> ParseProcessStat(std::string_view text) {
   if (paren == std::string_view::npos) {
     return absl::InvalidArgumentError("no \"(comm)\" field");
   }
-  std::vector<absl::string_view> fields = Fields(Sv(text.substr(paren + 1)));
+  std::vector<absl::string_view> fields = Fields(ToAbsl(text.substr(paren + 1)));
   if (fields.size() < 13) {
     return absl::InvalidArgumentError(
         absl::StrCat(fields.size() + 2, " fields, expected at least 15"));
@@ -145,7 +143,7 @@ absl::StatusOr<ProcessCpuTicks> ParseProcessStat(std::string_view text) {
 }
 
 absl::StatusOr<uint64_t> ParseProcessStatusRss(std::string_view text) {
-  return KilobyteField(Sv(text), "VmRSS");
+  return KilobyteField(ToAbsl(text), "VmRSS");
 }
 
 ProcfsReader::ProcfsReader(std::string root) : root_(std::move(root)) {}

@@ -46,6 +46,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/stats.h"
+#include "engines/curl_handles.h"
 #include "engines/engine_protocol.h"
 #include "llmbench/v1/record.pb.h"
 #include "llmbench/v1/scenario.pb.h"
@@ -58,6 +59,7 @@
 namespace llmbench::worker {
 namespace {
 
+using engines::CurlEasyPtr;
 using engines::EngineProtocol;
 using engines::MakeEngineProtocol;
 using wire::ArrivalSchedule;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "engines/curl_handles.h"
 
 extern char** environ;
 
@@ -323,13 +324,6 @@ void GlobalCurlInit() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* s) const { curl_slist_free_all(s); }
-};
-
 struct Sink {
   HttpResponse* response;
   bool keep_chunks;
@@ -364,7 +358,7 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
 HttpResponse Perform(const std::string& url, const std::string* body, const HttpOptions& options) {
   GlobalCurlInit();
   HttpResponse response;
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  engines::CurlEasyPtr curl(curl_easy_init());
   if (!curl) {
     response.curl_code = CURLE_FAILED_INIT;
     response.curl_error = "curl_easy_init failed";
@@ -385,7 +379,7 @@ HttpResponse Perform(const std::string& url, const std::string* body, const Http
   if (options.timeout.count() > 0) {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   }
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  engines::CurlSlistPtr headers;
   bool has_content_type = false;
   for (const std::string& h : options.headers) {
     if (absl::StartsWithIgnoreCase(h, "content-type:")) has_content_type = true;

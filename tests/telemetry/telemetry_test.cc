@@ -22,8 +22,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "coordinator/engine_metrics_csv.h"
 #include "coordinator/engine_telemetry.h"
 #include "coordinator/exporters.h"
+#include "coordinator/server_histogram.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
