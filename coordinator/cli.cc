@@ -41,6 +41,7 @@
 #include "coordinator/html_report.h"
 #include "coordinator/live_metrics.h"
 #include "coordinator/scenario_loader.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace llmbench::coordinator {
 namespace {
@@ -720,10 +721,11 @@ class LoadCommands {
     if (run_->parsed()) {
       absl::StatusOr<v1::Scenario> scenario = LoadScenarioFile(scenario_path_);
       if (!scenario.ok()) return Fail(scenario.status());
+      const v1::Scenario loaded = *scenario;
       if (absl::Status s = ApplyUrlOverrides(url_overrides_, &*scenario); !s.ok()) {
         return FailUsage("run", s);
       }
-      return Finish("run", &*scenario, run_flags_, DirOf(scenario_path_));
+      return Finish("run", &*scenario, run_flags_, DirOf(scenario_path_), &loaded);
     }
     if (quick_->parsed() || load_->parsed()) {
       const bool is_load = load_->parsed();
@@ -735,15 +737,17 @@ class LoadCommands {
         return FailUsage(name, a);
       }
       ApplyScenarioDefaults(&*s);
-      return Finish(name, &*s, is_load ? load_flags_ : quick_flags_, "");
+      return Finish(name, &*s, is_load ? load_flags_ : quick_flags_, "", nullptr);
     }
     if (compare_->parsed()) {
       v1::Scenario s;
       std::string base_dir;
+      std::optional<v1::Scenario> as_loaded;  // the file's scenario, validated by the loader
       if (!compare_scenario_.empty()) {
         absl::StatusOr<v1::Scenario> loaded = LoadScenarioFile(compare_scenario_);
         if (!loaded.ok()) return Fail(loaded.status());
-        s = *std::move(loaded);
+        s = *loaded;
+        as_loaded = *std::move(loaded);
         base_dir = DirOf(compare_scenario_);
       } else {
         if (targets_.size() < 2) {
@@ -760,7 +764,8 @@ class LoadCommands {
         ApplyScenarioDefaults(&s);
       }
       if (side_by_side_) s.mutable_load()->set_side_by_side(true);
-      return Finish("compare", &s, compare_flags_, base_dir);
+      return Finish("compare", &s, compare_flags_, base_dir,
+                    as_loaded.has_value() ? &*as_loaded : nullptr);
     }
     return std::nullopt;
   }
@@ -794,15 +799,32 @@ class LoadCommands {
     return s;
   }
 
-  // Applies the shared flags, validates the result (a flag's value that makes the scenario
-  // invalid is a usage error) and runs it.
+  // Applies the shared flags, resolves the result and runs it. This is where a scenario is
+  // validated, once, before RunAndReport (RunScenario, RunSweep and RunRepeated take it as
+  // resolved and do not check again):
+  // - built from flags (quick, load, compare --target; `as_loaded` nullptr): its caller
+  //   applied the defaults; it is validated here for the first and only time.
+  // - loaded from a file (`as_loaded`: the scenario as LoadScenarioFile returned it, defaulted
+  //   and validated with FILE:LINE:COL messages): validated again only when --url or a flag
+  //   changed it, since a flag's value can break a rule the file met (--timeout below the
+  //   file's first_byte_ms, --url with no host).
+  // A scenario that fails is reported as before, when RunScenario checked it: "llmbench: WHY",
+  // exit status 1.
   static int Finish(const char* name, v1::Scenario* scenario, const RunFlags& flags,
-                    const std::string& base_dir) {
+                    const std::string& base_dir, const v1::Scenario* as_loaded) {
     if (absl::Status applied = flags.ApplyToScenario(scenario); !applied.ok()) {
       return FailUsage(name, applied);
     }
     absl::StatusOr<RunOptions> options = flags.Options(base_dir);
     if (!options.ok()) return FailUsage(name, options.status());
+    if (as_loaded == nullptr ||
+        !google::protobuf::util::MessageDifferencer::Equals(*as_loaded, *scenario)) {
+      ValidateOptions checks;
+      checks.base_dir = options->base_dir;
+      if (absl::Status valid = ValidateScenario(*scenario, checks); !valid.ok()) {
+        return Fail(valid);
+      }
+    }
     return RunAndReport(*scenario, *std::move(options), flags.force);
   }
 

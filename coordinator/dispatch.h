@@ -95,8 +95,14 @@ struct RunOutcome {
   std::string exit_reason;
 };
 
-// Runs every engine of `scenario` in turn with the same workload. Errors (a bad scenario, an
-// unreachable engine or worker, an incompatible worker) come back before any request is sent.
+// Runs every engine of `scenario` in turn with the same workload. Errors (an unreachable engine
+// or worker, an incompatible worker, a trace that plans more requests than load.requests
+// allows) come back before any request is sent.
+// REQUIRES: `scenario` is resolved: defaulted and validated once, where it entered
+// (LoadScenarioFile / ParseScenarioYaml for a file, the CLI for a scenario built from flags:
+// cli.cc, Finish). RunScenario does not validate it again; options.base_dir is the folder its
+// relative paths were checked against. Code that builds or changes a scenario validates it
+// (ValidateScenario) before calling.
 absl::StatusOr<RunOutcome> RunScenario(const llmbench::v1::Scenario& scenario,
                                        const RunOptions& options);
 

@@ -23,7 +23,9 @@ struct RepeatOutcome {
   std::string exit_reason;
 };
 
-// REQUIRES: repeats >= 1; not a sweep. Prints each run's summary unless options.quiet.
+// REQUIRES: repeats >= 1; not a sweep; `scenario` is resolved (RunScenario's contract,
+// dispatch.h): each run's copy differs only in outputs.dir and is not validated again.
+// Prints each run's summary unless options.quiet.
 absl::StatusOr<RepeatOutcome> RunRepeated(const llmbench::v1::Scenario& scenario,
                                           const RunOptions& options, int repeats);
 

@@ -47,7 +47,6 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
   if (!scenario.load().has_sweep()) {
     return absl::InvalidArgumentError("RunSweep: the scenario's load is not a sweep");
   }
-  LLMBENCH_RETURN_IF_ERROR(ValidateScenario(scenario, ValidateOptions{options.base_dir}));
   const Clock& clock = SteadyClock::Get();
   const int64_t started_unix_ns = clock.UnixNowNs();
   const std::string run_id = MakeRunId("sweep", started_unix_ns);
@@ -96,6 +95,14 @@ absl::StatusOr<RunOutcome> RunSweep(const v1::Scenario& scenario, const RunOptio
                      engine.name().c_str(), std::string(phase).c_str(), index, rps,
                      sweep.step_seconds());
       }
+      // A probe is a scenario built here, not one that entered through the loader or the
+      // flags: its rate comes from the search (RunSweepSearch). It is checked, once, so that a
+      // search bug is an error rather than a run at an out-of-range rate; its files are the
+      // sweep scenario's, checked when that entered, so the check does not open them again.
+      ValidateOptions checks;
+      checks.base_dir = options.base_dir;
+      checks.check_files = false;
+      LLMBENCH_RETURN_IF_ERROR(ValidateScenario(s, checks));
       absl::StatusOr<RunOutcome> run = RunScenario(s, o);
       if (!run.ok()) return run.status();
       if (run->result.verdict().state() == v1::Verdict::STATE_INTERRUPTED) {

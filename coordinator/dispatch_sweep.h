@@ -15,8 +15,8 @@
 
 namespace llmbench::coordinator {
 
-// REQUIRES: scenario.load().has_sweep(). Errors (a bad scenario, a probe that could not run)
-// stop the sweep.
+// REQUIRES: scenario.load().has_sweep(); `scenario` is resolved (RunScenario's contract,
+// dispatch.h): not validated again. Errors (a probe that could not run) stop the sweep.
 absl::StatusOr<RunOutcome> RunSweep(const llmbench::v1::Scenario& scenario,
                                     const RunOptions& options,
                                     const SweepCriteria& criteria = SweepCriteria());

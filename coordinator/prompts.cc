@@ -21,7 +21,7 @@
 #include "absl/strings/strip.h"
 #include "common/status.h"
 #include "coordinator/multi_turn.h"
-#include "coordinator/scenario_loader.h"
+#include "coordinator/scenario_defaults.h"
 #include "simdjson.h"
 
 namespace llmbench::coordinator {
@@ -423,12 +423,9 @@ void AppendSyntheticWords(std::mt19937_64& rng, uint32_t count, std::string* out
   }
 }
 
-absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& input,
+absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& prompts,
                                        const llmbench::v1::Generation& generation, uint64_t seed,
                                        const std::string& base_dir) {
-  llmbench::v1::Prompts prompts = input;
-  ApplyPromptsDefaults(&prompts);
-
   // Independent streams so that changing the prefix does not change the prompts' own words,
   // and output lengths do not change the prompts.
   std::mt19937_64 prefix_rng(SplitMix64(seed ^ 0x7072656669780000ULL));  // "prefix"
@@ -504,7 +501,10 @@ absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& input,
 absl::StatusOr<std::vector<Prompt>> BuildPrompts(const llmbench::v1::Prompts& input, uint64_t seed,
                                                  const std::string& base_dir,
                                                  const llmbench::v1::Generation& generation) {
-  LLMBENCH_ASSIGN_OR_RETURN(PromptPlan plan, PlanPrompts(input, generation, seed, base_dir));
+  // A prompts section built in code, not part of a resolved scenario: defaulted here.
+  llmbench::v1::Prompts prompts = input;
+  ApplyPromptsDefaults(&prompts);
+  LLMBENCH_ASSIGN_OR_RETURN(PromptPlan plan, PlanPrompts(prompts, generation, seed, base_dir));
   return std::move(plan.prompts);
 }
 

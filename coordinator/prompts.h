@@ -55,10 +55,13 @@ struct PromptPlan {
 // name the file as written in the scenario, plus the line (JSONL) or entry index (JSON).
 // Output lengths from `generation` (output_tokens, output_tokens_from_dataset); a dataset
 // reply's length is its word count here (PromptPlan::replies lets a token counter redo it).
+// REQUIRES: `prompts` has its defaults (ApplyPromptsDefaults, scenario_defaults.h), as every
+// resolved scenario's has; PlanPrompts does not apply them again.
 absl::StatusOr<PromptPlan> PlanPrompts(const llmbench::v1::Prompts& prompts,
                                        const llmbench::v1::Generation& generation, uint64_t seed,
                                        const std::string& base_dir);
-// PlanPrompts(...).prompts.
+// PlanPrompts(...).prompts, for a prompts section built in code: applies
+// ApplyPromptsDefaults to its own copy of `prompts` first.
 absl::StatusOr<std::vector<llmbench::v1::Prompt>> BuildPrompts(
     const llmbench::v1::Prompts& prompts, uint64_t seed, const std::string& base_dir,
     const llmbench::v1::Generation& generation = {});

@@ -12,9 +12,15 @@ if(NOT TARGET llmbench_fuzz_targets)
     "${fuzz_dir}/tgi_protocol_fuzz.cc"
     "${fuzz_dir}/scenario_loader_fuzz.cc"
     "${fuzz_dir}/trace_file_fuzz.cc"
-    # The loader alone (it needs nothing else of the coordinator), so that the fuzzers do not
-    # pull in the whole coordinator library and its generated report assets.
+    # The loader and its parts alone (they need nothing else of the coordinator), so that the
+    # fuzzers do not pull in the whole coordinator library and its generated report assets.
     "${PROJECT_SOURCE_DIR}/coordinator/scenario_loader.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_yaml.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_source_map.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_fields.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_defaults.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_validate.cc"
+    "${PROJECT_SOURCE_DIR}/coordinator/scenario_yaml_out.cc"
     "${PROJECT_SOURCE_DIR}/coordinator/dataset_file.cc"
     "${PROJECT_SOURCE_DIR}/coordinator/trace_file.cc")
   target_link_libraries(llmbench_fuzz_targets PUBLIC llmbench_common llmbench_engines
