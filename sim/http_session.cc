@@ -1,0 +1,1275 @@
+#include "sim/http_session.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <simdjson.h>
+
+#include "common/json_writer.h"
+#include "sim/prom.h"
+#include "sim/protocol_writers.h"
+#include "sim/sim_server.h"
+#include "sim/sim_vocab.h"
+#include "sim/str_cat.h"
+#include "sim/time_format.h"
+
+namespace llmbench::sim {
+
+namespace {
+
+constexpr std::string_view kOllamaVersion = "0.12.6";
+constexpr std::string_view kVllmVersion = "0.11.0";
+constexpr std::string_view kTgiVersion = "3.3.6-dev0";
+constexpr std::string_view kTgiFingerprint = "3.3.6-dev0-native";
+constexpr int64_t kStallLimitNs = 600'000'000'000;
+constexpr size_t kHugeTokenBytes = 10u * 1024 * 1024;
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 422: return "Unprocessable Entity";
+    case 424: return "Failed Dependency";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+bool IsTgiNative(Api a) { return a == Api::kTgiGenerate || a == Api::kTgiCompat; }
+
+}  // namespace
+
+void Session::OnToken(const SchedulerEvent& ev) {
+  RenderEvent(ev);
+  UpdateBackpressure();
+}
+
+size_t Session::BeginEvent() {
+  std::string& b = Buf();
+  const size_t pos = b.size();
+  if (chunked_) b.append("00000000\r\n");
+  return pos;
+}
+
+void Session::EndEvent(size_t pos) {
+  if (!chunked_) return;
+  std::string& b = Buf();
+  const size_t len = b.size() - pos - 10;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 7; i >= 0; --i) b[pos + static_cast<size_t>(7 - i)] = kHex[(len >> (4 * i)) & 0xF];
+  b.append("\r\n");
+}
+
+void Session::UpdateBackpressure() {
+  const bool over = gen_ && !closed_ && Unwritten() > kMaxUnwrittenBytes;
+  if (over == stalled_) return;
+  if (stalled_ && stalled_seq_ != 0) engine_.SetStalled(stalled_seq_, false, &ctx_);
+  stalled_ = over;
+  stalled_seq_ = over ? gen_->seq : 0;
+  if (over) engine_.SetStalled(stalled_seq_, true, &ctx_);
+}
+
+void Session::StartWatch() {
+  if (watching_ || closed_ || buffer_.size() >= kMaxPipelinedBytes) return;
+  watching_ = true;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) {
+      self->OnWatch(ec, 0);
+      return;
+    }
+    const ssize_t n = self->RecvStamped(4096);
+    if (n < 0) {  // spurious wake-up: wait again
+      self->watching_ = false;
+      if (self->read_after_watch_) {
+        self->read_after_watch_ = false;
+        self->DoRead();
+        return;
+      }
+      self->StartWatch();
+      return;
+    }
+    self->OnWatch(n == 0 ? beast::error_code(asio::error::eof) : beast::error_code(),
+                  static_cast<size_t>(n));
+  });
+}
+
+void Session::OnWatch(beast::error_code ec, size_t /*n*/) {
+  watching_ = false;
+  if (closed_) return;
+  if (read_after_watch_) {  // the response ended: read the next request
+    read_after_watch_ = false;
+    DoRead();
+    return;
+  }
+  if (ec == asio::error::operation_aborted) return;
+  if (ec) {  // the client went away: cancel the sequence and free everything now
+    Abort();
+    return;
+  }
+  StartWatch();
+}
+
+ssize_t Session::RecvStamped(size_t max) {
+  const bool was_empty = buffer_.size() == 0;
+  auto space = buffer_.prepare(max);
+  iovec iov{space.data(), space.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + 64];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -1;
+  if (n <= 0) return 0;
+  buffer_.commit(static_cast<size_t>(n));
+  if (was_empty) {
+    buffered_arrival_ns_ = NowNs();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+        buffered_arrival_ns_ =
+            engine_.FromUnixNs(static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+      }
+    }
+  }
+  return n;
+}
+
+void Session::DoRead() {
+  if (watching_) {  // the watch read must end first (it may hold bytes of this request)
+    read_after_watch_ = true;
+    beast::error_code ignored;
+    socket_.cancel(ignored);
+    return;
+  }
+  parser_.emplace();
+  parser_->body_limit(256u * 1024 * 1024);
+  parser_->header_limit(64 * 1024);
+  if (buffer_.size() > 0) {  // bytes of this request already read (pipelined / watch)
+    arrival_ns_ = buffered_arrival_ns_;
+    ParseRequest();
+    return;
+  }
+  // Wait for the request's first bytes, read them with their kernel receive timestamp, then
+  // let Beast parse (and read the rest, if any).
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](beast::error_code ec) {
+                       if (ec || self->closed_) {
+                         self->Close();
+                         return;
+                       }
+                       const ssize_t n = self->RecvStamped(64 * 1024);
+                       if (n < 0) {
+                         self->DoRead();
+                         return;
+                       }
+                       if (n == 0) {  // closed or reset between requests
+                         self->Close();
+                         return;
+                       }
+                       self->arrival_ns_ = self->buffered_arrival_ns_;
+                       self->ParseRequest();
+                     });
+}
+
+void Session::ParseRequest() {
+  http::async_read(socket_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+}
+
+void Session::OnRead(beast::error_code ec) {
+  if (ec) {
+    if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+        ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+      // Malformed HTTP: answer 400 and close.
+      if (!closed_) {
+        keep_alive_ = false;
+        WriteSimple(400, "text/plain; charset=utf-8", "Bad Request", {});
+        return;
+      }
+    }
+    Close();
+    return;
+  }
+  // Bytes left after this request belong to a later one, whose arrival is not known.
+  if (buffer_.size() > 0) buffered_arrival_ns_ = -1;
+  const auto& req = parser_->get();
+  keep_alive_ = req.keep_alive();
+  Handle(req);
+}
+
+void Session::WriteSimple(int status, std::string_view content_type, std::string_view body,
+                          const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string& b = Buf();
+  AppendHead(b, status, content_type, extra);
+  b.append("content-length: ");
+  AppendInt(b, static_cast<int64_t>(body.size()));
+  b.append("\r\n\r\n");
+  b.append(body);
+  response_done_ = true;
+  Flush();
+}
+
+void Session::AppendHead(std::string& b, int status, std::string_view content_type,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
+  b.append("HTTP/1.1 ");
+  AppendInt(b, status);
+  b.push_back(' ');
+  b.append(Reason(status));
+  b.append("\r\n");
+  if (!content_type.empty()) {
+    b.append("content-type: ");
+    b.append(content_type);
+    b.append("\r\n");
+  }
+  for (const auto& [k, v] : extra) {
+    b.append(k);
+    b.append(": ");
+    b.append(v);
+    b.append("\r\n");
+  }
+  if (!keep_alive_) b.append("connection: close\r\n");
+}
+
+void Session::StartChunked(int status, std::string_view content_type,
+                           const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string& b = Buf();
+  AppendHead(b, status, content_type, extra);
+  b.append("transfer-encoding: chunked\r\n\r\n");
+  chunked_ = true;
+}
+
+void Session::EndChunked() {
+  Buf().append("0\r\n\r\n");
+  chunked_ = false;
+  response_done_ = true;
+  Flush();
+}
+
+void Session::Flush() {
+  if (writing_ || paused_ || closed_ || pending_.empty()) return;
+  writing_ = true;
+  writing_buf_.swap(pending_);
+  pending_.clear();
+  writing_at_.swap(pending_at_);
+  pending_at_.clear();
+  writing_first_ = pending_first_;
+  pending_first_ = false;
+  asio::async_write(socket_, asio::buffer(writing_buf_),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->OnWrite(ec);
+                    });
+}
+
+void Session::OnWrite(beast::error_code ec) {
+  writing_ = false;
+  writing_buf_.clear();
+  if (!ec && !writing_at_.empty()) {
+    const int64_t now = NowNs();
+    engine_.ObserveWrites(now, writing_at_, writing_first_ ? read_ns_ : -1,
+                          writing_first_ ? -1 : last_token_write_ns_);
+    last_token_write_ns_ = now;
+  }
+  writing_at_.clear();
+  writing_first_ = false;
+  if (writing_buf_.capacity() > 2 * kMaxUnwrittenBytes) writing_buf_.shrink_to_fit();
+  if (ec) {
+    Abort();
+    return;
+  }
+  if (!pending_.empty()) {
+    Flush();
+    if (stalled_) UpdateBackpressure();
+    return;
+  }
+  if (stalled_) UpdateBackpressure();
+  if (split_barrier_) {
+    split_barrier_ = false;
+    paused_ = true;
+    EnsureTimer();
+    timer_->expires_after(std::chrono::milliseconds(2));
+    timer_->async_wait([self = shared_from_this()](beast::error_code tec) {
+      if (tec || self->closed_) return;
+      self->paused_ = false;
+      self->pending_.append(self->held_);
+      self->held_.clear();
+      self->Flush();
+      self->AfterDrain();
+    });
+    return;
+  }
+  AfterDrain();
+}
+
+void Session::AfterDrain() {
+  if (writing_ || paused_ || !pending_.empty()) return;
+  if (reset_pending_) {
+    reset_pending_ = false;
+    ResetNow();
+    return;
+  }
+  if (stall_pending_) {
+    stall_pending_ = false;
+    StartStall();
+    return;
+  }
+  if (response_done_) {
+    response_done_ = false;
+    if (close_after_response_ || !keep_alive_) {
+      beast::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      Close();
+    } else {
+      DoRead();
+    }
+  }
+}
+
+void Session::EnsureTimer() {
+  if (!timer_) timer_ = std::make_unique<asio::steady_timer>(ctx_);
+}
+
+void Session::ResetNow() {
+  beast::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+  closed_ = true;
+  if (timer_) timer_->cancel();
+}
+
+void Session::StartStall() {
+  EnsureTimer();
+  timer_->expires_after(std::chrono::nanoseconds(kStallLimitNs));
+  timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Close();
+  });
+  if (watching_) return;  // the watch read already notices the client closing
+  stall_buf_.resize(4096);
+  DoStallRead();
+}
+
+void Session::DoStallRead() {
+  socket_.async_read_some(asio::buffer(stall_buf_),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) {
+                              self->Close();
+                            } else {
+                              self->DoStallRead();
+                            }
+                          });
+}
+
+void Session::Abort() {
+  if (gen_) {
+    engine_.Cancel(gen_->seq, Outcome::kCancelled, &ctx_);
+    gen_.reset();
+  }
+  Close();
+}
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  stalled_ = false;
+  beast::error_code ignored;
+  socket_.close(ignored);
+  if (timer_) timer_->cancel();
+  // Free the output now; the session object lives on until its handlers return.
+  std::string().swap(pending_);
+  std::string().swap(held_);
+  std::string().swap(stall_buf_);
+  if (!writing_) std::string().swap(writing_buf_);
+}
+
+// ---------------------------------------------------------------------- Session: routing
+void Session::Handle(const http::request<http::string_body>& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  if (req.method() == http::verb::get && path == "/sim/metrics") {
+    WriteSimple(200, "text/plain; version=0.0.4; charset=utf-8", engine_.SimMetrics(), {});
+    return;
+  }
+  switch (engine_.kind()) {
+    case EngineKind::kOllama: HandleOllama(req, path); break;
+    case EngineKind::kVllm: HandleVllm(req, path); break;
+    case EngineKind::kTgi: HandleTgi(req, path); break;
+  }
+}
+
+void Session::HandleOllama(const http::request<http::string_body>& req, std::string_view path) {
+  const auto& cfg = engine_.cfg();
+  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  const bool post = req.method() == http::verb::post;
+  if (get && path == "/") {
+    WriteSimple(200, "text/plain; charset=utf-8", "Ollama is running", {});
+  } else if (get && path == "/api/version") {
+    WriteSimple(200, "application/json; charset=utf-8",
+                Cat("{\"version\":\"", kOllamaVersion, "\"}"), {});
+  } else if (get && (path == "/api/tags" || path == "/api/ps")) {
+    std::string b = "{\"models\":[{\"name\":";
+    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
+    b.append(",\"model\":");
+    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
+    if (path == "/api/tags") {
+      b.append(",\"modified_at\":\"");
+      AppendRfc3339Nano(b, engine_.start_unix_s() * 1'000'000'000);
+      b.append("\"");
+    }
+    b.append(
+        ",\"size\":2019393189,\"digest\":\"a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\","
+        "\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
+        "\"parameter_size\":\"3.2B\",\"quantization_level\":\"Q4_K_M\"}");
+    if (path == "/api/ps") {
+      b.append(",\"expires_at\":\"");
+      AppendRfc3339Nano(b, (engine_.start_unix_s() + 86400 * 365) * 1'000'000'000);
+      b.append("\",\"size_vram\":2019393189,\"context_length\":");
+      AppendInt(b, cfg.max_model_len);
+    }
+    b.append("}]}");
+    WriteSimple(200, "application/json; charset=utf-8", b, {});
+  } else if (get && path == "/v1/models") {
+    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
+    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
+    b.append(",\"object\":\"model\",\"created\":");
+    AppendInt(b, engine_.start_unix_s());
+    b.append(",\"owned_by\":\"library\"}]}\n");
+    WriteSimple(200, "application/json", b, {});
+  } else if (post && path == "/api/generate") {
+    StartGeneration(Api::kOllamaGenerate, req, true);
+  } else if (post && path == "/api/chat") {
+    StartGeneration(Api::kOllamaChat, req, true);
+  } else if (post && path == "/v1/chat/completions") {
+    StartGeneration(Api::kOllamaOaiChat, req, true);
+  } else if (post && path == "/v1/completions") {
+    StartGeneration(Api::kOllamaOaiCompletion, req, true);
+  } else {
+    WriteSimple(404, "text/plain", "404 page not found", {});
+  }
+}
+
+void Session::HandleVllm(const http::request<http::string_body>& req, std::string_view path) {
+  const auto& cfg = engine_.cfg();
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  if (get && path == "/health") {
+    WriteSimple(200, "", "", {});
+  } else if (get && path == "/version") {
+    WriteSimple(200, "application/json", Cat("{\"version\":\"", kVllmVersion, "\"}"), {});
+  } else if (get && path == "/v1/models") {
+    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
+    AppendJsonString(b, cfg.model);
+    b.append(",\"object\":\"model\",\"created\":");
+    AppendInt(b, engine_.start_unix_s());
+    b.append(",\"owned_by\":\"vllm\",\"root\":");
+    AppendJsonString(b, cfg.model);
+    b.append(",\"parent\":null,\"max_model_len\":");
+    AppendInt(b, cfg.max_model_len);
+    b.append(",\"permission\":[{\"id\":\"modelperm-0000000000000000\",\"object\":\"model_permission\",\"created\":");
+    AppendInt(b, engine_.start_unix_s());
+    b.append(
+        ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
+        "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
+        "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]}]}");
+    WriteSimple(200, "application/json", b, {});
+  } else if (get && path == "/metrics") {
+    WriteSimple(200, "text/plain; version=0.0.4; charset=utf-8", engine_.EngineMetrics(), {});
+  } else if (post && (path == "/tokenize" || path == "/detokenize")) {
+    const bool tokenize = path == "/tokenize";
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    simdjson::dom::object root;
+    std::string b;
+    if (parser.parse(req.body()).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(root) != simdjson::SUCCESS) {
+      vllm::AppendError(b, "JSON decode error", "BadRequestError", 400);
+      engine_.CountError("");
+      WriteSimple(400, "application/json", b, {});
+      return;
+    }
+    if (tokenize) {
+      std::string text;
+      std::string_view prompt;
+      simdjson::dom::element messages;
+      if (root.at_key("prompt").get_string().get(prompt) == simdjson::SUCCESS) {
+        text = std::string(prompt);
+      } else if (root.at_key("messages").get(messages) == simdjson::SUCCESS) {
+        simdjson::dom::array arr;
+        if (messages.get_array().get(arr) == simdjson::SUCCESS) {
+          for (auto m : arr) {
+            std::string_view c;
+            if (m.at_key("content").get_string().get(c) == simdjson::SUCCESS) {
+              text.append(c);
+              text.push_back(' ');
+            }
+          }
+        }
+      } else {
+        vllm::AppendError(b, "[{'type': 'missing', 'loc': ('body', 'prompt'), 'msg': 'Field required'}]",
+                          "BadRequestError", 400);
+        WriteSimple(400, "application/json", b, {});
+        return;
+      }
+      std::vector<int64_t> ids;
+      for (const SimToken& t : Tokenize(text, cfg.token_rule)) ids.push_back(t.id);
+      b = "{\"count\":";
+      AppendInt(b, static_cast<int64_t>(ids.size()));
+      b.append(",\"max_model_len\":");
+      AppendInt(b, cfg.max_model_len);
+      b.append(",\"tokens\":[");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) b.push_back(',');
+        AppendInt(b, ids[i]);
+      }
+      b.append("],\"token_strs\":null}");
+    } else {
+      simdjson::dom::array arr;
+      if (root.at_key("tokens").get_array().get(arr) != simdjson::SUCCESS) {
+        vllm::AppendError(b, "[{'type': 'missing', 'loc': ('body', 'tokens'), 'msg': 'Field required'}]",
+                          "BadRequestError", 400);
+        WriteSimple(400, "application/json", b, {});
+        return;
+      }
+      std::string text;
+      for (auto t : arr) {
+        int64_t id;
+        if (t.get_int64().get(id) == simdjson::SUCCESS) text.append(TokenIdText(id));
+      }
+      b = "{\"prompt\":";
+      AppendJsonString(b, text);
+      b.append("}");
+    }
+    WriteSimple(200, "application/json", b, {});
+  } else if (post && path == "/v1/chat/completions") {
+    StartGeneration(Api::kVllmChat, req, true);
+  } else if (post && path == "/v1/completions") {
+    StartGeneration(Api::kVllmCompletion, req, true);
+  } else {
+    WriteSimple(404, "application/json", "{\"detail\":\"Not Found\"}", {});
+  }
+}
+
+namespace {
+// TGI's /tokenize answer for `inputs`: [{"id","text","start","stop"},...].
+std::string TgiTokens(std::string_view inputs, TokenRule rule) {
+  std::string b = "[";
+  bool first = true;
+  for (const SimToken& t : Tokenize(inputs, rule)) {
+    if (!first) b.push_back(',');
+    first = false;
+    b.append("{\"id\":");
+    AppendInt(b, t.id);
+    b.append(",\"text\":");
+    AppendJsonString(b, inputs.substr(t.start, t.length));
+    b.append(",\"start\":");
+    AppendInt(b, static_cast<int64_t>(t.start));
+    b.append(",\"stop\":");
+    AppendInt(b, static_cast<int64_t>(t.start + t.length));
+    b.push_back('}');
+  }
+  b.push_back(']');
+  return b;
+}
+}  // namespace
+
+void Session::HandleTgi(const http::request<http::string_body>& req, std::string_view path) {
+  const auto& cfg = engine_.cfg();
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  if (get && path == "/health") {
+    WriteSimple(200, "", "", {});
+  } else if (get && path == "/info") {
+    std::string b = "{\"model_id\":";
+    AppendJsonString(b, cfg.model);
+    b.append(
+        ",\"model_sha\":null,\"model_pipeline_tag\":\"text-generation\",\"max_concurrent_requests\":");
+    AppendInt(b, std::max(128, cfg.latency.max_batch));
+    b.append(",\"max_best_of\":2,\"max_stop_sequences\":4,\"max_input_tokens\":");
+    AppendInt(b, std::max(cfg.max_model_len - 1, 1));
+    b.append(",\"max_total_tokens\":");
+    AppendInt(b, cfg.max_model_len);
+    b.append(
+        ",\"validation_workers\":2,\"max_client_batch_size\":4,\"router\":\"text-generation-router\","
+        "\"version\":\"");
+    b.append(kTgiVersion);
+    b.append("\",\"sha\":null,\"docker_label\":null}");
+    WriteSimple(200, "application/json", b, {});
+  } else if (get && path == "/v1/models") {
+    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
+    AppendJsonString(b, cfg.model);
+    b.append(",\"object\":\"model\",\"created\":0,\"owned_by\":");
+    AppendJsonString(b, cfg.model);
+    b.append("}]}");
+    WriteSimple(200, "application/json", b, {});
+  } else if (get && path == "/metrics") {
+    WriteSimple(200, "text/plain", engine_.EngineMetrics(), {});
+  } else if (post && path == "/tokenize") {
+    simdjson::dom::parser parser;
+    std::string_view inputs;
+    if (parser.parse(req.body()).at_key("inputs").get_string().get(inputs) != simdjson::SUCCESS) {
+      WriteSimple(422, "text/plain; charset=utf-8",
+                  "Failed to deserialize the JSON body into the target type: missing field `inputs`",
+                  {});
+      return;
+    }
+    WriteSimple(200, "application/json", TgiTokens(inputs, cfg.token_rule), {});
+  } else if (post && path == "/chat_tokenize") {
+    // The messages' contents, each its own text (the simulator has no chat template).
+    simdjson::dom::parser parser;
+    simdjson::dom::array messages;
+    if (parser.parse(req.body()).at_key("messages").get_array().get(messages) != simdjson::SUCCESS) {
+      WriteSimple(422, "text/plain; charset=utf-8",
+                  "Failed to deserialize the JSON body into the target type: missing field `messages`",
+                  {});
+      return;
+    }
+    std::string text;
+    for (auto m : messages) {
+      std::string_view c;
+      if (m.at_key("content").get_string().get(c) == simdjson::SUCCESS) {
+        text.append(c);
+        text.push_back(' ');
+      }
+    }
+    std::string b = "{\"tokenize_response\":";
+    b.append(TgiTokens(text, cfg.token_rule));
+    b.append(",\"templated_text\":");
+    AppendJsonString(b, text);
+    b.push_back('}');
+    WriteSimple(200, "application/json", b, {});
+  } else if (post && path == "/generate") {
+    StartGeneration(Api::kTgiGenerate, req, false);
+  } else if (post && path == "/generate_stream") {
+    StartGeneration(Api::kTgiGenerate, req, true);
+  } else if (post && path == "/") {
+    StartGeneration(Api::kTgiCompat, req, false);
+  } else if (post && path == "/v1/chat/completions") {
+    StartGeneration(Api::kTgiChat, req, true);
+  } else if (post && path == "/v1/completions") {
+    StartGeneration(Api::kTgiCompletion, req, true);
+  } else {
+    WriteSimple(404, "", "", {});
+  }
+}
+
+// --------------------------------------------------------------------- Session: errors
+ErrorInfo Session::FaultError(Api api, int status) const {
+  const std::string& model = engine_.cfg().model;
+  switch (engine_.kind()) {
+    case EngineKind::kOllama: {
+      std::string type = status == 400 ? "invalid_request_error"
+                                       : (status == 404 ? "not_found_error" : "api_error");
+      std::string msg;
+      switch (status) {
+        case 400: msg = "invalid options"; break;
+        case 404: msg = Cat("model '", model, "' not found"); break;
+        case 429: msg = "too many requests"; break;
+        case 503: msg = "server busy, please try again.  maximum pending requests exceeded"; break;
+        case 500: msg = "an error was encountered while running the model"; break;
+        default: msg = "unprocessable request"; break;
+      }
+      return {status, msg, type};
+    }
+    case EngineKind::kVllm:
+      switch (status) {
+        case 400: return {400, "Simulated bad request.", "BadRequestError"};
+        case 404: return {404, Cat("The model `", model, "` does not exist."), "NotFoundError"};
+        case 422: return {422, "Simulated unprocessable entity.", "UnprocessableEntityError"};
+        case 429: return {429, "Too many requests.", "TooManyRequestsError"};
+        case 503: return {503, "The engine is overloaded.", "ServiceUnavailableError"};
+        default:
+          return {status, "EngineCore encountered an issue. See stack trace (above) for the root cause.",
+                  "InternalServerError"};
+      }
+    case EngineKind::kTgi:
+      switch (status) {
+        case 400:
+        case 422: return {status, "Input validation error: simulated fault", "validation"};
+        case 404: return {404, "Model not found", "not_found"};
+        case 429: return {429, "Model is overloaded", "overloaded"};
+        case 503: return {503, "unhealthy", "healthcheck"};
+        default: return {status, "Request failed during generation: simulated fault", "generation"};
+      }
+  }
+  (void)api;
+  return {status, "error", ""};
+}
+
+void Session::SendError(Api api, const ErrorInfo& e, bool allow_inband) {
+  std::string b;
+  switch (engine_.kind()) {
+    case EngineKind::kOllama:
+      if (api == Api::kOllamaOaiChat || api == Api::kOllamaOaiCompletion) {
+        ollama::AppendOaiError(b, e.message, e.type);
+        WriteSimple(e.status, "application/json", b, {});
+      } else {
+        ollama::AppendError(b, e.message, false);
+        WriteSimple(e.status, "application/json; charset=utf-8", b, {});
+      }
+      break;
+    case EngineKind::kVllm:
+      vllm::AppendError(b, e.message, e.type, e.status);
+      WriteSimple(e.status, "application/json", b, {});
+      break;
+    case EngineKind::kTgi:
+      if (allow_inband && (e.type == "validation" || e.type == "overloaded")) {
+        // /generate_stream reports validation and overload in-band with HTTP 200.
+        StartChunked(200, "text/event-stream",
+                     {{"cache-control", "no-cache"}, {"x-accel-buffering", "no"}});
+        const size_t pos = BeginEvent();
+        tgi::AppendStreamError(Buf(), e.message, e.type);
+        EndEvent(pos);
+        EndChunked();
+      } else {
+        tgi::AppendError(b, e.message, e.type);
+        WriteSimple(e.status, "application/json", b, {});
+      }
+      break;
+  }
+}
+
+// ----------------------------------------------------------------- Session: generation
+void Session::StartGeneration(Api api, const http::request<http::string_body>& req,
+                              bool stream_route) {
+  // The request arrived when its first bytes reached the socket (kernel timestamp), which is
+  // earlier than now when this thread was busy: the model and the observed TTFT count from
+  // there, and the difference is reported as read lag.
+  const int64_t now = NowNs();
+  const int64_t arrival = arrival_ns_ >= 0 && arrival_ns_ <= now ? arrival_ns_ : now;
+  engine_.ObserveReadLag(now - arrival);
+  FaultSpec fault;
+  const uint64_t request_no = engine_.NextRequestNo(&fault);
+  auto fh = req.find("x-llmbench-fault");
+  if (fh != req.end()) {
+    auto parsed = ParseFaultHeader(std::string_view(fh->value().data(), fh->value().size()));
+    if (!parsed.ok()) {
+      engine_.CountError("validation");
+      WriteSimple(400, "text/plain; charset=utf-8",
+                  Cat("x-llmbench-fault: ", parsed.status().message()), {});
+      return;
+    }
+    fault = *parsed;
+  }
+  ParseResult parsed = ParseGenRequest(api, req.body(), engine_.Limits(), stream_route);
+  if (auto* err = std::get_if<RequestError>(&parsed)) {
+    engine_.CountError(err->type);
+    if (err->plain_text) {
+      WriteSimple(err->status, "text/plain; charset=utf-8", err->message, {});
+      return;
+    }
+    const bool inband = api == Api::kTgiGenerate && stream_route;
+    SendError(api, ErrorInfo{err->status, err->message, err->type}, inband);
+    return;
+  }
+  GenRequest& g = std::get<GenRequest>(parsed);
+  if (const int status = FaultStatus(fault.kind); status != 0) {
+    engine_.CountFault(fault.kind);
+    engine_.CountError(FaultError(api, status).type);
+    const bool inband = IsTgiNative(api) && g.stream;
+    SendError(api, FaultError(api, status), inband);
+    return;
+  }
+  if (g.load_only) {
+    // Ollama: an empty prompt only loads the model.
+    std::string b;
+    const int64_t now_unix = engine_.ToUnixNs(NowNs());
+    ollama::FinalMetrics none;
+    if (api == Api::kOllamaGenerate) {
+      ollama::AppendGenerateFinal(b, g.model, now_unix, "", "load", none, g.stream);
+    } else {
+      ollama::AppendChatFinal(b, g.model, now_unix, "", "load", none, g.stream);
+    }
+    WriteSimple(200, g.stream ? "application/x-ndjson" : "application/json; charset=utf-8", b, {});
+    return;
+  }
+  Generation& gen = gen_.emplace();
+  gen.req = std::move(g);
+  gen.request_no = request_no;
+  gen.key = RequestKey(engine_.cfg().latency.seed, request_no);
+  gen.arrival_ns = arrival;
+  gen.fault = fault;
+  read_ns_ = arrival;
+  last_token_write_ns_ = -1;
+  if (fault.kind != FaultKind::kNone) {
+    gen.fault_at = std::min(fault.after, gen.req.output_tokens - 1);
+    if (fault.kind == FaultKind::kSplitUtf8 && gen.req.stream) {
+      // The split token must not be the last one (that event also ends the response).
+      gen.fault_at = std::min(fault.after, gen.req.output_tokens - 2);
+    }
+    engine_.CountFault(fault.kind);
+  }
+  if (api == Api::kOllamaChat || api == Api::kOllamaOaiChat || api == Api::kVllmChat ||
+      api == Api::kTgiChat) {
+    // What a multi-turn client sends back must be this reply (sim/chat_history.h).
+    engine_.chat_history().ObserveRequest(req.body());
+    if (fault.kind == FaultKind::kNone) {
+      std::string reply;
+      const int tokens = gen.req.eos ? gen.req.output_tokens - 1 : gen.req.output_tokens;
+      for (int i = 0; i < tokens; ++i) reply.append(VocabToken(gen.key, i));
+      engine_.chat_history().AddReply(reply);
+    }
+  }
+  const uint64_t key = gen.key;
+  switch (engine_.kind()) {
+    case EngineKind::kOllama:
+      gen.id = Cat(api == Api::kOllamaOaiChat ? "chatcmpl-" : "cmpl-", MixKey(key) % 999);
+      break;
+    case EngineKind::kVllm: {
+      gen.id = api == Api::kVllmChat ? "chatcmpl-" : "cmpl-";
+      static constexpr char kHex[] = "0123456789abcdef";
+      uint64_t h = MixKey(key);
+      for (int i = 0; i < 16; ++i) gen.id.push_back(kHex[(h >> (60 - 4 * i)) & 0xF]);
+      gen.created = engine_.ToUnixNs(arrival) / 1'000'000'000;
+      break;
+    }
+    case EngineKind::kTgi: gen.created = engine_.ToUnixNs(arrival) / 1'000'000'000; break;
+  }
+  if (gen.req.stream) {
+    switch (api) {
+      case Api::kOllamaGenerate:
+      case Api::kOllamaChat: StartChunked(200, "application/x-ndjson", {}); break;
+      case Api::kVllmChat:
+      case Api::kVllmCompletion: StartChunked(200, "text/event-stream; charset=utf-8", {}); break;
+      case Api::kTgiGenerate:
+      case Api::kTgiCompat:
+      case Api::kTgiChat:
+      case Api::kTgiCompletion:
+        StartChunked(200, "text/event-stream",
+                     {{"cache-control", "no-cache"},
+                      {"x-accel-buffering", "no"},
+                      {"x-compute-type", "gpu+optimized"},
+                      {"x-compute-characters", std::to_string(gen.req.prompt_chars)}});
+        break;
+      default: StartChunked(200, "text/event-stream", {}); break;
+    }
+    Flush();
+  }
+  gen.seq = engine_.Submit(shared_from_this(), &ctx_, gen.req, arrival);
+  StartWatch();
+}
+
+std::string_view Session::FinishReason() const {
+  const bool eos = gen_->req.eos;
+  if (IsTgiNative(gen_->req.api)) return eos ? "eos_token" : "length";
+  return eos ? "stop" : "length";
+}
+
+void Session::AppendMalformed() {
+  const size_t pos = BeginEvent();
+  std::string& b = Buf();
+  switch (gen_->req.api) {
+    case Api::kOllamaGenerate:
+    case Api::kOllamaChat:
+      b.append("{\"model\":");
+      AppendJsonString(b, gen_->req.model, JsonEscape::kGoHtml);
+      b.append(",\"created_at\":\"20\n");
+      break;
+    case Api::kTgiGenerate:
+    case Api::kTgiCompat:
+    case Api::kTgiChat:
+    case Api::kTgiCompletion: b.append("data:{\"index\":0,\"token\":{\"id\":\n\n"); break;
+    default: b.append("data: {\"id\":\"").append(gen_->id).append("\",\"object\n\n"); break;
+  }
+  EndEvent(pos);
+}
+
+bool Session::FireFault(int index) {
+  Generation& gen = *gen_;
+  switch (gen.fault.kind) {
+    case FaultKind::kStreamError: {
+      engine_.Cancel(gen.seq, Outcome::kFault, &ctx_);
+      if (!gen.req.stream) {
+        SendError(gen.req.api, FaultError(gen.req.api, 500), false);
+        gen_.reset();
+        return true;
+      }
+      const size_t pos = BeginEvent();
+      std::string& b = Buf();
+      switch (gen.req.api) {
+        case Api::kOllamaGenerate:
+        case Api::kOllamaChat:
+          ollama::AppendError(b, "an error was encountered while running the model", true);
+          break;
+        case Api::kOllamaOaiChat:
+          ollama::AppendOaiChatFinishChunk(b, gen.id, gen.created, gen.req.model, std::nullopt);
+          break;
+        case Api::kOllamaOaiCompletion:
+          ollama::AppendOaiCompletionChunk(b, gen.id, gen.created, gen.req.model, "", std::nullopt,
+                                           gen.req.include_usage);
+          break;
+        case Api::kVllmChat:
+        case Api::kVllmCompletion:
+          vllm::AppendStreamError(
+              b, "EngineCore encountered an issue. See stack trace (above) for the root cause.",
+              "InternalServerError", 500);
+          vllm::AppendDone(b);
+          break;
+        case Api::kTgiGenerate:
+        case Api::kTgiCompat:
+          tgi::AppendStreamError(b, "Request failed during generation: simulated fault", "generation");
+          break;
+        case Api::kTgiChat:
+        case Api::kTgiCompletion:
+          tgi::AppendOaiStreamError(b, "Request failed during generation: simulated fault");
+          break;
+      }
+      EndEvent(pos);
+      close_after_response_ = true;
+      gen_.reset();
+      EndChunked();
+      return true;
+    }
+    case FaultKind::kReset:
+      engine_.Cancel(gen.seq, Outcome::kFault, &ctx_);
+      gen_.reset();
+      reset_pending_ = true;
+      Flush();
+      AfterDrain();
+      return true;
+    case FaultKind::kStall:
+      engine_.Cancel(gen.seq, Outcome::kFault, &ctx_);
+      gen_.reset();
+      stall_pending_ = true;
+      Flush();
+      AfterDrain();
+      return true;
+    case FaultKind::kMalformed:
+      if (gen.req.stream) AppendMalformed();
+      return false;
+    default: (void)index; return false;
+  }
+}
+
+void Session::RenderEvent(const SchedulerEvent& ev) {
+  if (!gen_ || gen_->seq != ev.seq || closed_) return;
+  Generation& gen = *gen_;
+  const int index = ev.token_index;
+  if (index == 0) {
+    gen.admitted_ns = ev.admitted_ns;
+    gen.first_ns = ev.at_ns;
+    if (engine_.kind() == EngineKind::kOllama) {
+      gen.created = engine_.ToUnixNs(ev.at_ns) / 1'000'000'000;
+    }
+  }
+  if (index == gen.fault_at && FireFault(index)) return;
+  // The token's text.
+  const bool eos_token = ev.last && gen.req.eos;
+  std::string_view text = eos_token ? std::string_view() : VocabToken(gen.key, index);
+  std::string special;
+  bool split = false;
+  if (index == gen.fault_at && !eos_token) {
+    if (gen.fault.kind == FaultKind::kSplitUtf8) {
+      text = " naïve";
+      split = gen.req.stream;
+    } else if (gen.fault.kind == FaultKind::kHugeLine) {
+      special.assign(kHugeTokenBytes, 'x');
+      special[0] = ' ';
+      text = special;
+    }
+  }
+  // The whole text is only needed for a non-stream body or TGI's final generated_text.
+  if (!gen.req.stream || IsTgiNative(gen.req.api)) gen.text.append(text);
+  if (!gen.req.stream) {
+    if (ev.last) FinishNonStream(ev.at_ns, eos_token);
+    return;
+  }
+  pending_at_.push_back(ev.at_ns);
+  if (index == 0) pending_first_ = true;
+  if (split && !ev.last) {
+    // Render the event unframed, then split it inside "ï" (0xC3 0xAF) across two writes.
+    std::string& b = Buf();
+    const size_t before = b.size();
+    const bool was_chunked = chunked_;
+    chunked_ = false;
+    RenderToken(index, text, false, ev.at_ns);
+    chunked_ = was_chunked;
+    const std::string rendered = b.substr(before);
+    b.resize(before);
+    const size_t cut = rendered.find('\xC3');
+    auto frame = [&](std::string& dst, std::string_view data) {
+      if (was_chunked) {
+        char hdr[20];
+        const int n = std::snprintf(hdr, sizeof(hdr), "%zx\r\n", data.size());
+        dst.append(hdr, static_cast<size_t>(n));
+      }
+      dst.append(data);
+      if (was_chunked) dst.append("\r\n");
+    };
+    frame(Buf(), std::string_view(rendered).substr(0, cut + 1));
+    split_barrier_ = true;  // later output goes to held_ until the pause is over
+    frame(held_, std::string_view(rendered).substr(cut + 1));
+    Flush();
+    return;
+  }
+  RenderToken(index, text, ev.last, ev.at_ns);
+  Flush();
+}
+
+void Session::RenderToken(int index, std::string_view text, bool last, int64_t at_ns) {
+  Generation& gen = *gen_;
+  const GenRequest& r = gen.req;
+  const bool eos_token = last && r.eos;
+  const std::string_view finish = FinishReason();
+  Usage usage{r.prompt_tokens, index + 1};
+  switch (r.api) {
+    case Api::kOllamaGenerate:
+    case Api::kOllamaChat: {
+      const int64_t unix_ns = engine_.ToUnixNs(at_ns);
+      if (!eos_token) {
+        const size_t pos = BeginEvent();
+        if (r.api == Api::kOllamaGenerate) {
+          ollama::AppendGenerateChunk(Buf(), r.model, unix_ns, text);
+        } else {
+          ollama::AppendChatChunk(Buf(), r.model, unix_ns, text);
+        }
+        EndEvent(pos);
+      }
+      if (last) {
+        ollama::FinalMetrics m;
+        m.total_duration = at_ns - gen.arrival_ns;
+        m.load_duration = gen.admitted_ns - gen.arrival_ns;
+        m.prompt_eval_count = r.prompt_tokens;
+        m.prompt_eval_duration = gen.first_ns - gen.admitted_ns;
+        m.eval_count = index + 1;
+        m.eval_duration = at_ns - gen.first_ns;
+        const size_t pos = BeginEvent();
+        if (r.api == Api::kOllamaGenerate) {
+          ollama::AppendGenerateFinal(Buf(), r.model, unix_ns, "", finish, m, true);
+        } else {
+          ollama::AppendChatFinal(Buf(), r.model, unix_ns, "", finish, m, true);
+        }
+        EndEvent(pos);
+      }
+      break;
+    }
+    case Api::kOllamaOaiChat: {
+      size_t pos = BeginEvent();
+      if (!eos_token) {
+        ollama::AppendOaiChatChunk(Buf(), gen.id, gen.created, r.model, text, !gen.role_sent);
+        gen.role_sent = true;
+      }
+      if (last) {
+        ollama::AppendOaiChatFinishChunk(Buf(), gen.id, gen.created, r.model, finish);
+        if (r.include_usage) ollama::AppendOaiChatUsageChunk(Buf(), gen.id, gen.created, r.model, usage);
+        ollama::AppendOaiDone(Buf());
+      }
+      EndEvent(pos);
+      break;
+    }
+    case Api::kOllamaOaiCompletion: {
+      size_t pos = BeginEvent();
+      if (!eos_token) {
+        ollama::AppendOaiCompletionChunk(Buf(), gen.id, gen.created, r.model, text, std::nullopt,
+                                         r.include_usage);
+      }
+      if (last) {
+        ollama::AppendOaiCompletionChunk(Buf(), gen.id, gen.created, r.model, "", finish,
+                                         r.include_usage);
+        if (r.include_usage) {
+          ollama::AppendOaiCompletionUsageChunk(Buf(), gen.id, gen.created, r.model, usage);
+        }
+        ollama::AppendOaiDone(Buf());
+      }
+      EndEvent(pos);
+      break;
+    }
+    case Api::kVllmChat:
+    case Api::kVllmCompletion: {
+      const Usage* cu = r.continuous_usage ? &usage : nullptr;
+      size_t pos = BeginEvent();
+      if (index == 0 && r.api == Api::kVllmChat) {
+        Usage zero{r.prompt_tokens, 0};
+        vllm::AppendChatRoleChunk(Buf(), gen.id, gen.created, r.model, cu ? &zero : nullptr);
+      }
+      std::optional<std::string_view> f;
+      if (last) f = finish;
+      if (r.api == Api::kVllmChat) {
+        vllm::AppendChatTokenChunk(Buf(), gen.id, gen.created, r.model, text, f, cu);
+      } else {
+        vllm::AppendCompletionChunk(Buf(), gen.id, gen.created, r.model, text, f, cu);
+      }
+      if (last) {
+        if (r.include_usage) {
+          vllm::AppendUsageChunk(Buf(), gen.id,
+                                 r.api == Api::kVllmChat ? "chat.completion.chunk" : "text_completion",
+                                 gen.created, r.model, usage);
+        }
+        vllm::AppendDone(Buf());
+      }
+      EndEvent(pos);
+      break;
+    }
+    case Api::kTgiGenerate:
+    case Api::kTgiCompat: {
+      tgi::Token tok;
+      if (eos_token) {
+        tok = tgi::Token{2, "</s>", "-0.1", true};
+      } else {
+        tok = tgi::Token{VocabTokenId(gen.key, index), text,
+                         VocabLogprob(gen.key, index), false};
+      }
+      tgi::StreamDetails details{finish, index + 1, r.seed, r.prompt_tokens};
+      const size_t pos = BeginEvent();
+      tgi::AppendStreamToken(Buf(), index + 1, tok,
+                             last ? std::optional<std::string_view>(gen.text) : std::nullopt,
+                             last && r.details ? &details : nullptr);
+      EndEvent(pos);
+      break;
+    }
+    case Api::kTgiChat:
+    case Api::kTgiCompletion: {
+      const std::string_view oai_finish = r.eos ? "stop" : "length";
+      std::optional<std::string_view> f;
+      if (last) f = oai_finish;
+      size_t pos = BeginEvent();
+      if (r.api == Api::kTgiChat) {
+        tgi::AppendChatChunk(Buf(), gen.created, r.model, kTgiFingerprint, text, f);
+        if (last && r.include_usage) {
+          tgi::AppendChatUsageChunk(Buf(), gen.created, r.model, kTgiFingerprint, usage);
+        }
+      } else {
+        tgi::AppendCompletionChunk(Buf(), gen.created, r.model, kTgiFingerprint, text, f);
+      }
+      if (last) tgi::AppendDone(Buf());
+      EndEvent(pos);
+      break;
+    }
+  }
+  if (last) {
+    gen_.reset();
+    EndChunked();
+  }
+}
+
+void Session::FinishNonStream(int64_t at_ns, bool last_was_eos) {
+  Generation& gen = *gen_;
+  const GenRequest& r = gen.req;
+  const std::string_view finish = FinishReason();
+  const int completion = r.output_tokens;
+  Usage usage{r.prompt_tokens, completion};
+  std::string b;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type = "application/json";
+  (void)last_was_eos;
+  switch (r.api) {
+    case Api::kOllamaGenerate:
+    case Api::kOllamaChat: {
+      ollama::FinalMetrics m;
+      m.total_duration = at_ns - gen.arrival_ns;
+      m.load_duration = gen.admitted_ns - gen.arrival_ns;
+      m.prompt_eval_count = r.prompt_tokens;
+      m.prompt_eval_duration = gen.first_ns - gen.admitted_ns;
+      m.eval_count = completion;
+      m.eval_duration = at_ns - gen.first_ns;
+      const int64_t unix_ns = engine_.ToUnixNs(at_ns);
+      if (r.api == Api::kOllamaGenerate) {
+        ollama::AppendGenerateFinal(b, r.model, unix_ns, gen.text, finish, m, false);
+      } else {
+        ollama::AppendChatFinal(b, r.model, unix_ns, gen.text, finish, m, false);
+      }
+      content_type = "application/json; charset=utf-8";
+      break;
+    }
+    case Api::kOllamaOaiChat:
+      ollama::AppendOaiChatCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
+      break;
+    case Api::kOllamaOaiCompletion:
+      ollama::AppendOaiCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
+      break;
+    case Api::kVllmChat:
+      vllm::AppendChatCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
+      break;
+    case Api::kVllmCompletion:
+      vllm::AppendCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
+      break;
+    case Api::kTgiGenerate:
+    case Api::kTgiCompat: {
+      if (r.api == Api::kTgiCompat) b.push_back('[');
+      b.append("{\"generated_text\":");
+      AppendJsonString(b, gen.text);
+      if (r.details) {
+        b.append(",\"details\":{\"finish_reason\":\"");
+        b.append(finish);
+        b.append("\",\"generated_tokens\":");
+        AppendInt(b, completion);
+        b.append(",\"seed\":");
+        b.append(r.seed ? std::to_string(*r.seed) : std::string("null"));
+        b.append(",\"prefill\":[],\"tokens\":[");
+        for (int i = 0; i < completion; ++i) {
+          if (i) b.push_back(',');
+          if (i == completion - 1 && r.eos) {
+            tgi::AppendTokenJson(b, tgi::Token{2, "</s>", "-0.1", true}, true);
+          } else {
+            tgi::AppendTokenJson(b, tgi::Token{VocabTokenId(gen.key, i), VocabToken(gen.key, i),
+                                               VocabLogprob(gen.key, i), false},
+                                 true);
+          }
+        }
+        b.append("]}");
+      }
+      b.push_back('}');
+      if (r.api == Api::kTgiCompat) b.push_back(']');
+      const int64_t total_ms = (at_ns - gen.arrival_ns) / 1'000'000;
+      const int64_t queue_ms = (gen.admitted_ns - gen.arrival_ns) / 1'000'000;
+      const int64_t inference_ms = (at_ns - gen.admitted_ns) / 1'000'000;
+      std::string compute_time;
+      AppendShortestDouble(compute_time, static_cast<double>(at_ns - gen.arrival_ns) * 1e-9);
+      headers = {{"x-compute-type", "gpu+optimized"},
+                 {"x-compute-time", compute_time},
+                 {"x-compute-characters", std::to_string(r.prompt_chars)},
+                 {"x-total-time", std::to_string(total_ms)},
+                 {"x-validation-time", "0"},
+                 {"x-queue-time", std::to_string(queue_ms)},
+                 {"x-inference-time", std::to_string(inference_ms)},
+                 {"x-time-per-token", std::to_string(inference_ms / std::max(completion, 1))},
+                 {"x-prompt-tokens", std::to_string(r.prompt_tokens)},
+                 {"x-generated-tokens", std::to_string(completion)}};
+      break;
+    }
+    case Api::kTgiChat:
+      tgi::AppendChatCompletion(b, gen.created, r.model, kTgiFingerprint, gen.text,
+                                r.eos ? "stop" : "length", usage);
+      break;
+    case Api::kTgiCompletion:
+      tgi::AppendCompletion(b, gen.created, r.model, kTgiFingerprint, gen.text,
+                            r.eos ? "stop" : "length", usage);
+      break;
+  }
+  const bool split = gen.fault.kind == FaultKind::kSplitUtf8 && gen.fault_at >= 0;
+  gen_.reset();
+  if (split) {
+    // Non-stream split_utf8: the body's bytes are split inside "ï" across two writes.
+    std::string& buf = Buf();
+    AppendHead(buf, 200, content_type, headers);
+    buf.append("content-length: ");
+    AppendInt(buf, static_cast<int64_t>(b.size()));
+    buf.append("\r\n\r\n");
+    const size_t cut = b.find('\xC3');
+    buf.append(b, 0, cut + 1);
+    split_barrier_ = true;
+    held_.append(b, cut + 1, std::string::npos);
+    response_done_ = true;
+    Flush();
+    return;
+  }
+  WriteSimple(200, content_type, b, headers);
+}
+
+}  // namespace llmbench::sim
