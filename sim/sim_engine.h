@@ -11,7 +11,6 @@
 #define LLMBENCH_SIM_SIM_ENGINE_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,11 +22,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/clock.h"
-#include "common/stats.h"
 #include "sim/batch_scheduler.h"
 #include "sim/chat_history.h"
+#include "sim/engine_stats.h"
 #include "sim/gen_request.h"
-#include "sim/prom.h"
 #include "sim/sim_config.h"
 
 namespace llmbench::sim {
@@ -36,10 +34,6 @@ class Session;
 
 // Steady-clock nanoseconds: the time base of the scheduler and the sessions.
 inline int64_t NowNs() { return SteadyClock::Get().NowNs(); }
-
-// How a request ended (llmbench_sim_requests_total{outcome=...}).
-enum class Outcome { kSuccess, kError, kFault, kCancelled };
-inline constexpr std::string_view kOutcomeNames[] = {"success", "error", "fault", "cancelled"};
 
 class Engine {
  public:
@@ -71,15 +65,13 @@ class Engine {
   void CountError(std::string_view tgi_error_type);
   void CountFault(FaultKind kind);
 
-  // What the simulator did, beside what it modelled: a write that carried the token events
-  // modelled at `at_ns` completed at `now_ns`. `read_ns` >= 0 when the write carried the
-  // stream's first token (request read at read_ns); `prev_write_ns` >= 0 is when the stream's
-  // previous token write completed.
+  // What the simulator did, beside what it modelled (EngineStats::ObserveWrites).
   void ObserveWrites(int64_t now_ns, const std::vector<int64_t>& at_ns, int64_t read_ns,
                      int64_t prev_write_ns);
 
   void ObserveReadLag(int64_t lag_ns);
 
+  // The personality's /metrics and the simulator's /sim/metrics (sim/engine_stats.h).
   std::string EngineMetrics();
   std::string SimMetrics();
   // Multi-turn histories seen on the chat routes (sim/chat_history.h); thread-safe.
@@ -133,36 +125,7 @@ class Engine {
   const int64_t start_unix_s_;
 
   ChatHistoryLog chat_history_;
-  // Metrics (guarded by mu_).
-  uint64_t outcomes_[4] = {0, 0, 0, 0};
-  std::unordered_map<FaultKind, uint64_t> faults_;
-  uint64_t prompt_tokens_total_ = 0;
-  uint64_t generation_tokens_total_ = 0;
-  uint64_t vllm_success_stop_ = 0;
-  uint64_t vllm_success_length_ = 0;
-  uint64_t vllm_success_abort_ = 0;
-  uint64_t tgi_request_count_ = 0;
-  uint64_t tgi_request_success_ = 0;
-  std::map<std::string, uint64_t> tgi_failure_;
-  uint64_t steps_ = 0;
-  uint64_t prefills_ = 0;
-  uint64_t backpressure_stalls_ = 0;
-  Histogram vllm_ttft_, vllm_itl_, vllm_e2e_, vllm_queue_;
-  Histogram tgi_duration_, tgi_queue_, tgi_inference_, tgi_mean_tpt_, tgi_generated_, tgi_input_;
-  Histogram sim_ttft_, sim_step_;
-  // Observed (ObserveWrites): 0.1% relative error, values in seconds.
-  LogHistogram observed_ttft_{0.001, 1e-7};
-  LogHistogram observed_itl_{0.001, 1e-7};
-  LogHistogram write_lateness_{0.001, 1e-7};
-  LogHistogram read_lag_{0.001, 1e-7};
-  Histogram observed_ttft_hist_{{0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25,
-                                 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0}};
-  Histogram write_lateness_hist_{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                  0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0}};
-
-  // Appends the observed families: a summary per LogHistogram (p50, p90, p99, max; sum,
-  // count) and the write lateness / observed TTFT histograms. REQUIRES: mu_ held.
-  void AppendObserved(std::string& out, bool float_style, bool with_help);
+  EngineStats stats_;  // guarded by mu_
 };
 
 }  // namespace llmbench::sim
