@@ -14,23 +14,17 @@
 #include <string>
 #include <variant>
 
-#include <simdjson.h>
-
 #include "common/json_writer.h"
-#include "sim/prom.h"
 #include "sim/protocol_writers.h"
+#include "sim/routes.h"
 #include "sim/sim_server.h"
 #include "sim/sim_vocab.h"
 #include "sim/str_cat.h"
-#include "sim/time_format.h"
 
 namespace llmbench::sim {
 
 namespace {
 
-constexpr std::string_view kOllamaVersion = "0.12.6";
-constexpr std::string_view kVllmVersion = "0.11.0";
-constexpr std::string_view kTgiVersion = "3.3.6-dev0";
 constexpr std::string_view kTgiFingerprint = "3.3.6-dev0-native";
 constexpr int64_t kStallLimitNs = 600'000'000'000;
 constexpr size_t kHugeTokenBytes = 10u * 1024 * 1024;
@@ -212,7 +206,7 @@ void Session::OnRead(beast::error_code ec) {
   if (buffer_.size() > 0) buffered_arrival_ns_ = -1;
   const auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
-  Handle(req);
+  RouteRequest(*this, engine_, req);
 }
 
 void Session::WriteSimple(int status, std::string_view content_type, std::string_view body,
@@ -398,277 +392,6 @@ void Session::Close() {
   if (!writing_) std::string().swap(writing_buf_);
 }
 
-// ---------------------------------------------------------------------- Session: routing
-void Session::Handle(const http::request<http::string_body>& req) {
-  std::string_view target(req.target().data(), req.target().size());
-  const size_t q = target.find('?');
-  const std::string_view path = target.substr(0, q);
-  if (req.method() == http::verb::get && path == "/sim/metrics") {
-    WriteSimple(200, "text/plain; version=0.0.4; charset=utf-8", engine_.SimMetrics(), {});
-    return;
-  }
-  switch (engine_.kind()) {
-    case EngineKind::kOllama: HandleOllama(req, path); break;
-    case EngineKind::kVllm: HandleVllm(req, path); break;
-    case EngineKind::kTgi: HandleTgi(req, path); break;
-  }
-}
-
-void Session::HandleOllama(const http::request<http::string_body>& req, std::string_view path) {
-  const auto& cfg = engine_.cfg();
-  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-  const bool post = req.method() == http::verb::post;
-  if (get && path == "/") {
-    WriteSimple(200, "text/plain; charset=utf-8", "Ollama is running", {});
-  } else if (get && path == "/api/version") {
-    WriteSimple(200, "application/json; charset=utf-8",
-                Cat("{\"version\":\"", kOllamaVersion, "\"}"), {});
-  } else if (get && (path == "/api/tags" || path == "/api/ps")) {
-    std::string b = "{\"models\":[{\"name\":";
-    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
-    b.append(",\"model\":");
-    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
-    if (path == "/api/tags") {
-      b.append(",\"modified_at\":\"");
-      AppendRfc3339Nano(b, engine_.start_unix_s() * 1'000'000'000);
-      b.append("\"");
-    }
-    b.append(
-        ",\"size\":2019393189,\"digest\":\"a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\","
-        "\"details\":{\"parent_model\":\"\",\"format\":\"gguf\",\"family\":\"llama\",\"families\":[\"llama\"],"
-        "\"parameter_size\":\"3.2B\",\"quantization_level\":\"Q4_K_M\"}");
-    if (path == "/api/ps") {
-      b.append(",\"expires_at\":\"");
-      AppendRfc3339Nano(b, (engine_.start_unix_s() + 86400 * 365) * 1'000'000'000);
-      b.append("\",\"size_vram\":2019393189,\"context_length\":");
-      AppendInt(b, cfg.max_model_len);
-    }
-    b.append("}]}");
-    WriteSimple(200, "application/json; charset=utf-8", b, {});
-  } else if (get && path == "/v1/models") {
-    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
-    AppendJsonString(b, cfg.model, JsonEscape::kGoHtml);
-    b.append(",\"object\":\"model\",\"created\":");
-    AppendInt(b, engine_.start_unix_s());
-    b.append(",\"owned_by\":\"library\"}]}\n");
-    WriteSimple(200, "application/json", b, {});
-  } else if (post && path == "/api/generate") {
-    StartGeneration(Api::kOllamaGenerate, req, true);
-  } else if (post && path == "/api/chat") {
-    StartGeneration(Api::kOllamaChat, req, true);
-  } else if (post && path == "/v1/chat/completions") {
-    StartGeneration(Api::kOllamaOaiChat, req, true);
-  } else if (post && path == "/v1/completions") {
-    StartGeneration(Api::kOllamaOaiCompletion, req, true);
-  } else {
-    WriteSimple(404, "text/plain", "404 page not found", {});
-  }
-}
-
-void Session::HandleVllm(const http::request<http::string_body>& req, std::string_view path) {
-  const auto& cfg = engine_.cfg();
-  const bool get = req.method() == http::verb::get;
-  const bool post = req.method() == http::verb::post;
-  if (get && path == "/health") {
-    WriteSimple(200, "", "", {});
-  } else if (get && path == "/version") {
-    WriteSimple(200, "application/json", Cat("{\"version\":\"", kVllmVersion, "\"}"), {});
-  } else if (get && path == "/v1/models") {
-    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
-    AppendJsonString(b, cfg.model);
-    b.append(",\"object\":\"model\",\"created\":");
-    AppendInt(b, engine_.start_unix_s());
-    b.append(",\"owned_by\":\"vllm\",\"root\":");
-    AppendJsonString(b, cfg.model);
-    b.append(",\"parent\":null,\"max_model_len\":");
-    AppendInt(b, cfg.max_model_len);
-    b.append(",\"permission\":[{\"id\":\"modelperm-0000000000000000\",\"object\":\"model_permission\",\"created\":");
-    AppendInt(b, engine_.start_unix_s());
-    b.append(
-        ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
-        "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
-        "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]}]}");
-    WriteSimple(200, "application/json", b, {});
-  } else if (get && path == "/metrics") {
-    WriteSimple(200, "text/plain; version=0.0.4; charset=utf-8", engine_.EngineMetrics(), {});
-  } else if (post && (path == "/tokenize" || path == "/detokenize")) {
-    const bool tokenize = path == "/tokenize";
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    simdjson::dom::object root;
-    std::string b;
-    if (parser.parse(req.body()).get(doc) != simdjson::SUCCESS ||
-        doc.get_object().get(root) != simdjson::SUCCESS) {
-      vllm::AppendError(b, "JSON decode error", "BadRequestError", 400);
-      engine_.CountError("");
-      WriteSimple(400, "application/json", b, {});
-      return;
-    }
-    if (tokenize) {
-      std::string text;
-      std::string_view prompt;
-      simdjson::dom::element messages;
-      if (root.at_key("prompt").get_string().get(prompt) == simdjson::SUCCESS) {
-        text = std::string(prompt);
-      } else if (root.at_key("messages").get(messages) == simdjson::SUCCESS) {
-        simdjson::dom::array arr;
-        if (messages.get_array().get(arr) == simdjson::SUCCESS) {
-          for (auto m : arr) {
-            std::string_view c;
-            if (m.at_key("content").get_string().get(c) == simdjson::SUCCESS) {
-              text.append(c);
-              text.push_back(' ');
-            }
-          }
-        }
-      } else {
-        vllm::AppendError(b, "[{'type': 'missing', 'loc': ('body', 'prompt'), 'msg': 'Field required'}]",
-                          "BadRequestError", 400);
-        WriteSimple(400, "application/json", b, {});
-        return;
-      }
-      std::vector<int64_t> ids;
-      for (const SimToken& t : Tokenize(text, cfg.token_rule)) ids.push_back(t.id);
-      b = "{\"count\":";
-      AppendInt(b, static_cast<int64_t>(ids.size()));
-      b.append(",\"max_model_len\":");
-      AppendInt(b, cfg.max_model_len);
-      b.append(",\"tokens\":[");
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (i) b.push_back(',');
-        AppendInt(b, ids[i]);
-      }
-      b.append("],\"token_strs\":null}");
-    } else {
-      simdjson::dom::array arr;
-      if (root.at_key("tokens").get_array().get(arr) != simdjson::SUCCESS) {
-        vllm::AppendError(b, "[{'type': 'missing', 'loc': ('body', 'tokens'), 'msg': 'Field required'}]",
-                          "BadRequestError", 400);
-        WriteSimple(400, "application/json", b, {});
-        return;
-      }
-      std::string text;
-      for (auto t : arr) {
-        int64_t id;
-        if (t.get_int64().get(id) == simdjson::SUCCESS) text.append(TokenIdText(id));
-      }
-      b = "{\"prompt\":";
-      AppendJsonString(b, text);
-      b.append("}");
-    }
-    WriteSimple(200, "application/json", b, {});
-  } else if (post && path == "/v1/chat/completions") {
-    StartGeneration(Api::kVllmChat, req, true);
-  } else if (post && path == "/v1/completions") {
-    StartGeneration(Api::kVllmCompletion, req, true);
-  } else {
-    WriteSimple(404, "application/json", "{\"detail\":\"Not Found\"}", {});
-  }
-}
-
-namespace {
-// TGI's /tokenize answer for `inputs`: [{"id","text","start","stop"},...].
-std::string TgiTokens(std::string_view inputs, TokenRule rule) {
-  std::string b = "[";
-  bool first = true;
-  for (const SimToken& t : Tokenize(inputs, rule)) {
-    if (!first) b.push_back(',');
-    first = false;
-    b.append("{\"id\":");
-    AppendInt(b, t.id);
-    b.append(",\"text\":");
-    AppendJsonString(b, inputs.substr(t.start, t.length));
-    b.append(",\"start\":");
-    AppendInt(b, static_cast<int64_t>(t.start));
-    b.append(",\"stop\":");
-    AppendInt(b, static_cast<int64_t>(t.start + t.length));
-    b.push_back('}');
-  }
-  b.push_back(']');
-  return b;
-}
-}  // namespace
-
-void Session::HandleTgi(const http::request<http::string_body>& req, std::string_view path) {
-  const auto& cfg = engine_.cfg();
-  const bool get = req.method() == http::verb::get;
-  const bool post = req.method() == http::verb::post;
-  if (get && path == "/health") {
-    WriteSimple(200, "", "", {});
-  } else if (get && path == "/info") {
-    std::string b = "{\"model_id\":";
-    AppendJsonString(b, cfg.model);
-    b.append(
-        ",\"model_sha\":null,\"model_pipeline_tag\":\"text-generation\",\"max_concurrent_requests\":");
-    AppendInt(b, std::max(128, cfg.latency.max_batch));
-    b.append(",\"max_best_of\":2,\"max_stop_sequences\":4,\"max_input_tokens\":");
-    AppendInt(b, std::max(cfg.max_model_len - 1, 1));
-    b.append(",\"max_total_tokens\":");
-    AppendInt(b, cfg.max_model_len);
-    b.append(
-        ",\"validation_workers\":2,\"max_client_batch_size\":4,\"router\":\"text-generation-router\","
-        "\"version\":\"");
-    b.append(kTgiVersion);
-    b.append("\",\"sha\":null,\"docker_label\":null}");
-    WriteSimple(200, "application/json", b, {});
-  } else if (get && path == "/v1/models") {
-    std::string b = "{\"object\":\"list\",\"data\":[{\"id\":";
-    AppendJsonString(b, cfg.model);
-    b.append(",\"object\":\"model\",\"created\":0,\"owned_by\":");
-    AppendJsonString(b, cfg.model);
-    b.append("}]}");
-    WriteSimple(200, "application/json", b, {});
-  } else if (get && path == "/metrics") {
-    WriteSimple(200, "text/plain", engine_.EngineMetrics(), {});
-  } else if (post && path == "/tokenize") {
-    simdjson::dom::parser parser;
-    std::string_view inputs;
-    if (parser.parse(req.body()).at_key("inputs").get_string().get(inputs) != simdjson::SUCCESS) {
-      WriteSimple(422, "text/plain; charset=utf-8",
-                  "Failed to deserialize the JSON body into the target type: missing field `inputs`",
-                  {});
-      return;
-    }
-    WriteSimple(200, "application/json", TgiTokens(inputs, cfg.token_rule), {});
-  } else if (post && path == "/chat_tokenize") {
-    // The messages' contents, each its own text (the simulator has no chat template).
-    simdjson::dom::parser parser;
-    simdjson::dom::array messages;
-    if (parser.parse(req.body()).at_key("messages").get_array().get(messages) != simdjson::SUCCESS) {
-      WriteSimple(422, "text/plain; charset=utf-8",
-                  "Failed to deserialize the JSON body into the target type: missing field `messages`",
-                  {});
-      return;
-    }
-    std::string text;
-    for (auto m : messages) {
-      std::string_view c;
-      if (m.at_key("content").get_string().get(c) == simdjson::SUCCESS) {
-        text.append(c);
-        text.push_back(' ');
-      }
-    }
-    std::string b = "{\"tokenize_response\":";
-    b.append(TgiTokens(text, cfg.token_rule));
-    b.append(",\"templated_text\":");
-    AppendJsonString(b, text);
-    b.push_back('}');
-    WriteSimple(200, "application/json", b, {});
-  } else if (post && path == "/generate") {
-    StartGeneration(Api::kTgiGenerate, req, false);
-  } else if (post && path == "/generate_stream") {
-    StartGeneration(Api::kTgiGenerate, req, true);
-  } else if (post && path == "/") {
-    StartGeneration(Api::kTgiCompat, req, false);
-  } else if (post && path == "/v1/chat/completions") {
-    StartGeneration(Api::kTgiChat, req, true);
-  } else if (post && path == "/v1/completions") {
-    StartGeneration(Api::kTgiCompletion, req, true);
-  } else {
-    WriteSimple(404, "", "", {});
-  }
-}
-
 // --------------------------------------------------------------------- Session: errors
 ErrorInfo Session::FaultError(Api api, int status) const {
   const std::string& model = engine_.cfg().model;
@@ -746,8 +469,7 @@ void Session::SendError(Api api, const ErrorInfo& e, bool allow_inband) {
 }
 
 // ----------------------------------------------------------------- Session: generation
-void Session::StartGeneration(Api api, const http::request<http::string_body>& req,
-                              bool stream_route) {
+void Session::StartGeneration(Api api, const HttpRequest& req, bool stream_route) {
   // The request arrived when its first bytes reached the socket (kernel timestamp), which is
   // earlier than now when this thread was busy: the model and the observed TTFT count from
   // there, and the difference is reported as read lag.

@@ -37,6 +37,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using HttpRequest = http::request<http::string_body>;
 
 struct ErrorInfo {
   int status;
@@ -51,6 +52,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() { DoRead(); }
   void OnToken(const SchedulerEvent& ev);
+
+  // For RouteRequest (sim/routes.h), the request's answer:
+  // Writes a complete non-chunked response.
+  void WriteSimple(int status, std::string_view content_type, std::string_view body,
+                   const std::vector<std::pair<std::string, std::string>>& extra);
+  // Starts a generation on the engine (or answers the request's error or fault).
+  void StartGeneration(Api api, const HttpRequest& req, bool stream_route);
 
  private:
   struct Generation {
@@ -100,17 +108,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec);
 
-  void Handle(const http::request<http::string_body>& req);
-  void HandleOllama(const http::request<http::string_body>& req, std::string_view path);
-  void HandleVllm(const http::request<http::string_body>& req, std::string_view path);
-  void HandleTgi(const http::request<http::string_body>& req, std::string_view path);
-  void StartGeneration(Api api, const http::request<http::string_body>& req, bool stream_route);
   void SendError(Api api, const ErrorInfo& e, bool allow_inband);
   ErrorInfo FaultError(Api api, int status) const;
-
-  // Writes a complete non-chunked response.
-  void WriteSimple(int status, std::string_view content_type, std::string_view body,
-                   const std::vector<std::pair<std::string, std::string>>& extra);
 
   void AppendHead(std::string& b, int status, std::string_view content_type,
                   const std::vector<std::pair<std::string, std::string>>& extra);
