@@ -165,16 +165,18 @@ void Engine::OnTimer() {
   Rearm();
 }
 
+SchedulerGauges Engine::Gauges() const {
+  return SchedulerGauges{sched_.running(), sched_.waiting(), sched_.stalled()};
+}
+
 std::string Engine::EngineMetrics() {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_.EngineMetrics(kind_, cfg_.model, cfg_.latency.max_batch,
-                              SchedulerGauges{sched_.running(), sched_.waiting(), sched_.stalled()});
+  return stats_.EngineMetrics(kind_, cfg_.model, cfg_.latency.max_batch, Gauges());
 }
 
 std::string Engine::SimMetrics() {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_.SimMetrics(SchedulerGauges{sched_.running(), sched_.waiting(), sched_.stalled()},
-                           chat_history_);
+  return stats_.SimMetrics(Gauges(), chat_history_);
 }
 
 }  // namespace llmbench::sim

@@ -106,6 +106,8 @@ class Engine {
   // On home_ only.
   void Rearm();
   void OnTimer();
+  // The scheduler's gauges now. REQUIRES: mu_ held.
+  SchedulerGauges Gauges() const;
 
   EngineKind kind_;
   const SimConfig& cfg_;
