@@ -17,17 +17,17 @@
 #include "common/json_writer.h"
 #include "sim/protocol_writers.h"
 #include "sim/routes.h"
+#include "sim/faults.h"
 #include "sim/sim_server.h"
 #include "sim/sim_vocab.h"
 #include "sim/str_cat.h"
+#include "sim/token_render.h"
 
 namespace llmbench::sim {
 
 namespace {
 
-constexpr std::string_view kTgiFingerprint = "3.3.6-dev0-native";
 constexpr int64_t kStallLimitNs = 600'000'000'000;
-constexpr size_t kHugeTokenBytes = 10u * 1024 * 1024;
 
 std::string_view Reason(int status) {
   switch (status) {
@@ -44,8 +44,6 @@ std::string_view Reason(int status) {
   }
 }
 
-bool IsTgiNative(Api a) { return a == Api::kTgiGenerate || a == Api::kTgiCompat; }
-
 }  // namespace
 
 void Session::OnToken(const SchedulerEvent& ev) {
@@ -53,21 +51,9 @@ void Session::OnToken(const SchedulerEvent& ev) {
   UpdateBackpressure();
 }
 
-size_t Session::BeginEvent() {
-  std::string& b = Buf();
-  const size_t pos = b.size();
-  if (chunked_) b.append("00000000\r\n");
-  return pos;
-}
+size_t Session::BeginEvent() { return BeginChunk(Buf(), chunked_); }
 
-void Session::EndEvent(size_t pos) {
-  if (!chunked_) return;
-  std::string& b = Buf();
-  const size_t len = b.size() - pos - 10;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 7; i >= 0; --i) b[pos + static_cast<size_t>(7 - i)] = kHex[(len >> (4 * i)) & 0xF];
-  b.append("\r\n");
-}
+void Session::EndEvent(size_t pos) { EndChunk(Buf(), pos, chunked_); }
 
 void Session::UpdateBackpressure() {
   const bool over = gen_ && !closed_ && Unwritten() > kMaxUnwrittenBytes;
@@ -392,49 +378,6 @@ void Session::Close() {
   if (!writing_) std::string().swap(writing_buf_);
 }
 
-// --------------------------------------------------------------------- Session: errors
-ErrorInfo Session::FaultError(Api api, int status) const {
-  const std::string& model = engine_.cfg().model;
-  switch (engine_.kind()) {
-    case EngineKind::kOllama: {
-      std::string type = status == 400 ? "invalid_request_error"
-                                       : (status == 404 ? "not_found_error" : "api_error");
-      std::string msg;
-      switch (status) {
-        case 400: msg = "invalid options"; break;
-        case 404: msg = Cat("model '", model, "' not found"); break;
-        case 429: msg = "too many requests"; break;
-        case 503: msg = "server busy, please try again.  maximum pending requests exceeded"; break;
-        case 500: msg = "an error was encountered while running the model"; break;
-        default: msg = "unprocessable request"; break;
-      }
-      return {status, msg, type};
-    }
-    case EngineKind::kVllm:
-      switch (status) {
-        case 400: return {400, "Simulated bad request.", "BadRequestError"};
-        case 404: return {404, Cat("The model `", model, "` does not exist."), "NotFoundError"};
-        case 422: return {422, "Simulated unprocessable entity.", "UnprocessableEntityError"};
-        case 429: return {429, "Too many requests.", "TooManyRequestsError"};
-        case 503: return {503, "The engine is overloaded.", "ServiceUnavailableError"};
-        default:
-          return {status, "EngineCore encountered an issue. See stack trace (above) for the root cause.",
-                  "InternalServerError"};
-      }
-    case EngineKind::kTgi:
-      switch (status) {
-        case 400:
-        case 422: return {status, "Input validation error: simulated fault", "validation"};
-        case 404: return {404, "Model not found", "not_found"};
-        case 429: return {429, "Model is overloaded", "overloaded"};
-        case 503: return {503, "unhealthy", "healthcheck"};
-        default: return {status, "Request failed during generation: simulated fault", "generation"};
-      }
-  }
-  (void)api;
-  return {status, "error", ""};
-}
-
 void Session::SendError(Api api, const ErrorInfo& e, bool allow_inband) {
   std::string b;
   switch (engine_.kind()) {
@@ -503,9 +446,9 @@ void Session::StartGeneration(Api api, const HttpRequest& req, bool stream_route
   GenRequest& g = std::get<GenRequest>(parsed);
   if (const int status = FaultStatus(fault.kind); status != 0) {
     engine_.CountFault(fault.kind);
-    engine_.CountError(FaultError(api, status).type);
+    engine_.CountError(FaultError(engine_.kind(), engine_.cfg().model, status).type);
     const bool inband = IsTgiNative(api) && g.stream;
-    SendError(api, FaultError(api, status), inband);
+    SendError(api, FaultError(engine_.kind(), engine_.cfg().model, status), inband);
     return;
   }
   if (g.load_only) {
@@ -548,21 +491,7 @@ void Session::StartGeneration(Api api, const HttpRequest& req, bool stream_route
       engine_.chat_history().AddReply(reply);
     }
   }
-  const uint64_t key = gen.key;
-  switch (engine_.kind()) {
-    case EngineKind::kOllama:
-      gen.id = Cat(api == Api::kOllamaOaiChat ? "chatcmpl-" : "cmpl-", MixKey(key) % 999);
-      break;
-    case EngineKind::kVllm: {
-      gen.id = api == Api::kVllmChat ? "chatcmpl-" : "cmpl-";
-      static constexpr char kHex[] = "0123456789abcdef";
-      uint64_t h = MixKey(key);
-      for (int i = 0; i < 16; ++i) gen.id.push_back(kHex[(h >> (60 - 4 * i)) & 0xF]);
-      gen.created = engine_.ToUnixNs(arrival) / 1'000'000'000;
-      break;
-    }
-    case EngineKind::kTgi: gen.created = engine_.ToUnixNs(arrival) / 1'000'000'000; break;
-  }
+  AssignResponseId(gen, engine_.kind(), api, engine_.ToUnixNs(arrival));
   if (gen.req.stream) {
     switch (api) {
       case Api::kOllamaGenerate:
@@ -587,28 +516,9 @@ void Session::StartGeneration(Api api, const HttpRequest& req, bool stream_route
   StartWatch();
 }
 
-std::string_view Session::FinishReason() const {
-  const bool eos = gen_->req.eos;
-  if (IsTgiNative(gen_->req.api)) return eos ? "eos_token" : "length";
-  return eos ? "stop" : "length";
-}
-
 void Session::AppendMalformed() {
   const size_t pos = BeginEvent();
-  std::string& b = Buf();
-  switch (gen_->req.api) {
-    case Api::kOllamaGenerate:
-    case Api::kOllamaChat:
-      b.append("{\"model\":");
-      AppendJsonString(b, gen_->req.model, JsonEscape::kGoHtml);
-      b.append(",\"created_at\":\"20\n");
-      break;
-    case Api::kTgiGenerate:
-    case Api::kTgiCompat:
-    case Api::kTgiChat:
-    case Api::kTgiCompletion: b.append("data:{\"index\":0,\"token\":{\"id\":\n\n"); break;
-    default: b.append("data: {\"id\":\"").append(gen_->id).append("\",\"object\n\n"); break;
-  }
+  AppendMalformedEvent(Buf(), *gen_);
   EndEvent(pos);
 }
 
@@ -618,40 +528,12 @@ bool Session::FireFault(int index) {
     case FaultKind::kStreamError: {
       engine_.Cancel(gen.seq, Outcome::kFault, &ctx_);
       if (!gen.req.stream) {
-        SendError(gen.req.api, FaultError(gen.req.api, 500), false);
+        SendError(gen.req.api, FaultError(engine_.kind(), engine_.cfg().model, 500), false);
         gen_.reset();
         return true;
       }
       const size_t pos = BeginEvent();
-      std::string& b = Buf();
-      switch (gen.req.api) {
-        case Api::kOllamaGenerate:
-        case Api::kOllamaChat:
-          ollama::AppendError(b, "an error was encountered while running the model", true);
-          break;
-        case Api::kOllamaOaiChat:
-          ollama::AppendOaiChatFinishChunk(b, gen.id, gen.created, gen.req.model, std::nullopt);
-          break;
-        case Api::kOllamaOaiCompletion:
-          ollama::AppendOaiCompletionChunk(b, gen.id, gen.created, gen.req.model, "", std::nullopt,
-                                           gen.req.include_usage);
-          break;
-        case Api::kVllmChat:
-        case Api::kVllmCompletion:
-          vllm::AppendStreamError(
-              b, "EngineCore encountered an issue. See stack trace (above) for the root cause.",
-              "InternalServerError", 500);
-          vllm::AppendDone(b);
-          break;
-        case Api::kTgiGenerate:
-        case Api::kTgiCompat:
-          tgi::AppendStreamError(b, "Request failed during generation: simulated fault", "generation");
-          break;
-        case Api::kTgiChat:
-        case Api::kTgiCompletion:
-          tgi::AppendOaiStreamError(b, "Request failed during generation: simulated fault");
-          break;
-      }
+      AppendStreamFaultEvent(Buf(), gen);
       EndEvent(pos);
       close_after_response_ = true;
       gen_.reset();
@@ -745,135 +627,7 @@ void Session::RenderEvent(const SchedulerEvent& ev) {
 }
 
 void Session::RenderToken(int index, std::string_view text, bool last, int64_t at_ns) {
-  Generation& gen = *gen_;
-  const GenRequest& r = gen.req;
-  const bool eos_token = last && r.eos;
-  const std::string_view finish = FinishReason();
-  Usage usage{r.prompt_tokens, index + 1};
-  switch (r.api) {
-    case Api::kOllamaGenerate:
-    case Api::kOllamaChat: {
-      const int64_t unix_ns = engine_.ToUnixNs(at_ns);
-      if (!eos_token) {
-        const size_t pos = BeginEvent();
-        if (r.api == Api::kOllamaGenerate) {
-          ollama::AppendGenerateChunk(Buf(), r.model, unix_ns, text);
-        } else {
-          ollama::AppendChatChunk(Buf(), r.model, unix_ns, text);
-        }
-        EndEvent(pos);
-      }
-      if (last) {
-        ollama::FinalMetrics m;
-        m.total_duration = at_ns - gen.arrival_ns;
-        m.load_duration = gen.admitted_ns - gen.arrival_ns;
-        m.prompt_eval_count = r.prompt_tokens;
-        m.prompt_eval_duration = gen.first_ns - gen.admitted_ns;
-        m.eval_count = index + 1;
-        m.eval_duration = at_ns - gen.first_ns;
-        const size_t pos = BeginEvent();
-        if (r.api == Api::kOllamaGenerate) {
-          ollama::AppendGenerateFinal(Buf(), r.model, unix_ns, "", finish, m, true);
-        } else {
-          ollama::AppendChatFinal(Buf(), r.model, unix_ns, "", finish, m, true);
-        }
-        EndEvent(pos);
-      }
-      break;
-    }
-    case Api::kOllamaOaiChat: {
-      size_t pos = BeginEvent();
-      if (!eos_token) {
-        ollama::AppendOaiChatChunk(Buf(), gen.id, gen.created, r.model, text, !gen.role_sent);
-        gen.role_sent = true;
-      }
-      if (last) {
-        ollama::AppendOaiChatFinishChunk(Buf(), gen.id, gen.created, r.model, finish);
-        if (r.include_usage) ollama::AppendOaiChatUsageChunk(Buf(), gen.id, gen.created, r.model, usage);
-        ollama::AppendOaiDone(Buf());
-      }
-      EndEvent(pos);
-      break;
-    }
-    case Api::kOllamaOaiCompletion: {
-      size_t pos = BeginEvent();
-      if (!eos_token) {
-        ollama::AppendOaiCompletionChunk(Buf(), gen.id, gen.created, r.model, text, std::nullopt,
-                                         r.include_usage);
-      }
-      if (last) {
-        ollama::AppendOaiCompletionChunk(Buf(), gen.id, gen.created, r.model, "", finish,
-                                         r.include_usage);
-        if (r.include_usage) {
-          ollama::AppendOaiCompletionUsageChunk(Buf(), gen.id, gen.created, r.model, usage);
-        }
-        ollama::AppendOaiDone(Buf());
-      }
-      EndEvent(pos);
-      break;
-    }
-    case Api::kVllmChat:
-    case Api::kVllmCompletion: {
-      const Usage* cu = r.continuous_usage ? &usage : nullptr;
-      size_t pos = BeginEvent();
-      if (index == 0 && r.api == Api::kVllmChat) {
-        Usage zero{r.prompt_tokens, 0};
-        vllm::AppendChatRoleChunk(Buf(), gen.id, gen.created, r.model, cu ? &zero : nullptr);
-      }
-      std::optional<std::string_view> f;
-      if (last) f = finish;
-      if (r.api == Api::kVllmChat) {
-        vllm::AppendChatTokenChunk(Buf(), gen.id, gen.created, r.model, text, f, cu);
-      } else {
-        vllm::AppendCompletionChunk(Buf(), gen.id, gen.created, r.model, text, f, cu);
-      }
-      if (last) {
-        if (r.include_usage) {
-          vllm::AppendUsageChunk(Buf(), gen.id,
-                                 r.api == Api::kVllmChat ? "chat.completion.chunk" : "text_completion",
-                                 gen.created, r.model, usage);
-        }
-        vllm::AppendDone(Buf());
-      }
-      EndEvent(pos);
-      break;
-    }
-    case Api::kTgiGenerate:
-    case Api::kTgiCompat: {
-      tgi::Token tok;
-      if (eos_token) {
-        tok = tgi::Token{2, "</s>", "-0.1", true};
-      } else {
-        tok = tgi::Token{VocabTokenId(gen.key, index), text,
-                         VocabLogprob(gen.key, index), false};
-      }
-      tgi::StreamDetails details{finish, index + 1, r.seed, r.prompt_tokens};
-      const size_t pos = BeginEvent();
-      tgi::AppendStreamToken(Buf(), index + 1, tok,
-                             last ? std::optional<std::string_view>(gen.text) : std::nullopt,
-                             last && r.details ? &details : nullptr);
-      EndEvent(pos);
-      break;
-    }
-    case Api::kTgiChat:
-    case Api::kTgiCompletion: {
-      const std::string_view oai_finish = r.eos ? "stop" : "length";
-      std::optional<std::string_view> f;
-      if (last) f = oai_finish;
-      size_t pos = BeginEvent();
-      if (r.api == Api::kTgiChat) {
-        tgi::AppendChatChunk(Buf(), gen.created, r.model, kTgiFingerprint, text, f);
-        if (last && r.include_usage) {
-          tgi::AppendChatUsageChunk(Buf(), gen.created, r.model, kTgiFingerprint, usage);
-        }
-      } else {
-        tgi::AppendCompletionChunk(Buf(), gen.created, r.model, kTgiFingerprint, text, f);
-      }
-      if (last) tgi::AppendDone(Buf());
-      EndEvent(pos);
-      break;
-    }
-  }
+  AppendStreamToken(Buf(), chunked_, *gen_, index, text, last, at_ns, engine_.ToUnixNs(at_ns));
   if (last) {
     gen_.reset();
     EndChunked();
@@ -882,98 +636,11 @@ void Session::RenderToken(int index, std::string_view text, bool last, int64_t a
 
 void Session::FinishNonStream(int64_t at_ns, bool last_was_eos) {
   Generation& gen = *gen_;
-  const GenRequest& r = gen.req;
-  const std::string_view finish = FinishReason();
-  const int completion = r.output_tokens;
-  Usage usage{r.prompt_tokens, completion};
-  std::string b;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string content_type = "application/json";
+  const NonStreamResponse response = RenderNonStream(gen, at_ns, engine_.ToUnixNs(at_ns));
+  const std::string& b = response.body;
+  const std::string& content_type = response.content_type;
+  const auto& headers = response.headers;
   (void)last_was_eos;
-  switch (r.api) {
-    case Api::kOllamaGenerate:
-    case Api::kOllamaChat: {
-      ollama::FinalMetrics m;
-      m.total_duration = at_ns - gen.arrival_ns;
-      m.load_duration = gen.admitted_ns - gen.arrival_ns;
-      m.prompt_eval_count = r.prompt_tokens;
-      m.prompt_eval_duration = gen.first_ns - gen.admitted_ns;
-      m.eval_count = completion;
-      m.eval_duration = at_ns - gen.first_ns;
-      const int64_t unix_ns = engine_.ToUnixNs(at_ns);
-      if (r.api == Api::kOllamaGenerate) {
-        ollama::AppendGenerateFinal(b, r.model, unix_ns, gen.text, finish, m, false);
-      } else {
-        ollama::AppendChatFinal(b, r.model, unix_ns, gen.text, finish, m, false);
-      }
-      content_type = "application/json; charset=utf-8";
-      break;
-    }
-    case Api::kOllamaOaiChat:
-      ollama::AppendOaiChatCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
-      break;
-    case Api::kOllamaOaiCompletion:
-      ollama::AppendOaiCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
-      break;
-    case Api::kVllmChat:
-      vllm::AppendChatCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
-      break;
-    case Api::kVllmCompletion:
-      vllm::AppendCompletion(b, gen.id, gen.created, r.model, gen.text, finish, usage);
-      break;
-    case Api::kTgiGenerate:
-    case Api::kTgiCompat: {
-      if (r.api == Api::kTgiCompat) b.push_back('[');
-      b.append("{\"generated_text\":");
-      AppendJsonString(b, gen.text);
-      if (r.details) {
-        b.append(",\"details\":{\"finish_reason\":\"");
-        b.append(finish);
-        b.append("\",\"generated_tokens\":");
-        AppendInt(b, completion);
-        b.append(",\"seed\":");
-        b.append(r.seed ? std::to_string(*r.seed) : std::string("null"));
-        b.append(",\"prefill\":[],\"tokens\":[");
-        for (int i = 0; i < completion; ++i) {
-          if (i) b.push_back(',');
-          if (i == completion - 1 && r.eos) {
-            tgi::AppendTokenJson(b, tgi::Token{2, "</s>", "-0.1", true}, true);
-          } else {
-            tgi::AppendTokenJson(b, tgi::Token{VocabTokenId(gen.key, i), VocabToken(gen.key, i),
-                                               VocabLogprob(gen.key, i), false},
-                                 true);
-          }
-        }
-        b.append("]}");
-      }
-      b.push_back('}');
-      if (r.api == Api::kTgiCompat) b.push_back(']');
-      const int64_t total_ms = (at_ns - gen.arrival_ns) / 1'000'000;
-      const int64_t queue_ms = (gen.admitted_ns - gen.arrival_ns) / 1'000'000;
-      const int64_t inference_ms = (at_ns - gen.admitted_ns) / 1'000'000;
-      std::string compute_time;
-      AppendShortestDouble(compute_time, static_cast<double>(at_ns - gen.arrival_ns) * 1e-9);
-      headers = {{"x-compute-type", "gpu+optimized"},
-                 {"x-compute-time", compute_time},
-                 {"x-compute-characters", std::to_string(r.prompt_chars)},
-                 {"x-total-time", std::to_string(total_ms)},
-                 {"x-validation-time", "0"},
-                 {"x-queue-time", std::to_string(queue_ms)},
-                 {"x-inference-time", std::to_string(inference_ms)},
-                 {"x-time-per-token", std::to_string(inference_ms / std::max(completion, 1))},
-                 {"x-prompt-tokens", std::to_string(r.prompt_tokens)},
-                 {"x-generated-tokens", std::to_string(completion)}};
-      break;
-    }
-    case Api::kTgiChat:
-      tgi::AppendChatCompletion(b, gen.created, r.model, kTgiFingerprint, gen.text,
-                                r.eos ? "stop" : "length", usage);
-      break;
-    case Api::kTgiCompletion:
-      tgi::AppendCompletion(b, gen.created, r.model, kTgiFingerprint, gen.text,
-                            r.eos ? "stop" : "length", usage);
-      break;
-  }
   const bool split = gen.fault.kind == FaultKind::kSplitUtf8 && gen.fault_at >= 0;
   gen_.reset();
   if (split) {

@@ -27,9 +27,11 @@
 #include <boost/beast/http.hpp>
 
 #include "sim/batch_scheduler.h"
+#include "sim/faults.h"
 #include "sim/gen_request.h"
 #include "sim/sim_config.h"
 #include "sim/sim_engine.h"
+#include "sim/token_render.h"
 
 namespace llmbench::sim {
 
@@ -38,12 +40,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using HttpRequest = http::request<http::string_body>;
-
-struct ErrorInfo {
-  int status;
-  std::string message;
-  std::string type;
-};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -61,23 +57,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartGeneration(Api api, const HttpRequest& req, bool stream_route);
 
  private:
-  struct Generation {
-    GenRequest req;
-    uint64_t seq = 0;
-    uint64_t request_no = 0;
-    uint64_t key = 0;
-    int64_t arrival_ns = 0;
-    int64_t admitted_ns = 0;
-    int64_t first_ns = 0;
-    std::string id;
-    int64_t created = 0;
-    FaultSpec fault;
-    int fault_at = -1;  // token index at which a mid-stream fault fires
-    bool tgi_stream_details = false;
-    std::string text;  // accumulated output
-    bool role_sent = false;
-  };
-
   // ---- output buffer helpers
   std::string& Buf() { return (split_barrier_ || paused_) ? held_ : pending_; }
   size_t BeginEvent();
@@ -109,7 +88,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec);
 
   void SendError(Api api, const ErrorInfo& e, bool allow_inband);
-  ErrorInfo FaultError(Api api, int status) const;
 
   void AppendHead(std::string& b, int status, std::string_view content_type,
                   const std::vector<std::pair<std::string, std::string>>& extra);
@@ -143,7 +121,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void RenderEvent(const SchedulerEvent& ev);
   void RenderToken(int index, std::string_view text, bool last, int64_t at_ns);
   void FinishNonStream(int64_t at_ns, bool last_was_eos);
-  std::string_view FinishReason() const;
   void AppendMalformed();
 
   tcp::socket socket_;
