@@ -1,9 +1,10 @@
 // Session: one HTTP/1.1 connection of the simulator. It reads requests (with the kernel
-// receive timestamp of their first bytes), routes them to the engine's personality, starts
-// generations on its Engine and renders their token events as the engine's wire bytes. It keeps
-// one write in flight and coalesces the events produced meanwhile into the next write; while a
-// generation runs a pending read notices a client that goes away. Backpressure, pipelining and
-// close rules: see sim/sim_server.h.
+// receive timestamp of their first bytes), hands them to RouteRequest (sim/routes.h), starts
+// generations on its Engine and writes their token events as they come, rendered by
+// sim/token_render.h, with the faults of sim/faults.h. It keeps one write in flight and
+// coalesces the events produced meanwhile into the next write; while a generation runs a
+// pending read notices a client that goes away. Backpressure, pipelining and close rules: see
+// sim/sim_server.h.
 //
 // Thread-safety: not thread-safe; every method runs on the session's own io_context thread
 // (Engine posts OnToken there). Lifetime: shared_ptr, held by its pending handlers and by the
