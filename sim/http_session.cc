@@ -15,9 +15,9 @@
 #include <variant>
 
 #include "common/json_writer.h"
+#include "sim/faults.h"
 #include "sim/protocol_writers.h"
 #include "sim/routes.h"
-#include "sim/faults.h"
 #include "sim/sim_server.h"
 #include "sim/sim_vocab.h"
 #include "sim/str_cat.h"
