@@ -29,6 +29,9 @@ enum class Api {
   kTgiCompletion,
 };
 
+// TGI's native API (/generate, /generate_stream, POST /), as opposed to its OpenAI routes.
+inline bool IsTgiNative(Api a) { return a == Api::kTgiGenerate || a == Api::kTgiCompat; }
+
 struct GenRequest {
   Api api = Api::kVllmCompletion;
   bool stream = false;

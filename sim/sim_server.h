@@ -2,6 +2,12 @@
 // (BatchScheduler + one shared decode-step timer) per --listen endpoint, speaking Ollama, vLLM
 // or TGI byte-faithfully (see shared/engines/PROTOCOLS.md), with fault injection and metrics.
 //
+// Files, by job: sim_server.cc (listeners, io_context threads, signals); sim_engine.h (Engine:
+// scheduler, step timer, live sequences); engine_stats.h (its counters and Prometheus text);
+// http_session.h (Session: one connection's reads, writes, backpressure and generations);
+// routes.h (routing and the static endpoints); token_render.h (a generation's wire units);
+// faults.h (the faults' wire bytes); protocol_writers.h (each engine's JSON units).
+//
 // Lifetime: HandleSignals() (optional, first) makes SIGINT/SIGTERM stop the server from then
 // on, even if they arrive before Run(); Start() binds every listener (after it returns,
 // Endpoints() holds the real ports); Run() serves on the calling thread plus threads-1 more
