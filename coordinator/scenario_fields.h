@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/absl_string_view.h"
 #include "google/protobuf/descriptor.h"
 
 namespace llmbench::coordinator {
@@ -22,13 +23,6 @@ std::string EnumYamlName(const google::protobuf::EnumValueDescriptor* value);
 
 // For the scenario_*.cc files only.
 namespace scenario_internal {
-
-// Debian's Abseil keeps its own string_view type (absl/base/options.h sets
-// ABSL_OPTION_USE_STD_STRING_VIEW to 0, so ABSL_USES_STD_STRING_VIEW is not defined); this
-// converts at the boundary.
-inline absl::string_view Sv(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
 
 // How messages name the root path "".
 inline constexpr char kRootName[] = "scenario";

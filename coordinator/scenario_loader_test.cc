@@ -73,6 +73,14 @@ std::vector<BadCase> BadCases() {
       {"UnknownTopLevelKeyFar", e + "colour: red\n",
        "bad.yaml:5:1: colour: unknown key (expected one of name, description, engines, prompts, "
        "generation, load, slo, thresholds, outputs, seed, telemetry, monitors, tags, label)"},
+      {"TraceBlockTokensZero",
+       e + "load:\n  trace:\n    file: " + LLMBENCH_SOURCE_DIR +
+           "/tests/fixtures/traces/mooncake_small.jsonl\n    block_tokens: 0\n",
+       "bad.yaml:8:5: load.trace.block_tokens: must be between 1 and 1000000, got 0"},
+      {"TraceBlockTokensOnAPlainTrace",
+       e + "load:\n  trace:\n    file: " + LLMBENCH_SOURCE_DIR +
+           "/tests/fixtures/traces/plain_small.jsonl\n    format: plain\n    block_tokens: 16\n",
+       "bad.yaml:9:5: load.trace.block_tokens: only for mooncake traces (hash_ids)"},
       {"ConcurrencyAndRate", e + "load:\n  concurrency: 4\n  rate: {rps: 3}\n",
        "bad.yaml:7:3: load: give exactly one of concurrency, rate, sweep, trace"},
       {"DatasetAndSynthetic",

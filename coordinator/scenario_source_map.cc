@@ -9,7 +9,6 @@
 namespace llmbench::coordinator {
 
 using scenario_internal::ShownPath;
-using scenario_internal::Sv;
 
 void ScenarioSourceMap::Record(const std::string& path, SourcePosition position) {
   positions_.emplace(path, position);
@@ -27,7 +26,7 @@ SourcePosition ScenarioSourceMap::Find(std::string_view path) const {
 std::string ScenarioSourceMap::Format(std::string_view path, std::string_view reason) const {
   const SourcePosition position = Find(path);
   return absl::StrCat(filename_, ":", position.line, ":", position.column, ": ", ShownPath(path),
-                      ": ", Sv(reason));
+                      ": ", ToAbsl(reason));
 }
 
 }  // namespace llmbench::coordinator

@@ -33,7 +33,6 @@ using scenario_internal::ChildPath;
 using scenario_internal::EnumChoices;
 using scenario_internal::Quote;
 using scenario_internal::ShownPath;
-using scenario_internal::Sv;
 
 std::string FormatNumber(double value) {
   if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
@@ -90,6 +89,7 @@ constexpr RangeRule kRangeRules[] = {
     {"llmbench.v1.TraceLoad.speedup", 0, 1e6, true},
     {"llmbench.v1.TraceLoad.start_seconds", 0, kMaxSeconds, false},
     {"llmbench.v1.TraceLoad.end_seconds", 0, kMaxSeconds, true},
+    {"llmbench.v1.TraceLoad.block_tokens", 1, 1'000'000, false},
     {"llmbench.v1.Load.requests", 1, kMaxRequests, false},
     {"llmbench.v1.Load.sessions", 1, kMaxRequests, false},
     {"llmbench.v1.MultiTurn.turns", 0, 1024, false},
@@ -176,7 +176,7 @@ class Validator {
     if (options_.source != nullptr) {
       return absl::InvalidArgumentError(options_.source->Format(path, reason));
     }
-    return absl::InvalidArgumentError(absl::StrCat(ShownPath(path), ": ", Sv(reason)));
+    return absl::InvalidArgumentError(absl::StrCat(ShownPath(path), ": ", ToAbsl(reason)));
   }
 
   absl::Status Run(const Scenario& scenario) {
@@ -373,9 +373,9 @@ class Validator {
       if (engine.base_url().empty()) return Fail(path + ".base_url", "required");
       std::string_view url = engine.base_url();
       std::string_view rest;
-      if (absl::StartsWith(Sv(url), "http://")) {
+      if (absl::StartsWith(ToAbsl(url), "http://")) {
         rest = url.substr(7);
-      } else if (absl::StartsWith(Sv(url), "https://")) {
+      } else if (absl::StartsWith(ToAbsl(url), "https://")) {
         rest = url.substr(8);
       } else {
         return Fail(path + ".base_url",
@@ -609,6 +609,9 @@ class Validator {
       return Fail("load.trace.end_seconds",
                   absl::StrCat("must be > start_seconds (", FormatNumber(trace.start_seconds()),
                                "), got ", FormatNumber(trace.end_seconds())));
+    }
+    if (trace.has_block_tokens() && trace.format() == llmbench::v1::TRACE_FORMAT_PLAIN) {
+      return Fail("load.trace.block_tokens", "only for mooncake traces (hash_ids)");
     }
     if (trace.loop() && !load.has_requests() && !load.has_duration_seconds()) {
       return Fail("load.trace.loop", "needs load.duration_seconds or load.requests to end it");

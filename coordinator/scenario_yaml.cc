@@ -39,7 +39,6 @@ using scenario_internal::IsShorthandMessage;
 using scenario_internal::kRootName;
 using scenario_internal::Quote;
 using scenario_internal::SelectableValues;
-using scenario_internal::Sv;
 using scenario_internal::ShownPath;
 using scenario_internal::Utf8Prefix;
 
@@ -165,7 +164,7 @@ class YamlMapper {
       }
       const std::string& name = key.Scalar();
       const std::string shown =
-          name.size() > 80 ? absl::StrCat(Sv(Utf8Prefix(name, 80)), "...") : name;
+          name.size() > 80 ? absl::StrCat(ToAbsl(Utf8Prefix(name, 80)), "...") : name;
       const std::string key_path = path.empty() ? shown : absl::StrCat(path, ".", shown);
       const pb::FieldDescriptor* field = descriptor->FindFieldByName(name);
       if (field == nullptr) {
@@ -205,7 +204,7 @@ class YamlMapper {
     SourcePosition position = PositionOf(mark);
     return absl::InvalidArgumentError(absl::StrCat(source_->filename(), ":", position.line, ":",
                                                    position.column, ": ", ShownPath(path), ": ",
-                                                   Sv(reason)));
+                                                   ToAbsl(reason)));
   }
 
  private:
@@ -217,7 +216,7 @@ class YamlMapper {
     for (int i = 0; i < descriptor->field_count(); ++i) {
       const std::string& candidate = descriptor->field(i)->name();
       names.push_back(candidate);
-      size_t distance = EditDistance(absl::AsciiStrToLower(Sv(name)), candidate);
+      size_t distance = EditDistance(absl::AsciiStrToLower(ToAbsl(name)), candidate);
       if (distance < best_distance) {
         best_distance = distance;
         best = candidate;
@@ -398,7 +397,7 @@ class YamlMapper {
   static const pb::EnumValueDescriptor* FindEnumValue(const pb::EnumDescriptor* type,
                                                       std::string_view text,
                                                       const pb::Message& parent) {
-    const std::string lower = absl::AsciiStrToLower(Sv(text));
+    const std::string lower = absl::AsciiStrToLower(ToAbsl(text));
     for (const auto* value : SelectableValues(type)) {
       if (EnumYamlName(value) == lower) return value;
     }
@@ -485,8 +484,8 @@ SourcePosition PositionOfOffset(std::string_view text, size_t offset) {
 
 std::string ScenarioFileError(std::string_view filename, SourcePosition position,
                               std::string_view reason) {
-  return absl::StrCat(Sv(filename), ":", position.line, ":", position.column, ": ", kRootName,
-                      ": ", Sv(reason));
+  return absl::StrCat(ToAbsl(filename), ":", position.line, ":", position.column, ": ", kRootName,
+                      ": ", ToAbsl(reason));
 }
 
 absl::StatusOr<Scenario> MapScenarioYaml(std::string_view yaml, ScenarioSourceMap* source) {

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "common/str_cat.h"
 #include "coordinator/prompts.h"
 #include "simdjson.h"
 
@@ -32,14 +33,6 @@ namespace {
 
 using simdjson::dom::array;
 
-// absl::StrCat for messages with std::string_view pieces (Debian's Abseil has its own
-// string_view type, which std::string_view does not convert to).
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
 using simdjson::dom::element;
 using simdjson::dom::object;
 

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "common/json_writer.h"
-#include "sim/str_cat.h"
+#include "common/str_cat.h"
 
 namespace llmbench::sim {
 

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "common/json_writer.h"
+#include "common/str_cat.h"
 #include "sim/protocol_writers.h"
-#include "sim/str_cat.h"
 
 namespace llmbench::sim {
 

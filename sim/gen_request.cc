@@ -1,10 +1,10 @@
 #include "sim/gen_request.h"
+#include "common/str_cat.h"
 
 #include <algorithm>
 
 #include <simdjson.h>
 
-#include "sim/str_cat.h"
 
 namespace llmbench::sim {
 namespace {

@@ -15,12 +15,12 @@
 #include <variant>
 
 #include "common/json_writer.h"
+#include "common/str_cat.h"
 #include "sim/faults.h"
 #include "sim/protocol_writers.h"
 #include "sim/routes.h"
 #include "sim/sim_server.h"
 #include "sim/sim_vocab.h"
-#include "sim/str_cat.h"
 #include "sim/token_render.h"
 
 namespace llmbench::sim {

@@ -9,9 +9,9 @@
 #include <simdjson.h>
 
 #include "common/json_writer.h"
+#include "common/str_cat.h"
 #include "sim/protocol_writers.h"
 #include "sim/sim_vocab.h"
-#include "sim/str_cat.h"
 #include "sim/time_format.h"
 
 namespace llmbench::sim {

@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "absl/status/status.h"
-#include "sim/str_cat.h"
+#include "common/str_cat.h"
 
 namespace llmbench::sim {
 namespace {

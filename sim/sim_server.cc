@@ -12,9 +12,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 
+#include "common/str_cat.h"
 #include "sim/http_session.h"
 #include "sim/sim_engine.h"
-#include "sim/str_cat.h"
 
 namespace llmbench::sim {
 

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "common/json_writer.h"
+#include "common/str_cat.h"
 #include "sim/protocol_writers.h"
 #include "sim/sim_vocab.h"
-#include "sim/str_cat.h"
 
 namespace llmbench::sim {
 

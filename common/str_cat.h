@@ -1,14 +1,16 @@
 // Cat(): string concatenation that accepts std::string_view (Debian's Abseil 20220623 has its
-// own absl::string_view, so absl::StrCat rejects std::string_view arguments).
+// own absl::string_view, so absl::StrCat rejects std::string_view arguments; see
+// common/absl_string_view.h for passing one view to an Abseil function). For code that builds
+// messages from std::string_view pieces (the simulator, the simdjson-based tokenizer reader).
 // Thread-safety: stateless.
-#ifndef LLMBENCH_SIM_STR_CAT_H_
-#define LLMBENCH_SIM_STR_CAT_H_
+#ifndef LLMBENCH_COMMON_STR_CAT_H_
+#define LLMBENCH_COMMON_STR_CAT_H_
 
 #include <string>
 #include <string_view>
 #include <type_traits>
 
-namespace llmbench::sim {
+namespace llmbench {
 namespace internal {
 
 template <typename T>
@@ -33,6 +35,6 @@ std::string Cat(const Args&... args) {
   return out;
 }
 
-}  // namespace llmbench::sim
+}  // namespace llmbench
 
-#endif  // LLMBENCH_SIM_STR_CAT_H_
+#endif  // LLMBENCH_COMMON_STR_CAT_H_
