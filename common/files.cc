@@ -1,5 +1,7 @@
 #include "common/files.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,27 @@
 #include "absl/strings/str_cat.h"
 
 namespace llmbench {
+
+absl::StatusOr<bool> ReadToEndBounded(int fd, uint64_t max_bytes, std::string* out) {
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return absl::InternalError(std::strerror(error));
+    }
+    if (n == 0) break;
+    out->append(buffer, static_cast<size_t>(n));
+    if (out->size() > max_bytes) {
+      ::close(fd);
+      return true;
+    }
+  }
+  ::close(fd);
+  return false;
+}
 
 absl::StatusOr<std::string> ReadFileText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

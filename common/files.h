@@ -7,6 +7,7 @@
 #ifndef LLMBENCH_COMMON_FILES_H_
 #define LLMBENCH_COMMON_FILES_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -16,6 +17,12 @@ namespace llmbench {
 
 // The whole file. NotFound "cannot read PATH: <strerror>".
 absl::StatusOr<std::string> ReadFileText(const std::string& path);
+
+// Reads the open descriptor `fd` to its end, appending to `out`, and closes it. Stops once
+// `out` holds more than `max_bytes` (a file that grew past a limit checked before) and returns
+// true then, else false. A read error (EINTR retried) returns Internal "<strerror>" for the
+// caller to put after the file's name.
+absl::StatusOr<bool> ReadToEndBounded(int fd, uint64_t max_bytes, std::string* out);
 
 // The whole file of a command-line flag. NotFound "FLAG PATH: cannot read: <strerror>".
 absl::StatusOr<std::string> ReadFlagFile(const std::string& path, absl::string_view flag);

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "coordinator/multi_turn.h"
 #include "coordinator/scenario_defaults.h"
@@ -89,27 +90,16 @@ absl::Status ReadFile(const std::string& resolved, const std::string& shown, std
   if (!opened.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot read: ", opened.status().message()));
   }
-  const int fd = *opened;
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, ": cannot read: ", std::strerror(error)));
-    }
-    if (n == 0) break;
-    out->append(buffer, static_cast<size_t>(n));
-    if (out->size() > kMaxDatasetBytes) {  // it grew while we read it
-      ::close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, ": cannot read: more than ", kMaxDatasetBytes,
-                       " bytes, over the 1 GiB limit for a dataset file"));
-    }
+  absl::StatusOr<bool> over = ReadToEndBounded(*opened, kMaxDatasetBytes, out);
+  if (!over.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(shown, ": cannot read: ", over.status().message()));
   }
-  ::close(fd);
+  if (*over) {  // it grew while we read it
+    return absl::InvalidArgumentError(
+        absl::StrCat(shown, ": cannot read: more than ", kMaxDatasetBytes,
+                     " bytes, over the 1 GiB limit for a dataset file"));
+  }
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status.h"
 
 namespace llmbench::coordinator {
@@ -60,21 +61,12 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path) {
                                        " bytes; the limit is ", kMaxScenarioBytes, ")")));
   }
   std::string content;
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": cannot read: ", std::strerror(error)));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > kMaxScenarioBytes) break;  // grew while we read; reported below
+  // A file that grew past the limit while it was read is refused by the parse's own size check.
+  absl::StatusOr<bool> over = ReadToEndBounded(fd, kMaxScenarioBytes, &content);
+  if (!over.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read: ", over.status().message()));
   }
-  ::close(fd);
   return ParseScenarioYaml(content, path, DirName(path));
 }
 

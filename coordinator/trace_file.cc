@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "common/text_safety.h"
 #include "coordinator/dataset_file.h"
@@ -193,27 +194,16 @@ absl::StatusOr<TraceFile> LoadTraceFile(const std::string& resolved, const std::
     return absl::InvalidArgumentError(
         absl::StrCat(shown, ": cannot read: ", opened.status().message()));
   }
-  const int fd = *opened;
   std::string content;
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, ": cannot read: ", std::strerror(error)));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > kMaxTraceFileBytes) {
-      ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(shown, ": more than ", kMaxTraceFileBytes,
-                                                     " bytes, the limit for a trace file"));
-    }
+  absl::StatusOr<bool> over = ReadToEndBounded(*opened, kMaxTraceFileBytes, &content);
+  if (!over.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(shown, ": cannot read: ", over.status().message()));
   }
-  ::close(fd);
+  if (*over) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": more than ", kMaxTraceFileBytes,
+                                                   " bytes, the limit for a trace file"));
+  }
   return ParseTrace(content, shown, format);
 }
 

@@ -353,6 +353,9 @@ TEST(PromptLengthsTest, LaterTurnsAreMadeExactAlone) {
   // Multi-turn: each later user message is made exactly its drawn length counted alone (the
   // engine adds the history and the template itself); the first turn as any synthetic prompt.
   v1::Prompts prompts = SyntheticPrompts(0, 20);
+  auto* first = prompts.mutable_synthetic()->mutable_input_tokens();
+  first->set_kind(v1::TokenLengthDistribution::KIND_FIXED);
+  first->set_mean(64);
   prompts.mutable_multi_turn()->set_turns(4);
   auto* user = prompts.mutable_multi_turn()->mutable_user_tokens();
   user->set_kind(v1::TokenLengthDistribution::KIND_UNIFORM);
