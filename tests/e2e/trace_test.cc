@@ -199,8 +199,9 @@ class TraceTest : public ::testing::Test {
   std::string scratch_;
 };
 
-// Lateness allowed per request: the workers share two cores with the sim and the test runner;
-// the INVALID gate is tested on its own below.
+// Lateness allowed per request (and the run's lateness and dispatch-delay gates loosened to
+// match): the workers share two cores with the sim and the test runner, and a loaded CI
+// machine must not turn these runs INVALID; the INVALID gate is tested on its own below.
 constexpr int64_t kMaxLatenessNs = 250'000'000;
 
 TEST_F(TraceTest, MooncakeTraceKeepsAbsoluteTimesAndPrefixesAcrossTwoWorkers) {
@@ -209,7 +210,8 @@ TEST_F(TraceTest, MooncakeTraceKeepsAbsoluteTimesAndPrefixesAcrossTwoWorkers) {
   ASSERT_EQ(lines.size(), 24u);
   const std::string out = Path("mooncake");
   CliRun run = Quick(out, {"--trace", trace, "--trace-speedup", "2", "--ignore-eos",
-                           "--export-text", "--max-lateness", "250"});
+                           "--export-text", "--max-lateness", "250", "--max-dispatch-delay",
+                           "250"});
   ASSERT_EQ(run.code, 0) << run.out << run.err;
 
   // requests.csv: each request at its trace time / 2, on either worker.
@@ -314,7 +316,8 @@ TEST_F(TraceTest, PlainTraceLoopedForADurationFromAScenarioFile) {
                                    trace,
                                    ", speedup: 4, loop: true}\n"
                                    "  duration_seconds: 0.6\n"
-                                   "thresholds: {max_lateness_p99_ms: 250}\n"));
+                                   "thresholds: {max_lateness_p99_ms: 250, "
+                                   "max_dispatch_delay_p99_ms: 250}\n"));
   // Sorted: 0, 120, 120, 350.5, 400, 900 ms; / 4: 0, 30, 30, 87.625, 100, 225 ms. Period:
   // (900 + 900 / 5) / 4 = 270 ms; before 0.6 s: 6 + 6 + 3 requests.
   const std::vector<int64_t> offsets = {0,          30'000'000,  30'000'000,
