@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/request_metrics.h"
 #include "coordinator/resources.h"
-#include "coordinator/scenario_loader.h"
+#include "coordinator/scenario_defaults.h"
 
 namespace llmbench::coordinator {
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/prometheus_text.h"
+#include "coordinator/csv.h"
 #include "coordinator/engine_check.h"
 
 namespace llmbench::coordinator {
@@ -47,16 +48,6 @@ std::string Num(double v) {
     return absl::StrCat(static_cast<int64_t>(v));
   }
   return absl::StrFormat("%.6g", v);
-}
-
-std::string CsvField(std::string_view text) {
-  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/status.h"
 #include "coordinator/prompts.h"
-#include "coordinator/scenario_loader.h"
+#include "coordinator/scenario_defaults.h"
 #include "proto/wire/session_ids.h"
 
 namespace llmbench::coordinator {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "coordinator/csv.h"
 
 namespace llmbench::coordinator {
 
@@ -92,17 +93,6 @@ std::vector<std::string> SaturatedHostReasons(const v1::RunResult& result) {
 }
 
 namespace {
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
 
 std::string Num(double v) { return absl::StrFormat("%.6g", v); }
 template <typename T>

@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_writer.h"
-#include "coordinator/scenario_loader.h"
+#include "coordinator/scenario_fields.h"
 
 namespace llmbench::coordinator {
 
