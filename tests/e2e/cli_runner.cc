@@ -25,6 +25,30 @@ extern char** environ;
 
 namespace llmbench::e2e {
 
+std::string LocalWorkerProcesses::List() const { return absl::StrJoin(addresses, ","); }
+
+absl::StatusOr<LocalWorkerProcesses> StartLocalWorkerProcesses(int count,
+                                                               const std::string& id_prefix) {
+  LocalWorkerProcesses workers;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<std::unique_ptr<testing::Subprocess>> worker = testing::Subprocess::Start(
+        {LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads", "1", "--worker-id",
+         absl::StrCat(id_prefix, i), "--log-level", "warn"});
+    if (!worker.ok()) return worker.status();
+    auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
+    constexpr std::string_view kPrefix = "listening grpc://";
+    if (!line.ok() || !line->second.starts_with(kPrefix)) {
+      return absl::InternalError(absl::StrCat(
+          "worker ", i, " did not print its address: ",
+          line.ok() ? line->second : std::string(line.status().message()), "; stderr: ",
+          (*worker)->Stderr()));
+    }
+    workers.addresses.push_back(line->second.substr(kPrefix.size()));
+    workers.processes.push_back(*std::move(worker));
+  }
+  return workers;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

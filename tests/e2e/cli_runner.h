@@ -11,8 +11,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/harness/harness.h"
 
 namespace llmbench::e2e {
 
@@ -38,6 +42,18 @@ void WriteFile(const std::string& path, const std::string& text);
 CliRun RunLlmbench(const std::vector<std::string>& args, const std::string& scratch,
                    std::chrono::seconds timeout = std::chrono::seconds(90),
                    const std::function<void(pid_t)>& while_running = nullptr);
+
+// Real llmbench-worker processes on 127.0.0.1 (ephemeral ports, one loop thread, warn logs),
+// ids `<id_prefix>0`, `<id_prefix>1`, ...; stopped when this is destroyed.
+struct LocalWorkerProcesses {
+  std::vector<std::unique_ptr<testing::Subprocess>> processes;
+  std::vector<std::string> addresses;  // host:port, in id order
+
+  std::string List() const;  // for --workers
+};
+// Starts `count` of them; an error names the worker that did not print its address.
+absl::StatusOr<LocalWorkerProcesses> StartLocalWorkerProcesses(int count,
+                                                               const std::string& id_prefix);
 
 // A loopback port nothing listens on: bound, then released.
 int ClosedPort();

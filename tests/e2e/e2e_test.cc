@@ -57,7 +57,6 @@ namespace {
 namespace v1 = ::llmbench::v1;
 using llmbench::testing::HttpGet;
 using llmbench::testing::SimProcess;
-using llmbench::testing::Subprocess;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -129,28 +128,12 @@ class E2eTest : public ::testing::Test {
       return;
     }
     sim_ = sim->release();
-    workers_ = new std::vector<std::unique_ptr<Subprocess>>();
-    addresses_ = new std::vector<std::string>();
-    for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
-          {LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads", "1",
-           "--worker-id", absl::StrCat("e2e-worker-", i), "--log-level", "warn"});
-      if (!worker.ok()) {
-        setup_error_ = new std::string(std::string(worker.status().message()));
-        return;
-      }
-      auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
-      constexpr std::string_view kPrefix = "listening grpc://";
-      if (!line.ok() || !line->second.starts_with(kPrefix)) {
-        setup_error_ = new std::string(absl::StrCat(
-            "worker ", i, " did not print its address: ",
-            line.ok() ? line->second : std::string(line.status().message()), "; stderr: ",
-            (*worker)->Stderr()));
-        return;
-      }
-      addresses_->push_back(line->second.substr(kPrefix.size()));
-      workers_->push_back(*std::move(worker));
+    absl::StatusOr<LocalWorkerProcesses> workers = StartLocalWorkerProcesses(2, "e2e-worker-");
+    if (!workers.ok()) {
+      setup_error_ = new std::string(std::string(workers.status().message()));
+      return;
     }
+    workers_ = new LocalWorkerProcesses(*std::move(workers));
   }
 
   static void TearDownTestSuite() {
@@ -158,8 +141,6 @@ class E2eTest : public ::testing::Test {
     workers_ = nullptr;
     delete sim_;
     sim_ = nullptr;
-    delete addresses_;
-    addresses_ = nullptr;
     delete setup_error_;
     setup_error_ = nullptr;
   }
@@ -181,7 +162,7 @@ class E2eTest : public ::testing::Test {
   }
 
   static const std::string& Url(std::string_view kind) { return sim_->BaseUrl(kind); }
-  static std::string Workers() { return absl::StrJoin(*addresses_, ","); }
+  static std::string Workers() { return workers_->List(); }
   static uint64_t SimTotal() { return SimRequests(Url("vllm")) + SimRequests(Url("ollama")); }
 
   std::string Path(const std::string& name) const { return scratch_ + "/" + name; }
@@ -201,8 +182,7 @@ class E2eTest : public ::testing::Test {
 
   static inline std::string* setup_error_ = nullptr;
   static inline SimProcess* sim_ = nullptr;
-  static inline std::vector<std::unique_ptr<Subprocess>>* workers_ = nullptr;
-  static inline std::vector<std::string>* addresses_ = nullptr;
+  static inline LocalWorkerProcesses* workers_ = nullptr;
   std::string scratch_;
 };
 
@@ -345,8 +325,8 @@ TEST_F(E2eTest, RunMergesTwoWorkersShardsMatchingTheLatencyModel) {
   EXPECT_EQ(worker_output_tokens, kRequests * kMaxTokens);
   ASSERT_EQ(workers.count("e2e-worker-0"), 1u);
   ASSERT_EQ(workers.count("e2e-worker-1"), 1u);
-  EXPECT_EQ(workers["e2e-worker-0"]->address(), (*addresses_)[0]);
-  EXPECT_EQ(workers["e2e-worker-1"]->address(), (*addresses_)[1]);
+  EXPECT_EQ(workers["e2e-worker-0"]->address(), workers_->addresses[0]);
+  EXPECT_EQ(workers["e2e-worker-1"]->address(), workers_->addresses[1]);
   // 4 streams over 2 equal workers: 2 each, and 40 ids split 20/20.
   EXPECT_EQ(workers["e2e-worker-0"]->aggregates().requests(), kRequests / 2);
   EXPECT_EQ(workers["e2e-worker-1"]->aggregates().requests(), kRequests / 2);
@@ -807,7 +787,7 @@ TEST_F(E2eTest, UnreachableOrIncompatibleWorkerExits1BeforeAnyRequest) {
   const uint64_t before = SimTotal();
   // Nothing listens there (the coordinator waits up to 5 s for a worker still starting).
   const std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
-  CliRun run = RunLlmbench({"run", scenario, "--workers", absl::StrCat((*addresses_)[0], ",", closed),
+  CliRun run = RunLlmbench({"run", scenario, "--workers", absl::StrCat(workers_->addresses[0], ",", closed),
                             "--out", Path("w1")},
                            scratch_);
   ASSERT_TRUE(run.exited) << run.err;

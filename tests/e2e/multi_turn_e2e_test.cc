@@ -25,7 +25,6 @@ namespace {
 
 namespace v1 = ::llmbench::v1;
 using llmbench::testing::SimProcess;
-using llmbench::testing::Subprocess;
 using ::testing::HasSubstr;
 
 double SimMetric(const std::string& base_url, const std::string& name) {
@@ -46,19 +45,8 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
   options.args = {"--jitter", "0", "--ttft-base-ms", "2", "--itl-ms", "1", "--natural-tokens", "0"};
   absl::StatusOr<std::unique_ptr<SimProcess>> sim = SimProcess::Start(options);
   ASSERT_TRUE(sim.ok()) << sim.status();
-  std::vector<std::unique_ptr<Subprocess>> workers;
-  std::vector<std::string> addresses;
-  for (int i = 0; i < 2; ++i) {
-    auto worker =
-        Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads", "1",
-                           "--worker-id", absl::StrCat("w", i), "--log-level", "warn"});
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
-    constexpr std::string_view kPrefix = "listening grpc://";
-    ASSERT_TRUE(line.ok() && line->second.starts_with(kPrefix)) << (*worker)->Stderr();
-    addresses.push_back(line->second.substr(kPrefix.size()));
-    workers.push_back(*std::move(worker));
-  }
+  absl::StatusOr<LocalWorkerProcesses> workers = StartLocalWorkerProcesses(2, "w");
+  ASSERT_TRUE(workers.ok()) << workers.status();
   char templ[] = "/tmp/llmbench-multiturn-XXXXXX";
   ASSERT_NE(mkdtemp(templ), nullptr);
   const std::string scratch = templ;
@@ -72,7 +60,7 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
                             "-m",
                             "sim-model",
                             "--workers",
-                            absl::StrJoin(addresses, ","),
+                            workers->List(),
                             "--out",
                             out,
                             "--turns",
@@ -133,7 +121,7 @@ TEST(MultiTurnE2eTest, TwoWorkersRunWholeSessionsWithTtftPerTurnIndex) {
   // A completion-only route is a scenario error before any request: exit 2.
   CliRun bad =
       RunLlmbench({"quick", "-e", "ollama", "-u", url, "-m", "sim-model", "--workers",
-                   absl::StrJoin(addresses, ","), "--out", scratch + "/bad", "--turns", "2"},
+                   workers->List(), "--out", scratch + "/bad", "--turns", "2"},
                   scratch);
   EXPECT_EQ(bad.code, 2) << bad.out << bad.err;
   EXPECT_THAT(bad.err, HasSubstr("--turns: multi-turn sessions need the chat route"));

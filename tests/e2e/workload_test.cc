@@ -108,26 +108,12 @@ class WorkloadTest : public ::testing::Test {
       return;
     }
     sim_ = sim->release();
-    workers_ = new std::vector<std::unique_ptr<Subprocess>>();
-    addresses_ = new std::vector<std::string>();
-    for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::unique_ptr<Subprocess>> worker =
-          Subprocess::Start({LLMBENCH_WORKER_BINARY, "--listen", "127.0.0.1:0", "--loop-threads",
-                             "1", "--worker-id", absl::StrCat("w", i), "--log-level", "warn"});
-      if (!worker.ok()) {
-        setup_error_ = new std::string(std::string(worker.status().message()));
-        return;
-      }
-      auto line = (*worker)->WaitForStdoutLine(0, std::chrono::seconds(15));
-      constexpr std::string_view kPrefix = "listening grpc://";
-      if (!line.ok() || !line->second.starts_with(kPrefix)) {
-        setup_error_ =
-            new std::string(absl::StrCat("worker ", i, " did not start: ", (*worker)->Stderr()));
-        return;
-      }
-      addresses_->push_back(line->second.substr(kPrefix.size()));
-      workers_->push_back(*std::move(worker));
+    absl::StatusOr<LocalWorkerProcesses> workers = StartLocalWorkerProcesses(2, "w");
+    if (!workers.ok()) {
+      setup_error_ = new std::string(std::string(workers.status().message()));
+      return;
     }
+    workers_ = new LocalWorkerProcesses(*std::move(workers));
   }
 
   static void TearDownTestSuite() {
@@ -135,8 +121,6 @@ class WorkloadTest : public ::testing::Test {
     workers_ = nullptr;
     delete sim_;
     sim_ = nullptr;
-    delete addresses_;
-    addresses_ = nullptr;
     delete setup_error_;
     setup_error_ = nullptr;
   }
@@ -158,7 +142,7 @@ class WorkloadTest : public ::testing::Test {
   }
 
   static const std::string& Url(std::string_view kind) { return sim_->BaseUrl(kind); }
-  static std::string Workers() { return absl::StrJoin(*addresses_, ","); }
+  static std::string Workers() { return workers_->List(); }
   std::string Path(const std::string& name) const { return scratch_ + "/" + name; }
 
   // `llmbench quick -e KIND -u URL -m sim-model ARGS... --workers W --out OUT` (not --quiet:
@@ -178,8 +162,7 @@ class WorkloadTest : public ::testing::Test {
 
   static inline std::string* setup_error_ = nullptr;
   static inline SimProcess* sim_ = nullptr;
-  static inline std::vector<std::unique_ptr<Subprocess>>* workers_ = nullptr;
-  static inline std::vector<std::string>* addresses_ = nullptr;
+  static inline LocalWorkerProcesses* workers_ = nullptr;
   std::string scratch_;
 };
 
