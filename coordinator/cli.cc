@@ -416,6 +416,14 @@ struct RunFlags {
       LLMBENCH_ASSIGN_OR_RETURN(uint32_t ms, ParseSecondsFlagMs(f.name, *f.text));
       for (v1::Engine& engine : *scenario->mutable_engines()) {
         (engine.mutable_timeouts()->*f.set)(ms);
+        // --timeout alone bounds the wait for the first byte too: a first-byte timeout above
+        // the new total (the default 60 s under --timeout 3s) is lowered to it rather than
+        // reported as a contradiction in a field the user never wrote.
+        v1::Timeouts* limits = engine.mutable_timeouts();
+        if (f.set == &v1::Timeouts::set_total_ms && first_byte_timeout.empty() &&
+            limits->has_first_byte_ms() && limits->first_byte_ms() > ms) {
+          limits->set_first_byte_ms(ms);
+        }
       }
     }
     return absl::OkStatus();

@@ -1,5 +1,8 @@
 #include "coordinator/scenario_defaults.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "coordinator/multi_turn.h"
 #include "coordinator/scenario_fields.h"
 
@@ -56,8 +59,12 @@ void ApplyScenarioDefaults(Scenario* scenario) {
     }
     auto* timeouts = engine.mutable_timeouts();
     if (!timeouts->has_connect_ms()) timeouts->set_connect_ms(5000);
-    if (!timeouts->has_first_byte_ms()) timeouts->set_first_byte_ms(60000);
     if (!timeouts->has_total_ms()) timeouts->set_total_ms(600000);
+    // The default first-byte timeout never exceeds a total the user chose (total_ms: 3000 alone
+    // is not a contradiction to report).
+    if (!timeouts->has_first_byte_ms()) {
+      timeouts->set_first_byte_ms(std::min<uint32_t>(60000, timeouts->total_ms()));
+    }
     if (!timeouts->has_idle_ms()) timeouts->set_idle_ms(60000);
   }
   ApplyPromptsDefaults(scenario->mutable_prompts());

@@ -174,6 +174,21 @@ INSTANTIATE_TEST_SUITE_P(Table, BadScenarioTest, testing::ValuesIn(BadCases()),
                            return param_info.param.name;
                          });
 
+TEST(ScenarioLoaderTest, ATotalTimeoutAloneLowersTheDefaultFirstByte) {
+  absl::StatusOr<Scenario> scenario = Parse(
+      "engines:\n- {kind: vllm, base_url: http://x, model: m, timeouts: {total_ms: 3000}}\n");
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  EXPECT_EQ(scenario->engines(0).timeouts().total_ms(), 3000u);
+  EXPECT_EQ(scenario->engines(0).timeouts().first_byte_ms(), 3000u);
+  // A contradiction the user wrote is still reported.
+  absl::StatusOr<Scenario> both = Parse(
+      "engines:\n- {kind: vllm, base_url: http://x, model: m, timeouts: {total_ms: 3000, "
+      "first_byte_ms: 5000}}\n");
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(std::string(both.status().message()),
+            "bad.yaml:2:73: engines[0].timeouts.first_byte_ms: must be <= total_ms (3000), got 5000");
+}
+
 TEST(ScenarioLoaderTest, DeepNestingIsAnErrorNotACrash) {
   std::string yaml = "name: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
   absl::StatusOr<Scenario> scenario = Parse(yaml);

@@ -386,6 +386,31 @@ TEST_F(GateTest, StalledStreamEndsAtTheIdleTimeout) {
   EXPECT_EQ(result.scenario().engines(0).timeouts().idle_ms(), 1000u);
 }
 
+// --timeout alone bounds the first byte too: the default first-byte timeout (60 s) is lowered
+// to the total instead of failing the run on a field the user never wrote
+// ("engines[0].timeouts.first_byte_ms: must be <= total_ms"). A stalled first byte then ends
+// at the total.
+TEST_F(GateTest, TimeoutAloneBoundsTheFirstByte) {
+  SimProcess::Options slow;  // 5 s to the first token
+  slow.kinds = {"vllm"};
+  slow.args = {"--jitter", "0", "--ttft-base-ms", "5000", "--itl-ms", "2"};
+  absl::StatusOr<std::unique_ptr<SimProcess>> sim = SimProcess::Start(slow);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const std::string out = Path("total-timeout");
+  CliRun run = Run({"quick", "-e", "vllm", "-u", (*sim)->BaseUrl("vllm"), "-m", "sim-model", "-n",
+                    "2", "-c", "2", "--max-tokens", "4", "--timeout", "1s", "--no-engine-check",
+                    "--out", out, "-q"},
+                   1, std::chrono::seconds(60));
+  ASSERT_TRUE(run.exited) << run.err;
+  EXPECT_EQ(run.code, 3) << run.out << run.err;  // both requests timed out
+  EXPECT_LT(run.wall_s, 20) << "the 5 s first token was waited out";
+  v1::RunResult result = Load(out);
+  EXPECT_EQ(result.scenario().engines(0).timeouts().total_ms(), 1000u);
+  EXPECT_EQ(result.scenario().engines(0).timeouts().first_byte_ms(), 1000u);
+  ASSERT_EQ(result.overall().errors_size(), 1);
+  EXPECT_EQ(result.overall().errors(0).error_class(), "timeout");
+}
+
 // 8. Re-running into an existing --out used to overwrite silently and leave stale files.
 TEST_F(GateTest, NonEmptyOutIsRefusedUnlessForced) {
   std::unique_ptr<SimProcess> sim = StartSim({"vllm"});
