@@ -215,14 +215,11 @@ absl::Status MultiTurnFlags::Apply(v1::Scenario* scenario) const {
                         turns);
   }
   for (const v1::Engine& engine : scenario->engines()) {
-    const bool chat =
-        engine.api() == v1::API_CHAT_COMPLETIONS || engine.api() == v1::API_OLLAMA_CHAT ||
-        (engine.api() == v1::API_UNSPECIFIED &&
-         (engine.kind() == v1::ENGINE_KIND_VLLM || engine.kind() == v1::ENGINE_KIND_OPENAI));
-    if (!chat) {
+    if (!IsChatRoute(engine)) {
       return BadFlagValue("--turns",
-                          "multi-turn sessions need the chat route, the engine is on a "
-                          "completion route (give --api chat)",
+                          absl::StrCat("multi-turn sessions need the chat route, engine ",
+                                       engine.name(), " is on a completion route (give --api "
+                                       "chat; with compare, NAME=KIND,URL,MODEL,chat)"),
                           turns);
     }
   }

@@ -26,6 +26,16 @@ inline constexpr uint32_t kDefaultTurns = 2;
 // Largest think time, ms (one hour).
 inline constexpr uint32_t kMaxThinkMs = 3'600'000;
 
+// Whether `engine` sends on a chat route (an unset api defaults to chat for vLLM and OpenAI),
+// the route a multi-turn session needs.
+inline bool IsChatRoute(const llmbench::v1::Engine& engine) {
+  return engine.api() == llmbench::v1::API_CHAT_COMPLETIONS ||
+         engine.api() == llmbench::v1::API_OLLAMA_CHAT ||
+         (engine.api() == llmbench::v1::API_UNSPECIFIED &&
+          (engine.kind() == llmbench::v1::ENGINE_KIND_VLLM ||
+           engine.kind() == llmbench::v1::ENGINE_KIND_OPENAI));
+}
+
 inline bool IsMultiTurn(const llmbench::v1::Scenario& scenario) {
   return scenario.prompts().has_multi_turn();
 }

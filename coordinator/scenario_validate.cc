@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "coordinator/dataset_file.h"
+#include "coordinator/multi_turn.h"
 #include "coordinator/scenario_defaults.h"
 #include "coordinator/scenario_fields.h"
 #include "google/protobuf/descriptor.h"
@@ -232,12 +233,7 @@ class Validator {
     const llmbench::v1::MultiTurn& multi_turn = scenario.prompts().multi_turn();
     for (int i = 0; i < scenario.engines_size(); ++i) {
       const llmbench::v1::Engine& engine = scenario.engines(i);
-      const bool chat = engine.api() == llmbench::v1::API_CHAT_COMPLETIONS ||
-                        engine.api() == llmbench::v1::API_OLLAMA_CHAT ||
-                        (engine.api() == llmbench::v1::API_UNSPECIFIED &&
-                         (engine.kind() == llmbench::v1::ENGINE_KIND_VLLM ||
-                          engine.kind() == llmbench::v1::ENGINE_KIND_OPENAI));
-      if (!chat) {
+      if (!IsChatRoute(engine)) {
         const llmbench::v1::Api api =
             engine.api() != llmbench::v1::API_UNSPECIFIED ? engine.api()
             : engine.kind() == llmbench::v1::ENGINE_KIND_OLLAMA ? llmbench::v1::API_OLLAMA_GENERATE
